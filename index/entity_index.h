@@ -1,0 +1,157 @@
+// EntityIndex: the vectors of one (tenant, model, dimension), searchable by cosine similarity
+// with an entity_type filter.
+//
+// Layout. Slots hold (entity_id, type code, unit vector). A slot is written once; an update
+// appends a new slot and tombstones the old one in the live bitmap. Slots [0, sealed) sit in
+// an immutable "sealed" structure (flat, HNSW or IVF) that searches read without copying;
+// slots [sealed, end) are the "tail", appended by writes and always scanned exactly. A
+// background Rebuild() builds a new sealed structure from the live slots (promotion to a new
+// kind, absorbing the tail, compaction of tombstones) without blocking searches, then swaps it
+// in under a brief exclusive lock, replaying the writes that arrived meanwhile.
+//
+// Search never returns fewer than min(limit, allowed rows) because of the index: a selective
+// filter is answered by an exact scan of the allowed slots; otherwise the ANN search runs with
+// an IDSelector (live AND type allowed), with its effort raised for selective filters, and
+// falls back to an exact scan if it returns short.
+//
+// Thread-safety: Search, VectorOf, Contains, Stats and ForEachLive may run concurrently with each
+// other and with one writer. Writers (Apply, Rebuild) are serialized by the caller; the
+// Registry does that. LockForWrite/ApplyLocked let the Registry make one transaction atomic
+// across several indexes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "index/entity_types.h"
+#include "index/index_key.h"
+#include "index/uuid.h"
+
+namespace vecmirror {
+
+enum class IndexKind : uint8_t { kFlat = 0, kHnsw = 1, kIvf = 2 };
+const char* IndexKindName(IndexKind kind);
+
+struct IndexOptions {
+  // Live rows at which a flat index is promoted to an ANN kind. Default: 10,000 (bench/RESULTS.md).
+  size_t ann_min_rows = 10000;
+  // The ANN kind used above ann_min_rows. Default: HNSW. IVF builds faster and uses less memory.
+  IndexKind ann_kind = IndexKind::kHnsw;
+  // Force one kind regardless of size. Default: unset (size policy).
+  std::optional<IndexKind> forced_kind;
+
+  int hnsw_m = 32;                // Default: 32 links per node.
+  int hnsw_ef_construction = 80;  // Default: 80.
+  int hnsw_ef_search = 64;        // Default: 64; raised for selective filters.
+  size_t ivf_nlist = 0;           // Default: 0 = about 4 * sqrt(rows).
+  size_t ivf_nprobe = 0;          // Default: 0 = about nlist / 8, at least 8.
+
+  // A query whose allowed rows are at most this many, or at most this share of the live rows,
+  // is answered by an exact scan. Defaults: 2,000 rows, 5%.
+  size_t exact_max_allowed_rows = 2000;
+  double exact_max_allowed_share = 0.05;
+
+  // Rebuild (compact) when tombstones exceed this share of the slots. Default: 0.2.
+  double compact_dead_share = 0.2;
+  // Absorb the tail into the ANN structure when it exceeds this many rows. Default: 5,000.
+  size_t tail_absorb_rows = 5000;
+};
+
+// One write to an index. Upserts carry a unit-norm vector of the index's dimension.
+struct IndexWrite {
+  enum class Op : uint8_t { kUpsert, kRemove };
+  Op op = Op::kUpsert;
+  Uuid entity_id;
+  EntityTypeCode type = 0;
+  std::vector<float> vector;  // kUpsert only
+};
+
+struct SearchEffort {
+  int ef_search = 0;  // 0 = index default
+  int nprobe = 0;     // 0 = index default
+  bool exact = false;
+};
+
+struct SearchQuery {
+  std::span<const float> vector;  // unit norm, the index's dimension
+  TypeMask types = TypeMask::All();
+  size_t limit = 10;
+  std::optional<float> min_similarity;
+  std::optional<Uuid> exclude;  // "more like this": leave this entity out
+  SearchEffort effort;
+};
+
+struct Hit {
+  Uuid entity_id;
+  EntityTypeCode type = 0;
+  float similarity = 0;  // cosine similarity
+};
+
+struct SearchResult {
+  std::vector<Hit> hits;  // similarity descending, then entity_id ascending
+  bool exact = false;
+  IndexKind kind = IndexKind::kFlat;
+  uint64_t applied_lsn = 0;  // the watermark read while the search held the index
+};
+
+struct IndexStats {
+  IndexKind kind = IndexKind::kFlat;
+  size_t live = 0;
+  size_t dead = 0;
+  size_t tail = 0;
+  size_t memory_bytes = 0;
+  uint64_t covered_lsn = 0;  // LSN of the last transaction applied to this index
+  bool rebuilding = false;
+};
+
+class EntityIndex {
+ public:
+  EntityIndex(IndexKey key, IndexOptions options);
+  ~EntityIndex();
+  EntityIndex(const EntityIndex&) = delete;
+  EntityIndex& operator=(const EntityIndex&) = delete;
+
+  const IndexKey& key() const { return key_; }
+
+  // Applies writes in order; `lsn` is the commit that carries them. Takes the write lock.
+  void Apply(std::span<const IndexWrite> writes, uint64_t lsn);
+
+  // For multi-index atomic commits: hold the returned lock, call ApplyLocked, release.
+  std::unique_lock<std::shared_mutex> LockForWrite();
+  void ApplyLocked(std::span<const IndexWrite> writes, uint64_t lsn);
+
+  // `watermark`, if given, is read while the search holds the index and returned in
+  // SearchResult::applied_lsn: the search saw exactly the commits up to it.
+  SearchResult Search(const SearchQuery& query,
+                      const std::atomic<uint64_t>* watermark = nullptr) const;
+
+  // The stored unit vector of a live entity.
+  std::optional<std::vector<float>> VectorOf(const Uuid& entity_id) const;
+  bool Contains(const Uuid& entity_id) const;
+  IndexStats Stats() const;
+
+  // Calls fn for each live entry, under a shared lock (fn must not call back into this index).
+  void ForEachLive(const std::function<void(const Uuid&, EntityTypeCode, std::span<const float>)>&
+                       fn) const;
+
+  // True when the size policy wants another kind, the tail is long, or tombstones pile up.
+  bool NeedsRebuild() const;
+  // Builds a new sealed structure of `kind` (or the size policy's choice) from the live slots
+  // and swaps it in. Searches continue meanwhile. Call from one thread at a time.
+  void Rebuild(std::optional<IndexKind> kind = std::nullopt);
+
+ private:
+  struct Impl;
+  const IndexKey key_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vecmirror

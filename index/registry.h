@@ -1,0 +1,96 @@
+// Registry: every EntityIndex of the process, keyed by (tenant, model, dim), and the applied
+// LSN watermark that searches report.
+//
+// Consistency: ApplyTransaction locks every index it touches (in key order), applies the
+// writes, advances applied_lsn, then releases. A search holds its index's shared lock while it
+// reads applied_lsn, so it sees exactly the transactions up to the LSN it reports: never half
+// of one.
+//
+// Thread-safety: all methods are safe for concurrent use. ApplyTransaction calls are
+// serialized internally. A background maintenance thread (StartMaintenance) runs rebuilds.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <thread>
+#include <vector>
+
+#include "index/entity_index.h"
+#include "index/entity_types.h"
+#include "index/index_key.h"
+#include "index/status.h"
+
+namespace vecmirror {
+
+struct KeyedWrite {
+  IndexKey key;
+  IndexWrite write;
+};
+
+struct IndexInfo {
+  IndexKey key;
+  IndexStats stats;
+};
+
+class Registry {
+ public:
+  explicit Registry(IndexOptions options = {});
+  ~Registry();
+
+  const IndexOptions& options() const { return options_; }
+  EntityTypeDictionary& types() { return types_; }
+  const EntityTypeDictionary& types() const { return types_; }
+
+  // Applies one committed transaction atomically with respect to searches, creating indexes
+  // on first use, and sets applied_lsn = commit_lsn. An empty `writes` only advances the LSN.
+  void ApplyTransaction(std::span<const KeyedWrite> writes, uint64_t commit_lsn);
+
+  // Advances applied_lsn without writes (keepalive past an idle stretch). Never moves back.
+  void AdvanceLsn(uint64_t lsn);
+  uint64_t applied_lsn() const { return applied_lsn_.load(std::memory_order_acquire); }
+
+  // Waits until applied_lsn >= lsn or the deadline passes. Returns true if reached.
+  bool WaitForLsn(uint64_t lsn, std::chrono::steady_clock::time_point deadline) const;
+
+  // nullptr when the tenant has no rows for that model and dimension yet.
+  std::shared_ptr<EntityIndex> Find(const IndexKey& key) const;
+  std::vector<IndexInfo> List() const;
+
+  // Drops every index and resets applied_lsn to `lsn` (a fresh initial load follows).
+  void Reset(uint64_t lsn = 0);
+
+  // Rebuilds matching indexes now, in the caller's thread (online: searches continue).
+  std::vector<IndexInfo> Rebuild(const Uuid& tenant, const std::string& model,
+                                 std::optional<IndexKind> kind);
+
+  // Starts/stops the thread that rebuilds indexes whose NeedsRebuild() is true.
+  void StartMaintenance(std::chrono::milliseconds period = std::chrono::milliseconds(500));
+  void StopMaintenance();
+
+ private:
+  void MaintenanceLoop(std::chrono::milliseconds period);
+
+  const IndexOptions options_;
+  EntityTypeDictionary types_;
+
+  mutable std::shared_mutex map_mu_;  // guards indexes_
+  std::map<IndexKey, std::shared_ptr<EntityIndex>> indexes_;
+
+  std::mutex apply_mu_;    // serializes ApplyTransaction, Reset and Rebuild swaps
+  std::atomic<uint64_t> applied_lsn_{0};
+  mutable std::mutex lsn_mu_;
+  mutable std::condition_variable lsn_cv_;
+
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool stop_maintenance_ = false;
+  std::thread maintenance_thread_;
+};
+
+}  // namespace vecmirror

@@ -1,0 +1,69 @@
+// MirrorStatusBoard: the mirror's published state (what GetMirrorStatus and health report).
+// The mirror thread writes it; gRPC handlers read copies.
+//
+// Thread-safety: all methods are safe for concurrent use.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+
+namespace vecmirror {
+
+struct BadRowCounts {
+  uint64_t null_vector = 0;
+  uint64_t non_finite = 0;
+  uint64_t zero_vector = 0;
+  uint64_t dimension_mismatch = 0;
+  uint64_t malformed = 0;
+  uint64_t total() const {
+    return null_vector + non_finite + zero_vector + dimension_mismatch + malformed;
+  }
+};
+
+struct MirrorState {
+  std::string state = "connecting";  // connecting, loading, streaming, reconnecting, failed
+  std::string slot_name;
+  std::string publication;
+  uint64_t applied_lsn = 0;
+  uint64_t confirmed_lsn = 0;
+  uint64_t server_lsn = 0;
+  double lag_seconds = 0;
+  // Wall-clock time of the last applied commit; zero before the first.
+  std::chrono::system_clock::time_point last_commit_applied_at{};
+  uint64_t reconnects = 0;
+  uint64_t initial_loads = 0;
+  uint64_t transactions_applied = 0;
+  uint64_t changes_applied = 0;
+  BadRowCounts bad_rows;
+  std::string last_error;
+  bool loaded = false;  // the first full load is complete
+
+  uint64_t lag_bytes() const { return server_lsn > applied_lsn ? server_lsn - applied_lsn : 0; }
+};
+
+class MirrorStatusBoard {
+ public:
+  MirrorState Get() const {
+    std::lock_guard lock(mu_);
+    return state_;
+  }
+  // Runs fn on the state under the lock; keep it short.
+  void Update(const std::function<void(MirrorState&)>& fn) {
+    std::lock_guard lock(mu_);
+    fn(state_);
+  }
+  bool loaded() const {
+    std::lock_guard lock(mu_);
+    return state_.loaded;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  MirrorState state_;
+};
+
+}  // namespace vecmirror
