@@ -7,8 +7,11 @@
 //   real[] binary: array_send: int32 ndim, int32 has_nulls, int32 element oid (700),
 //                  per dimension int32 size + int32 lower bound, then per element int32 len + data
 //   real[] text:   {1,2.5,-3}
-// A malformed value yields Status::Corruption naming what is wrong; values are not range-checked
-// here (NaN/Inf/zero checks belong to the caller, which counts them as bad rows).
+// A malformed value yields Status::Corruption naming what is wrong, and leaves *out empty.
+// Values are not range-checked here (NaN/Inf/zero checks belong to the caller, which counts them
+// as bad rows): text "NaN", "Infinity" and "-Infinity" parse as such. An empty value ('[]', '{}',
+// dim 0, ndim 0) decodes to an empty vector, which the caller rejects as it rejects a zero vector.
+// A NULL element in a real[] is Corruption. Text parsing is independent of the C locale.
 #pragma once
 
 #include <cstdint>

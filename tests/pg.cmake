@@ -1,0 +1,2 @@
+# The pure PostgreSQL decoders (src/pg/): column formats, binary COPY, pgoutput.
+vecmirror_test(pg_wire_format_test pg_wire_format_test.cc LIBS vecmirror_pg)
