@@ -25,25 +25,34 @@ class CopyBinaryParser {
   using TupleFn = std::function<Status(const Tuple&)>;
   explicit CopyBinaryParser(TupleFn on_tuple) : on_tuple_(std::move(on_tuple)) {}
 
-  // Consumes one chunk. A chunk may end mid-tuple; the rest is kept for the next call.
-  // Stops at the first error (malformed stream, or an error returned by on_tuple).
+  // Consumes one chunk. A chunk may end anywhere, even inside the header or a length word; the
+  // rest is kept for the next call. Stops at the first error (malformed stream, or an error
+  // returned by on_tuple) and returns that error again on every later call. Bytes after the
+  // trailer are Corruption.
   Status Feed(std::string_view chunk);
-  // After the last chunk: Corruption if the stream ended before its trailer.
+  // After the last chunk: Corruption if the stream ended before its trailer (or the first error).
   Status Finish() const;
 
-  size_t tuples() const { return tuples_; }
-  size_t bytes() const { return bytes_; }
+  size_t tuples() const { return tuples_; }  // tuples delivered to on_tuple
+  size_t bytes() const { return bytes_; }    // bytes fed so far
 
  private:
-  Status ParseBuffered();
+  // Parses as much of `data` as forms a header, whole tuples or the trailer; sets *used to the
+  // bytes consumed and need_ to the bytes (from the unconsumed start) the next step waits for.
+  Status Parse(std::string_view data, size_t* used);
+  Status ParseHeader(std::string_view data, size_t* used);
+  // Sets *used to 0 when the tuple is incomplete.
+  Status ParseTuple(std::string_view data, size_t* used);
 
   TupleFn on_tuple_;
-  std::string buffer_;
-  size_t consumed_ = 0;
+  std::string buffer_;  // an incomplete step carried over from earlier chunks
+  size_t need_ = 0;     // buffer_ must grow to this size before parsing can progress
   bool header_done_ = false;
   bool trailer_seen_ = false;
+  int field_count_ = -1;  // of the first tuple; every tuple must have the same
   size_t tuples_ = 0;
   size_t bytes_ = 0;
+  Status status_;
   Tuple scratch_;
 };
 
