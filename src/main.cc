@@ -1,0 +1,95 @@
+// vecmirror-server: loads the searchable embeddings of a PostgreSQL database into FAISS
+// indexes, follows every committed change through logical replication, and serves searches over
+// gRPC until SIGINT or SIGTERM.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "index/model_catalog.h"
+#include "index/registry.h"
+#include "src/config.h"
+#include "src/grpc_server.h"
+#include "src/mirror.h"
+#include "src/replicator.h"
+#include "src/search_service.h"
+
+namespace vecmirror {
+namespace {
+
+// Blocks SIGINT and SIGTERM in every thread started after this, so the main thread can take
+// them synchronously with sigtimedwait.
+sigset_t BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int Run(const Config& config) {
+  const sigset_t signals = BlockShutdownSignals();
+  Registry registry(config.index);
+  ModelCatalog models(config.models);
+  MirrorStatusBoard board;
+  Mirror mirror(registry, models, board);
+  Replicator replicator(config.replicator, mirror, registry, board);
+
+  // Operator errors (wal_level, privileges, missing tables) stop here with one clear message.
+  // An unreachable server does not: the mirror keeps retrying while the API reports UNAVAILABLE.
+  if (Status s = replicator.Preflight(); !s.ok()) {
+    if (s.code() == Status::Code::kFailedPrecondition) {
+      spdlog::critical("{}", s.message());
+      return 2;
+    }
+    spdlog::warn("PostgreSQL not ready yet ({}); will keep trying", s.message());
+  }
+
+  SearchService service(registry, models, board, config.service);
+  GrpcServer server(config.server);
+  if (Status s = server.Start({&service}); !s.ok()) {
+    spdlog::critical("cannot start the gRPC server: {}", s.message());
+    return 1;
+  }
+  spdlog::info("serving vecmirror.v1.VectorSearch on {} (port {})", config.server.listen,
+               server.bound_port());
+  registry.StartMaintenance();
+  replicator.Start();
+
+  bool serving = false;
+  timespec tick{0, 200 * 1000 * 1000};
+  for (;;) {
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
+    const bool loaded = board.loaded();
+    if (loaded != serving) {
+      server.SetServing(loaded);
+      serving = loaded;
+      if (loaded) spdlog::info("first load complete: health SERVING");
+    }
+  }
+  server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  replicator.Stop();
+  registry.StopMaintenance();
+  return 0;
+}
+
+}  // namespace
+}  // namespace vecmirror
+
+int main(int argc, char** argv) {
+  vecmirror::Config config;
+  std::string message;
+  int exit_code = 0;
+  if (!vecmirror::ParseConfig(argc, argv, &config, &message, &exit_code)) {
+    std::fputs(message.c_str(), exit_code == 0 ? stdout : stderr);
+    return exit_code;
+  }
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  return vecmirror::Run(config);
+}

@@ -1,0 +1,327 @@
+#include "src/mirror.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "index/kernels.h"
+
+namespace vecmirror {
+namespace {
+
+constexpr const char* kNullVector = "null vector on a completed row";
+constexpr const char* kNonFinite = "NaN or Inf component";
+constexpr const char* kZeroVector = "all-zero vector";
+constexpr const char* kDimensionMismatch = "dimension disagrees with the model";
+constexpr const char* kMalformed = "malformed vector";
+
+double SecondsSince(int64_t pg_epoch_us) {
+  if (pg_epoch_us == 0) return 0;
+  constexpr int64_t kUnixToPgEpochSeconds = 946684800;
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const int64_t now_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(now).count() - kUnixToPgEpochSeconds * 1000000;
+  return std::max(0.0, static_cast<double>(now_us - pg_epoch_us) / 1e6);
+}
+
+// Which bad-row classification `vector` falls into, or nullptr when it is usable.
+const char* ClassifyVector(const std::vector<float>& vector) {
+  bool any_nonzero = false;
+  for (float x : vector) {
+    if (!std::isfinite(x)) return kNonFinite;
+    any_nonzero |= x != 0.0f;
+  }
+  return any_nonzero ? nullptr : kZeroVector;
+}
+
+}  // namespace
+
+Mirror::Mirror(Registry& registry, ModelCatalog& models, MirrorStatusBoard& board)
+    : registry_(registry), models_(models), board_(board) {}
+
+// ---- Initial load ------------------------------------------------------------------------
+
+void Mirror::BeginLoad() {
+  // Everything indexed now must be reconsidered: the snapshot replaces the whole state.
+  for (const auto& [id, by_model] : indexed_) Touch(id);
+  entities_.clear();
+  current_keys_.clear();
+  embeddings_.clear();
+  embedding_keys_.clear();
+  skipping_ = false;
+  changes_in_transaction_ = 0;
+}
+
+void Mirror::LoadEntity(const EntityRow& row) {
+  UpsertEntity(row);
+}
+
+void Mirror::LoadEmbedding(const EmbeddingRow& row) {
+  UpsertEmbedding(row);
+}
+
+void Mirror::FinishLoad(uint64_t lsn) {
+  const size_t changes = changes_in_transaction_;
+  std::vector<KeyedWrite> writes = DrainTouched();
+  registry_.ApplyTransaction(writes, lsn);
+  Publish(lsn, 0, changes, 0);
+  board_.Update([&](MirrorState& s) {
+    s.initial_loads++;
+    s.loaded = true;
+  });
+}
+
+// ---- Streaming ---------------------------------------------------------------------------
+
+bool Mirror::BeginTransaction(uint64_t final_lsn, int64_t commit_time_us) {
+  // The commit record of an applied transaction lies before the applied LSN (its end).
+  skipping_ = final_lsn < registry_.applied_lsn();
+  changes_in_transaction_ = 0;
+  return !skipping_;
+}
+
+void Mirror::UpsertEntity(const EntityRow& row) {
+  if (skipping_) return;
+  ++changes_in_transaction_;
+  EraseEntityKey(row.key);
+  if (row.current) StoreEntity(row);
+  Touch(row.id);
+}
+
+void Mirror::RemoveEntity(const std::string& key) {
+  if (skipping_) return;
+  ++changes_in_transaction_;
+  EraseEntityKey(key);
+}
+
+void Mirror::UpsertEmbedding(const EmbeddingRow& row) {
+  if (skipping_) return;
+  ++changes_in_transaction_;
+  StoreEmbedding(row);
+}
+
+void Mirror::RemoveEmbedding(const std::string& key) {
+  if (skipping_) return;
+  ++changes_in_transaction_;
+  EraseEmbeddingKey(key);
+}
+
+void Mirror::TruncateEntities() {
+  if (skipping_) return;
+  ++changes_in_transaction_;
+  for (const auto& [key, record] : entities_) Touch(record.id);
+  entities_.clear();
+  current_keys_.clear();
+}
+
+void Mirror::TruncateEmbeddings() {
+  if (skipping_) return;
+  ++changes_in_transaction_;
+  for (const auto& [id, keys] : embedding_keys_) Touch(id);
+  embeddings_.clear();
+  embedding_keys_.clear();
+}
+
+void Mirror::CommitTransaction(uint64_t end_lsn, int64_t commit_time_us) {
+  if (skipping_) {
+    skipping_ = false;
+    return;
+  }
+  const size_t changes = changes_in_transaction_;
+  std::vector<KeyedWrite> writes = DrainTouched();
+  registry_.ApplyTransaction(writes, end_lsn);
+  Publish(end_lsn, commit_time_us, changes, 1);
+  changes_in_transaction_ = 0;
+}
+
+void Mirror::CountUndecodableRow(const std::string& table, const Status& why) {
+  spdlog::warn("bad row in {} not mirrored: {}", table, why.message());
+  board_.Update([](MirrorState& s) { s.bad_rows.malformed++; });
+}
+
+// ---- State -------------------------------------------------------------------------------
+
+void Mirror::StoreEntity(const EntityRow& row) {
+  entities_[row.key] = EntityRecord{row.id, row.tenant_id, row.entity_type};
+  current_keys_[row.id].push_back(row.key);
+}
+
+void Mirror::EraseEntityKey(const std::string& key) {
+  auto it = entities_.find(key);
+  if (it == entities_.end()) return;
+  const Uuid id = it->second.id;
+  Touch(id);
+  auto keys_it = current_keys_.find(id);
+  if (keys_it != current_keys_.end()) {
+    auto& keys = keys_it->second;
+    keys.erase(std::remove(keys.begin(), keys.end(), key), keys.end());
+    if (keys.empty()) current_keys_.erase(keys_it);
+  }
+  entities_.erase(it);
+}
+
+void Mirror::StoreEmbedding(const EmbeddingRow& row) {
+  EmbeddingRecord record;
+  record.entity_id = row.entity_id;
+  record.model = row.model;
+  record.status = row.status;
+
+  auto previous = embeddings_.find(row.key);
+  if (row.vector_state == EmbeddingRow::VectorState::kUnchanged) {
+    if (previous != embeddings_.end()) {
+      record.vector = previous->second.vector;
+      record.raw_dim = previous->second.raw_dim;
+      record.bad_reason = previous->second.bad_reason;
+      // A model change under an unchanged vector must still agree on the dimension.
+      if (record.vector && models_.DimensionOf(record.model).value_or(record.raw_dim) != record.raw_dim) {
+        record.vector = nullptr;
+        record.bad_reason = kDimensionMismatch;
+      }
+    } else {
+      record.bad_reason = kMalformed;  // an unchanged TOAST value of a row never seen
+    }
+  } else {
+    AcceptVector(row, &record);
+  }
+  if (record.status == EmbeddingStatus::kCompleted && record.bad_reason) {
+    CountBadRow(row.key, record, row.error);
+  }
+
+  if (previous != embeddings_.end()) EraseEmbeddingKey(row.key);
+  embedding_keys_[record.entity_id].insert(row.key);
+  Touch(record.entity_id);
+  embeddings_[row.key] = std::move(record);
+}
+
+void Mirror::EraseEmbeddingKey(const std::string& key) {
+  auto it = embeddings_.find(key);
+  if (it == embeddings_.end()) return;
+  const Uuid id = it->second.entity_id;
+  Touch(id);
+  auto keys_it = embedding_keys_.find(id);
+  if (keys_it != embedding_keys_.end()) {
+    keys_it->second.erase(key);
+    if (keys_it->second.empty()) embedding_keys_.erase(keys_it);
+  }
+  embeddings_.erase(it);
+}
+
+void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record) {
+  using State = EmbeddingRow::VectorState;
+  if (row.vector_state == State::kNull) {
+    record->bad_reason = kNullVector;
+    return;
+  }
+  if (row.vector_state == State::kMalformed) {
+    record->bad_reason = kMalformed;
+    return;
+  }
+  const auto dim = static_cast<uint32_t>(row.vector.size());
+  record->raw_dim = dim;
+  if (const char* bad = ClassifyVector(row.vector)) {
+    record->bad_reason = bad;
+    return;
+  }
+  if (!models_.Accept(row.model, dim)) {
+    record->bad_reason = kDimensionMismatch;
+    return;
+  }
+  auto normalized = std::make_shared<std::vector<float>>(row.vector);
+  NormalizeInPlace(*normalized);
+  record->vector = std::move(normalized);
+}
+
+void Mirror::CountBadRow(const std::string& key, const EmbeddingRecord& record,
+                         const std::string& detail) {
+  board_.Update([&](MirrorState& s) {
+    auto& c = s.bad_rows;
+    if (record.bad_reason == kNullVector) c.null_vector++;
+    else if (record.bad_reason == kNonFinite) c.non_finite++;
+    else if (record.bad_reason == kZeroVector) c.zero_vector++;
+    else if (record.bad_reason == kDimensionMismatch) c.dimension_mismatch++;
+    else c.malformed++;
+  });
+  // Logged once per row: a row that stays bad through later updates does not flood the log.
+  if (!logged_bad_keys_.insert(key).second) return;
+  const auto expected = models_.DimensionOf(record.model);
+  spdlog::warn("embedding not searchable: {} (entity_id={} model={} dim={}{}){}{}",
+               record.bad_reason, record.entity_id.ToString(), record.model, record.raw_dim,
+               expected ? " expected=" + std::to_string(*expected) : std::string(),
+               detail.empty() ? "" : ": ", detail);
+}
+
+Mirror::IndexedByModel Mirror::Desired(const Uuid& entity_id) const {
+  IndexedByModel desired;
+  auto current = current_keys_.find(entity_id);
+  auto embeddings = embedding_keys_.find(entity_id);
+  if (current == current_keys_.end() || embeddings == embedding_keys_.end()) return desired;
+  // Normally one current version; if the data has several, the newest written wins.
+  const EntityRecord& entity = entities_.at(current->second.back());
+  for (const auto& key : embeddings->second) {
+    const EmbeddingRecord& e = embeddings_.at(key);
+    if (e.status != EmbeddingStatus::kCompleted || !e.vector) continue;
+    IndexKey index_key{entity.tenant_id, e.model, static_cast<uint32_t>(e.vector->size())};
+    desired[e.model] = IndexedEntry{std::move(index_key), entity.entity_type, e.vector};
+  }
+  return desired;
+}
+
+std::vector<KeyedWrite> Mirror::DrainTouched() {
+  std::vector<KeyedWrite> writes;
+  auto remove = [&](const Uuid& id, const IndexedEntry& old) {
+    KeyedWrite w;
+    w.key = old.key;
+    w.write.op = IndexWrite::Op::kRemove;
+    w.write.entity_id = id;
+    writes.push_back(std::move(w));
+  };
+  for (const Uuid& id : touched_) {
+    IndexedByModel desired = Desired(id);
+    IndexedByModel& indexed = indexed_[id];
+    for (const auto& [model, old] : indexed) {
+      auto it = desired.find(model);
+      if (it == desired.end() || it->second.key != old.key) remove(id, old);
+    }
+    for (auto& [model, entry] : desired) {
+      auto it = indexed.find(model);
+      const bool same = it != indexed.end() && it->second.key == entry.key &&
+                        it->second.entity_type == entry.entity_type &&
+                        it->second.vector == entry.vector;
+      if (same) continue;
+      auto code = registry_.types().Intern(entry.entity_type);
+      if (!code) {
+        spdlog::error("too many entity types; {} of entity {} not indexed", entry.entity_type,
+                      id.ToString());
+        continue;
+      }
+      KeyedWrite w;
+      w.key = entry.key;
+      w.write.op = IndexWrite::Op::kUpsert;
+      w.write.entity_id = id;
+      w.write.type = *code;
+      w.write.vector = *entry.vector;
+      writes.push_back(std::move(w));
+    }
+    if (desired.empty()) {
+      indexed_.erase(id);
+    } else {
+      indexed = std::move(desired);
+    }
+  }
+  touched_.clear();
+  return writes;
+}
+
+void Mirror::Publish(uint64_t lsn, int64_t commit_time_us, size_t changes, size_t transactions) {
+  board_.Update([&](MirrorState& s) {
+    s.applied_lsn = lsn;
+    s.changes_applied += changes;
+    s.transactions_applied += transactions;
+    s.last_commit_applied_at = std::chrono::system_clock::now();
+    s.lag_seconds = SecondsSince(commit_time_us);
+  });
+}
+
+}  // namespace vecmirror

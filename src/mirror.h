@@ -1,0 +1,120 @@
+// Mirror: turns row changes of `entity` and `embedding` into index writes, one committed
+// transaction at a time.
+//
+// It keeps what the searchable set is derived from:
+//   - every current entity version (key -> id, tenant, type),
+//   - every embedding row, pending and failed ones included, with its normalized vector: a later
+//     status-only UPDATE sends a TOASTed vector as "unchanged", and the vector must still be
+//     known then (DESIGN.md, "What the mirror must remember"),
+//   - what each entity currently has in the indexes.
+// Changes update that state as they arrive and record which entity ids they touch. Nothing
+// reaches the indexes until CommitTransaction, which derives the searchable entries of the
+// touched entities, diffs them against what is indexed, and hands the writes to
+// Registry::ApplyTransaction as one atomic step. So a search never sees half a transaction, and
+// an embedding that arrives before its entity simply waits in the state until the entity does.
+//
+// The initial load is the same mechanism: a "transaction" that replaces the whole state, so a
+// reload after a lost slot swaps the new state in while searches go on against the old.
+//
+// Replays are harmless: a transaction whose commit lies before the applied LSN is skipped, and
+// every change is an idempotent upsert or delete by key.
+//
+// Thread-safety: not thread-safe; one mirror thread drives it. It writes to the Registry and the
+// MirrorStatusBoard, which are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "index/model_catalog.h"
+#include "index/registry.h"
+#include "src/mirror_status.h"
+#include "src/rows.h"
+
+namespace vecmirror {
+
+class Mirror {
+ public:
+  Mirror(Registry& registry, ModelCatalog& models, MirrorStatusBoard& board);
+
+  // ---- Initial load: the state of one snapshot, applied as one step at `lsn`.
+  void BeginLoad();
+  void LoadEntity(const EntityRow& row);
+  void LoadEmbedding(const EmbeddingRow& row);
+  void FinishLoad(uint64_t lsn);
+
+  // ---- Streaming. Returns false when the transaction was already applied (a replay after a
+  // server crash regressed the slot); its changes are then ignored until its commit.
+  bool BeginTransaction(uint64_t final_lsn, int64_t commit_time_us);
+  void UpsertEntity(const EntityRow& row);
+  void RemoveEntity(const std::string& key);
+  void UpsertEmbedding(const EmbeddingRow& row);
+  void RemoveEmbedding(const std::string& key);
+  void TruncateEntities();
+  void TruncateEmbeddings();
+  void CommitTransaction(uint64_t end_lsn, int64_t commit_time_us);
+
+  // Counts a row that could not be decoded at all (no usable key).
+  void CountUndecodableRow(const std::string& table, const Status& why);
+
+  size_t entity_count() const { return entities_.size(); }
+  size_t embedding_count() const { return embeddings_.size(); }
+
+ private:
+  using VectorPtr = std::shared_ptr<const std::vector<float>>;
+
+  struct EntityRecord {
+    Uuid id;
+    Uuid tenant_id;
+    std::string entity_type;
+  };
+  struct EmbeddingRecord {
+    Uuid entity_id;
+    std::string model;
+    EmbeddingStatus status = EmbeddingStatus::kPending;
+    VectorPtr vector;        // normalized; null when there is no usable vector
+    uint32_t raw_dim = 0;    // dimension of the stored vector
+    const char* bad_reason = nullptr;  // why the vector is unusable, when it is
+  };
+  // What one entity has in one model's index.
+  struct IndexedEntry {
+    IndexKey key;
+    std::string entity_type;
+    VectorPtr vector;
+  };
+  using IndexedByModel = std::unordered_map<std::string, IndexedEntry>;
+
+  void Touch(const Uuid& entity_id) { touched_.insert(entity_id); }
+  void StoreEntity(const EntityRow& row);
+  void EraseEntityKey(const std::string& key);
+  void StoreEmbedding(const EmbeddingRow& row);
+  void EraseEmbeddingKey(const std::string& key);
+  // Classifies and normalizes a decoded vector; sets record->vector or record->bad_reason.
+  void AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record);
+  void CountBadRow(const std::string& key, const EmbeddingRecord& record, const std::string& detail);
+  IndexedByModel Desired(const Uuid& entity_id) const;
+  // Diffs desired against indexed for every touched entity; returns the writes.
+  std::vector<KeyedWrite> DrainTouched();
+  void Publish(uint64_t lsn, int64_t commit_time_us, size_t changes, size_t transactions);
+
+  Registry& registry_;
+  ModelCatalog& models_;
+  MirrorStatusBoard& board_;
+
+  std::unordered_map<std::string, EntityRecord> entities_;       // current versions by key
+  std::unordered_map<Uuid, std::vector<std::string>, UuidHash> current_keys_;  // id -> keys
+  std::unordered_map<std::string, EmbeddingRecord> embeddings_;  // by key
+  std::unordered_map<Uuid, std::unordered_set<std::string>, UuidHash> embedding_keys_;
+  std::unordered_map<Uuid, IndexedByModel, UuidHash> indexed_;
+
+  std::unordered_set<Uuid, UuidHash> touched_;
+  std::unordered_set<std::string> logged_bad_keys_;
+  bool skipping_ = false;
+  size_t changes_in_transaction_ = 0;
+};
+
+}  // namespace vecmirror

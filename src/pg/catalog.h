@@ -1,0 +1,51 @@
+// Catalog and server checks over an ordinary libpqxx connection: what the mirror needs to know
+// about the server and the application's tables before it loads or streams.
+//
+// Thread-safety: functions use the connection they are given; one thread per connection.
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <string>
+#include <vector>
+
+#include "index/status.h"
+#include "src/pg/pgoutput.h"
+#include "src/pg/wire_format.h"
+
+namespace vecmirror::pg {
+
+struct TableName {
+  std::string schema = "public";
+  std::string name;
+  std::string Qualified() const;  // quoted "schema"."name"
+};
+
+// Fails with FailedPrecondition, naming the setting to change, when wal_level is not logical
+// or the role may not replicate. These are operator errors: retrying will not fix them.
+Status CheckReplicationPrerequisites(pqxx::connection& conn);
+
+// The columns of the table's replica identity (its primary key, or its REPLICA IDENTITY USING
+// INDEX index), in index order.
+Status ReplicaIdentityColumns(pqxx::connection& conn, const TableName& table,
+                              std::vector<std::string>* columns);
+
+// Whether the column is pgvector's `vector` or `real[]`; anything else is InvalidArgument.
+Status VectorColumnType(pqxx::connection& conn, const TableName& table, const std::string& column,
+                        VectorType* type);
+
+// Makes sure `publication` publishes both tables, creating it if it does not exist. Creating it
+// needs ownership of the tables: the error then says so.
+Status EnsurePublication(pqxx::connection& conn, const std::string& publication,
+                         const std::vector<TableName>& tables);
+
+// Drops the slot if it exists and no one holds it; FailedPrecondition-free: an active slot
+// gives Unavailable (retry later).
+Status DropSlotIfExists(pqxx::connection& conn, const std::string& slot);
+
+Status CurrentWalLsn(pqxx::connection& conn, Lsn* lsn);
+
+// Wraps a libpqxx exception into a Status that keeps the SQLSTATE.
+Status FromPqxx(const std::exception& e, const std::string& what);
+
+}  // namespace vecmirror::pg

@@ -1,0 +1,67 @@
+// PgConnection: a raw libpq connection, for the two things libpqxx 6.4 cannot do: the
+// replication protocol (CopyBoth) and binary COPY of the initial load. Ordinary queries use
+// libpqxx elsewhere.
+//
+// Errors carry PostgreSQL's SQLSTATE in the message ("[42704] replication slot ... does not
+// exist") and in Status-independent form via last_sqlstate().
+//
+// Thread-safety: one thread at a time, like the PGconn it owns.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index/status.h"
+
+namespace vecmirror::pg {
+
+using Row = std::vector<std::optional<std::string>>;
+
+class PgConnection {
+ public:
+  // `conninfo` is a URI or key=value string ("" = libpq defaults and PG* variables).
+  // `replication` opens a logical walsender connection (replication=database).
+  static Status Connect(const std::string& conninfo, bool replication,
+                        std::unique_ptr<PgConnection>* out);
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  PGconn* raw() { return conn_; }
+
+  // Simple-protocol query (the only kind a replication connection accepts).
+  Status Exec(const std::string& sql, std::vector<Row>* rows = nullptr);
+
+  // Runs a command that switches the connection into CopyBoth (START_REPLICATION).
+  Status StartCopyBoth(const std::string& sql);
+
+  // COPY ... TO STDOUT: calls on_chunk for each CopyData payload as it arrives.
+  Status CopyOut(const std::string& sql, const std::function<Status(std::string_view)>& on_chunk);
+
+  std::string EscapeIdentifier(std::string_view name);
+  std::string EscapeLiteral(std::string_view value);
+
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
+
+ private:
+  explicit PgConnection(PGconn* conn) : conn_(conn) {}
+  Status ResultError(PGresult* result, const std::string& sql);
+
+  PGconn* conn_;
+  std::string last_sqlstate_;
+};
+
+// SQLSTATEs the mirror reacts to.
+constexpr const char* kSqlstateUndefinedObject = "42704";        // slot does not exist
+constexpr const char* kSqlstateObjectInUse = "55006";            // slot is active for PID n
+constexpr const char* kSqlstateObjectNotInPrerequisiteState = "55000";  // slot invalidated
+constexpr const char* kSqlstateInsufficientPrivilege = "42501";
+
+}  // namespace vecmirror::pg

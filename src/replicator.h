@@ -1,0 +1,112 @@
+// Replicator: keeps the Mirror in step with PostgreSQL. It owns the mirror thread, which
+//
+//   1. checks the server (wal_level, REPLICATION, the publication, the tables' keys),
+//   2. on first start, or when the slot is gone: drops and recreates the slot with an exported
+//      snapshot, reads entity and embedding under that snapshot with binary COPY (streamed,
+//      with progress lines) and applies it as one step at the slot's consistent point,
+//   3. streams pgoutput from the applied LSN, applying each transaction at its Commit and
+//      confirming it at once (every start takes a fresh load, so nothing before the applied LSN
+//      is ever needed again: see DESIGN.md "Restart"),
+//   4. on any failure, keeps serving what is applied, and reconnects with capped exponential
+//      backoff; a lost slot triggers a fresh load.
+//
+// Thread-safety: Start/Stop from one thread; everything else runs on the mirror thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "index/registry.h"
+#include "index/status.h"
+#include "src/mirror.h"
+#include "src/mirror_status.h"
+#include "src/pg/catalog.h"
+#include "src/pg/pgoutput.h"
+#include "src/pg/replication_stream.h"
+#include "src/rows.h"
+
+namespace vecmirror {
+
+struct ReplicatorOptions {
+  std::string conninfo;                  // URI or key=value; "" = libpq defaults (PG* variables)
+  std::string slot_name = "vecmirror";   // Default: "vecmirror". One slot per process.
+  std::string publication = "vecmirror";  // Default: "vecmirror"; created if missing.
+  pg::TableName entity_table{"public", "entity"};
+  pg::TableName embedding_table{"public", "embedding"};
+  EntityColumns entity_columns;
+  EmbeddingColumns embedding_columns;
+  // Standby status updates at least this often. Default: 5 s (wal_sender_timeout is 60 s).
+  std::chrono::milliseconds status_interval{5000};
+  // Server LSN poll for lag reporting. Default: 1 s.
+  std::chrono::milliseconds lag_poll_interval{1000};
+  // Reconnect backoff: doubles from min to max. Defaults: 100 ms to 10 s.
+  std::chrono::milliseconds min_backoff{100};
+  std::chrono::milliseconds max_backoff{10000};
+};
+
+class Replicator {
+ public:
+  Replicator(ReplicatorOptions options, Mirror& mirror, Registry& registry,
+             MirrorStatusBoard& board);
+  ~Replicator();
+
+  // Checks the server once, synchronously. FailedPrecondition is an operator error (wal_level,
+  // privileges, tables): the caller should exit with the message. Unavailable means the server
+  // could not be reached; the mirror thread will keep trying.
+  Status Preflight();
+
+  void Start();
+  void Stop();
+
+ private:
+  struct Relation {
+    std::string schema, name;
+    std::vector<std::string> columns;
+    std::vector<uint32_t> type_oids;
+  };
+
+  void Run();
+  Status LoadAndStream();
+  Status Stream(std::unique_ptr<pg::ReplicationStream> stream, pg::Lsn start);
+  Status PrepareCatalog();
+  Status Load(const pg::CreatedSlot& slot);
+  Status HandleMessage(std::string_view payload);
+  Status HandleRelation(const pg::Relation& relation);
+  const RowDecoder* DecoderFor(uint32_t relation_oid, bool* is_entity);
+  Status SendStatus(pg::ReplicationStream& stream, bool reply_requested);
+  void PollServerLsn();
+  bool SleepFor(std::chrono::milliseconds duration);  // false if stopping
+  void SetState(const std::string& state, const std::string& error = "");
+
+  const ReplicatorOptions options_;
+  Mirror& mirror_;
+  Registry& registry_;
+  MirrorStatusBoard& board_;
+
+  std::unique_ptr<pqxx::connection> control_;  // catalog checks, lag polling
+  std::vector<std::string> entity_key_, embedding_key_;
+  pg::VectorType vector_type_ = pg::VectorType::kFloat4Array;
+
+  std::unordered_map<uint32_t, Relation> relations_;
+  std::unordered_map<uint32_t, RowDecoder> decoders_;
+  std::unordered_map<uint32_t, bool> decoder_is_entity_;
+  bool in_transaction_ = false;
+  pg::Lsn received_ = 0;
+  pg::Lsn confirmed_ = 0;
+  std::chrono::steady_clock::time_point last_status_{};
+  std::chrono::steady_clock::time_point last_lag_poll_{};
+  bool need_load_ = true;
+
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
+};
+
+}  // namespace vecmirror

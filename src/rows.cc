@@ -1,0 +1,139 @@
+#include "src/rows.h"
+
+#include <algorithm>
+
+namespace vecmirror {
+namespace {
+
+Status PositionsOf(const std::vector<std::string>& columns, const std::vector<std::string>& wanted,
+                   const char* table, std::vector<int>* out) {
+  out->clear();
+  for (const auto& name : wanted) {
+    auto it = std::find(columns.begin(), columns.end(), name);
+    if (it == columns.end()) {
+      return Status::InvalidArgument(std::string("table ") + table + " has no column \"" + name +
+                                     "\"");
+    }
+    out->push_back(static_cast<int>(it - columns.begin()));
+  }
+  return Status::Ok();
+}
+
+// The key as a byte string: for each key column, a length prefix and the bytes. The same for a
+// binary COPY tuple and a pgoutput tuple.
+void AppendKeyPart(const pg::ColumnValue& v, std::string* key) {
+  const uint32_t len = v.kind == pg::ColumnValue::Kind::kNull ? 0xFFFFFFFFu
+                                                               : static_cast<uint32_t>(v.bytes.size());
+  key->append(reinterpret_cast<const char*>(&len), sizeof len);
+  key->append(v.bytes.data(), v.bytes.size());
+}
+
+}  // namespace
+
+EmbeddingStatus ParseEmbeddingStatus(std::string_view text) {
+  if (text == "completed") return EmbeddingStatus::kCompleted;
+  if (text == "pending") return EmbeddingStatus::kPending;
+  if (text == "failed") return EmbeddingStatus::kFailed;
+  return EmbeddingStatus::kOther;
+}
+
+Status RowDecoder::ForEntity(const std::vector<std::string>& columns,
+                             const std::vector<std::string>& key_columns,
+                             const EntityColumns& names, RowDecoder* out) {
+  RowDecoder d;
+  d.names_ = {names.id, names.tenant_id, names.entity_type, names.valid_to, names.deleted_at};
+  if (auto s = PositionsOf(columns, key_columns, "entity", &d.key_positions_); !s.ok()) return s;
+  if (auto s = PositionsOf(columns, d.names_, "entity", &d.positions_); !s.ok()) return s;
+  *out = std::move(d);
+  return Status::Ok();
+}
+
+Status RowDecoder::ForEmbedding(const std::vector<std::string>& columns,
+                                const std::vector<std::string>& key_columns,
+                                const EmbeddingColumns& names, pg::VectorType vector_type,
+                                RowDecoder* out) {
+  RowDecoder d;
+  d.names_ = {names.entity_id, names.model, names.status, names.vector};
+  d.vector_type_ = vector_type;
+  if (auto s = PositionsOf(columns, key_columns, "embedding", &d.key_positions_); !s.ok()) return s;
+  if (auto s = PositionsOf(columns, d.names_, "embedding", &d.positions_); !s.ok()) return s;
+  *out = std::move(d);
+  return Status::Ok();
+}
+
+const pg::ColumnValue* RowDecoder::At(const pg::Tuple& tuple, int position, const char* what,
+                                      Status* status) const {
+  if (position < 0 || static_cast<size_t>(position) >= tuple.size()) {
+    *status = Status::Corruption(std::string("tuple has ") + std::to_string(tuple.size()) +
+                                 " columns; expected column " + what + " at " +
+                                 std::to_string(position));
+    return nullptr;
+  }
+  return &tuple[position];
+}
+
+Status RowDecoder::DecodeKey(const pg::Tuple& tuple, std::string* key) const {
+  key->clear();
+  for (int pos : key_positions_) {
+    Status s;
+    const auto* v = At(tuple, pos, "key", &s);
+    if (!v) return s;
+    if (v->kind == pg::ColumnValue::Kind::kNull || v->kind == pg::ColumnValue::Kind::kUnchanged) {
+      return Status::Corruption("key column at position " + std::to_string(pos) + " is missing");
+    }
+    AppendKeyPart(*v, key);
+  }
+  return Status::Ok();
+}
+
+Status RowDecoder::DecodeEntity(const pg::Tuple& tuple, EntityRow* row) const {
+  if (auto s = DecodeKey(tuple, &row->key); !s.ok()) return s;
+  Status s;
+  const auto* id = At(tuple, positions_[0], "id", &s);
+  const auto* tenant = id ? At(tuple, positions_[1], "tenant_id", &s) : nullptr;
+  const auto* type = tenant ? At(tuple, positions_[2], "entity_type", &s) : nullptr;
+  const auto* valid_to = type ? At(tuple, positions_[3], "valid_to", &s) : nullptr;
+  const auto* deleted_at = valid_to ? At(tuple, positions_[4], "deleted_at", &s) : nullptr;
+  if (!deleted_at) return s;
+  if (s = pg::DecodeUuid(*id, &row->id); !s.ok()) return Status::Corruption("entity." + names_[0] + ": " + s.message());
+  if (s = pg::DecodeUuid(*tenant, &row->tenant_id); !s.ok()) return Status::Corruption("entity." + names_[1] + ": " + s.message());
+  if (s = pg::DecodeText(*type, &row->entity_type); !s.ok()) return Status::Corruption("entity." + names_[2] + ": " + s.message());
+  using Kind = pg::ColumnValue::Kind;
+  row->current = valid_to->kind == Kind::kNull && deleted_at->kind == Kind::kNull;
+  return Status::Ok();
+}
+
+Status RowDecoder::DecodeEmbedding(const pg::Tuple& tuple, EmbeddingRow* row) const {
+  if (auto s = DecodeKey(tuple, &row->key); !s.ok()) return s;
+  Status s;
+  const auto* entity_id = At(tuple, positions_[0], "entity_id", &s);
+  const auto* model = entity_id ? At(tuple, positions_[1], "model", &s) : nullptr;
+  const auto* status = model ? At(tuple, positions_[2], "status", &s) : nullptr;
+  const auto* vector = status ? At(tuple, positions_[3], "vector", &s) : nullptr;
+  if (!vector) return s;
+  if (s = pg::DecodeUuid(*entity_id, &row->entity_id); !s.ok()) return Status::Corruption("embedding." + names_[0] + ": " + s.message());
+  if (s = pg::DecodeText(*model, &row->model); !s.ok()) return Status::Corruption("embedding." + names_[1] + ": " + s.message());
+  std::string status_text;
+  if (s = pg::DecodeText(*status, &status_text); !s.ok()) return Status::Corruption("embedding." + names_[2] + ": " + s.message());
+  row->status = ParseEmbeddingStatus(status_text);
+
+  using Kind = pg::ColumnValue::Kind;
+  row->vector.clear();
+  row->error.clear();
+  switch (vector->kind) {
+    case Kind::kNull:
+      row->vector_state = EmbeddingRow::VectorState::kNull;
+      break;
+    case Kind::kUnchanged:
+      row->vector_state = EmbeddingRow::VectorState::kUnchanged;
+      break;
+    default:
+      s = pg::DecodeVector(*vector, vector_type_, &row->vector);
+      row->vector_state = s.ok() ? EmbeddingRow::VectorState::kValue
+                                 : EmbeddingRow::VectorState::kMalformed;
+      if (!s.ok()) row->error = s.message();
+  }
+  return Status::Ok();
+}
+
+}  // namespace vecmirror

@@ -1,0 +1,100 @@
+// The two row shapes the mirror understands, decoded from PostgreSQL tuples (binary COPY of the
+// initial load, or pgoutput changes), and the decoder that finds their columns by name.
+//
+// A row is identified by its replica-identity key: the raw bytes of its primary-key columns as
+// PostgreSQL sends them (binary send output), which are the same in COPY and in the stream.
+//
+// Thread-safety: RowDecoder is a plain value; use one per thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index/status.h"
+#include "index/uuid.h"
+#include "src/pg/column_value.h"
+#include "src/pg/wire_format.h"
+
+namespace vecmirror {
+
+// One version row of `entity`. Only current rows (valid_to and deleted_at NULL) are searchable.
+struct EntityRow {
+  std::string key;
+  Uuid id;
+  Uuid tenant_id;
+  std::string entity_type;
+  bool current = false;
+};
+
+enum class EmbeddingStatus : uint8_t { kPending, kCompleted, kFailed, kOther };
+EmbeddingStatus ParseEmbeddingStatus(std::string_view text);
+
+// One row of `embedding`. `vector` is meaningful only when vector_state is kValue.
+struct EmbeddingRow {
+  enum class VectorState : uint8_t {
+    kValue,      // decoded into `vector` (raw, not yet validated or normalized)
+    kNull,       // SQL NULL
+    kUnchanged,  // pgoutput 'u': keep the vector this row had
+    kMalformed,  // undecodable bytes; `error` says why
+  };
+  std::string key;
+  Uuid entity_id;
+  std::string model;
+  EmbeddingStatus status = EmbeddingStatus::kPending;
+  VectorState vector_state = VectorState::kNull;
+  std::vector<float> vector;
+  std::string error;
+};
+
+// Column names of the application's tables (DESIGN.md's contract).
+struct EntityColumns {
+  std::string id = "id";
+  std::string tenant_id = "tenant_id";
+  std::string entity_type = "entity_type";
+  std::string valid_to = "valid_to";
+  std::string deleted_at = "deleted_at";
+};
+
+struct EmbeddingColumns {
+  std::string entity_id = "entity_id";
+  std::string model = "model";
+  std::string status = "status";
+  std::string vector = "vector";
+};
+
+// Where each needed column sits in a tuple. Built from a column-name list (a Relation message,
+// or the column list of the load's COPY).
+class RowDecoder {
+ public:
+  // `columns`: the tuple's column names in order. `key_columns`: the primary-key column names.
+  // `vector_type`: how embedding.vector is typed (only used for the embedding decoder).
+  static Status ForEntity(const std::vector<std::string>& columns,
+                          const std::vector<std::string>& key_columns,
+                          const EntityColumns& names, RowDecoder* out);
+  static Status ForEmbedding(const std::vector<std::string>& columns,
+                             const std::vector<std::string>& key_columns,
+                             const EmbeddingColumns& names, pg::VectorType vector_type,
+                             RowDecoder* out);
+
+  // Only the key of `tuple` (for deletes, whose non-key columns are absent).
+  Status DecodeKey(const pg::Tuple& tuple, std::string* key) const;
+  Status DecodeEntity(const pg::Tuple& tuple, EntityRow* row) const;
+  // A malformed vector is not an error here: it is reported in row->vector_state.
+  Status DecodeEmbedding(const pg::Tuple& tuple, EmbeddingRow* row) const;
+
+ private:
+  const pg::ColumnValue* At(const pg::Tuple& tuple, int position, const char* name,
+                            Status* status) const;
+
+  std::vector<int> key_positions_;
+  // entity: id, tenant_id, entity_type, valid_to, deleted_at
+  // embedding: entity_id, model, status, vector
+  std::vector<int> positions_;
+  std::vector<std::string> names_;
+  pg::VectorType vector_type_ = pg::VectorType::kFloat4Array;
+};
+
+}  // namespace vecmirror
