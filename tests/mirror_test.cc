@@ -1,0 +1,289 @@
+// The Mirror's semantics, without PostgreSQL: rows in, index contents out. Each case is one of
+// DESIGN.md's "What the mirror must remember" rules; the end-to-end versions over a real
+// replication stream live in the integration suites.
+#include "src/mirror.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+namespace vecmirror {
+namespace {
+
+Uuid MakeUuid(int n) {
+  Uuid u;
+  u.bytes[15] = static_cast<uint8_t>(n);
+  u.bytes[14] = static_cast<uint8_t>(n >> 8);
+  u.bytes[0] = 0x42;
+  return u;
+}
+
+const Uuid kTenant = MakeUuid(9000);
+const Uuid kOtherTenant = MakeUuid(9001);
+constexpr const char* kModel = "all-MiniLM-L6-v2";
+constexpr uint32_t kDim = 384;
+
+std::vector<float> RandomVector(int seed, uint32_t dim = kDim) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> v(dim);
+  for (auto& x : v) x = normal(rng);
+  return v;
+}
+
+EntityRow Entity(const std::string& key, int id, const std::string& type, bool current = true,
+                 Uuid tenant = kTenant) {
+  return EntityRow{key, MakeUuid(id), tenant, type, current};
+}
+
+EmbeddingRow Embedding(const std::string& key, int entity, EmbeddingStatus status,
+                       std::vector<float> vector, const std::string& model = kModel) {
+  EmbeddingRow row;
+  row.key = key;
+  row.entity_id = MakeUuid(entity);
+  row.model = model;
+  row.status = status;
+  row.vector_state = EmbeddingRow::VectorState::kValue;
+  row.vector = std::move(vector);
+  return row;
+}
+
+EmbeddingRow Unchanged(const std::string& key, int entity, EmbeddingStatus status) {
+  EmbeddingRow row = Embedding(key, entity, status, {});
+  row.vector_state = EmbeddingRow::VectorState::kUnchanged;
+  return row;
+}
+
+class MirrorTest : public ::testing::Test {
+ protected:
+  MirrorTest() : mirror_(registry_, models_, board_) {
+    mirror_.BeginLoad();
+    mirror_.FinishLoad(lsn_);
+  }
+
+  // Entity id -> type name, as the index holds it.
+  std::map<Uuid, std::string> Indexed(Uuid tenant = kTenant, const std::string& model = kModel,
+                                      uint32_t dim = kDim) {
+    std::map<Uuid, std::string> out;
+    auto index = registry_.Find(IndexKey{tenant, model, dim});
+    if (!index) return out;
+    index->ForEachLive([&](const Uuid& id, EntityTypeCode code, std::span<const float>) {
+      out[id] = registry_.types().Name(code);
+    });
+    return out;
+  }
+
+  std::vector<float> IndexedVector(int entity) {
+    auto index = registry_.Find(IndexKey{kTenant, kModel, kDim});
+    EXPECT_NE(index, nullptr);
+    auto v = index->VectorOf(MakeUuid(entity));
+    EXPECT_TRUE(v.has_value());
+    return v.value_or(std::vector<float>());
+  }
+
+  void Begin() { mirror_.BeginTransaction(++lsn_, 0); }
+  void Commit() { mirror_.CommitTransaction(++lsn_, 0); }
+
+  Registry registry_;
+  ModelCatalog models_;
+  MirrorStatusBoard board_;
+  Mirror mirror_;
+  uint64_t lsn_ = 100;
+};
+
+TEST_F(MirrorTest, NewVersionInOneTransactionReplacesTheOld) {
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
+  Commit();
+  ASSERT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(1), "context"}}));
+
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context", /*current=*/false));  // closes version 1
+  mirror_.UpsertEntity(Entity("v2", 1, "template"));                    // type changes in v2
+  Commit();
+  EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(1), "template"}}));
+  EXPECT_EQ(registry_.applied_lsn(), lsn_);
+}
+
+TEST_F(MirrorTest, NothingIsVisibleBeforeCommit) {
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
+  EXPECT_TRUE(Indexed().empty());
+  Commit();
+  EXPECT_EQ(Indexed().size(), 1u);
+}
+
+TEST_F(MirrorTest, EmbeddingBeforeItsEntityWaitsForIt) {
+  Begin();
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
+  Commit();
+  EXPECT_TRUE(Indexed().empty());
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "workflow"));
+  Commit();
+  EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(1), "workflow"}}));
+}
+
+TEST_F(MirrorTest, PendingToCompletedWithUnchangedVectorUsesTheRememberedVector) {
+  const auto vector = RandomVector(7);
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kPending, vector));
+  Commit();
+  EXPECT_TRUE(Indexed().empty());
+
+  Begin();
+  mirror_.UpsertEmbedding(Unchanged("e1", 1, EmbeddingStatus::kCompleted));
+  Commit();
+  ASSERT_EQ(Indexed().size(), 1u);
+  const auto stored = IndexedVector(1);
+  double norm = 0;
+  for (float x : vector) norm += double(x) * x;
+  norm = std::sqrt(norm);
+  ASSERT_EQ(stored.size(), vector.size());
+  for (size_t i = 0; i < vector.size(); ++i) EXPECT_NEAR(stored[i], vector[i] / norm, 1e-6);
+}
+
+TEST_F(MirrorTest, CompletedToFailedOrPendingLeavesSearch) {
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEntity(Entity("v2", 2, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
+  mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2)));
+  Commit();
+  Begin();
+  mirror_.UpsertEmbedding(Unchanged("e1", 1, EmbeddingStatus::kFailed));
+  mirror_.UpsertEmbedding(Unchanged("e2", 2, EmbeddingStatus::kPending));
+  Commit();
+  EXPECT_TRUE(Indexed().empty());
+}
+
+TEST_F(MirrorTest, SoftDeleteAndRestore) {
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "library"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
+  Commit();
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "library", /*current=*/false));  // deleted_at set
+  Commit();
+  EXPECT_TRUE(Indexed().empty());
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "library", /*current=*/true));  // deleted_at cleared
+  Commit();
+  EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(1), "library"}}));
+}
+
+TEST_F(MirrorTest, VectorReplacedAndEmbeddingDeleted) {
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
+  Commit();
+  const auto replacement = RandomVector(99);
+  Begin();
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, replacement));
+  Commit();
+  const auto stored = IndexedVector(1);
+  double dot = 0, norm = 0;
+  for (size_t i = 0; i < replacement.size(); ++i) {
+    dot += stored[i] * replacement[i];
+    norm += double(replacement[i]) * replacement[i];
+  }
+  EXPECT_NEAR(dot / std::sqrt(norm), 1.0, 1e-5);
+
+  Begin();
+  mirror_.RemoveEmbedding("e1");
+  Commit();
+  EXPECT_TRUE(Indexed().empty());
+}
+
+TEST_F(MirrorTest, BadRowsAreCountedAndNeverIndexed) {
+  auto nan_vector = RandomVector(1);
+  nan_vector[5] = std::nanf("");
+  auto inf_vector = RandomVector(2);
+  inf_vector[0] = INFINITY;
+  EmbeddingRow null_vector = Embedding("e3", 3, EmbeddingStatus::kCompleted, {});
+  null_vector.vector_state = EmbeddingRow::VectorState::kNull;
+
+  Begin();
+  for (int i = 1; i <= 6; ++i) mirror_.UpsertEntity(Entity("v" + std::to_string(i), i, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, nan_vector));
+  mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, inf_vector));
+  mirror_.UpsertEmbedding(null_vector);
+  mirror_.UpsertEmbedding(Embedding("e4", 4, EmbeddingStatus::kCompleted, std::vector<float>(kDim, 0.0f)));
+  mirror_.UpsertEmbedding(Embedding("e5", 5, EmbeddingStatus::kCompleted, RandomVector(5, 100)));
+  mirror_.UpsertEmbedding(Embedding("e6", 6, EmbeddingStatus::kCompleted, RandomVector(6)));
+  Commit();
+
+  EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(6), "context"}}));
+  const auto bad = board_.Get().bad_rows;
+  EXPECT_EQ(bad.non_finite, 2u);
+  EXPECT_EQ(bad.null_vector, 1u);
+  EXPECT_EQ(bad.zero_vector, 1u);
+  EXPECT_EQ(bad.dimension_mismatch, 1u);
+}
+
+TEST_F(MirrorTest, UnknownModelIsLearnedFromItsFirstRowAndCreatesItsIndex) {
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEntity(Entity("v2", 2, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1, 64), "custom-64"));
+  mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2, 65), "custom-64"));
+  Commit();
+  EXPECT_EQ(models_.DimensionOf("custom-64"), 64u);
+  EXPECT_EQ(Indexed(kTenant, "custom-64", 64).size(), 1u);
+  EXPECT_EQ(board_.Get().bad_rows.dimension_mismatch, 1u);
+}
+
+TEST_F(MirrorTest, TruncateEmptiesTheIndexes) {
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEntity(Entity("v2", 2, "context", true, kOtherTenant));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
+  mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2)));
+  Commit();
+  ASSERT_EQ(Indexed().size() + Indexed(kOtherTenant).size(), 2u);
+  Begin();
+  mirror_.TruncateEmbeddings();
+  Commit();
+  EXPECT_TRUE(Indexed().empty());
+  EXPECT_TRUE(Indexed(kOtherTenant).empty());
+}
+
+TEST_F(MirrorTest, AReplayedTransactionIsSkipped) {
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
+  Commit();
+  const uint64_t applied = registry_.applied_lsn();
+  // A transaction whose commit record lies before the applied LSN was applied already.
+  EXPECT_FALSE(mirror_.BeginTransaction(applied - 1, 0));
+  mirror_.RemoveEmbedding("e1");
+  mirror_.CommitTransaction(applied, 0);
+  EXPECT_EQ(Indexed().size(), 1u);
+  EXPECT_TRUE(mirror_.BeginTransaction(applied, 0));
+  mirror_.CommitTransaction(applied + 1, 0);
+}
+
+TEST_F(MirrorTest, ReloadReplacesTheWholeState) {
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEntity(Entity("v2", 2, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
+  mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2)));
+  Commit();
+  mirror_.BeginLoad();
+  mirror_.LoadEntity(Entity("v2", 2, "template"));
+  mirror_.LoadEntity(Entity("v3", 3, "context"));
+  mirror_.LoadEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2)));
+  mirror_.LoadEmbedding(Embedding("e3", 3, EmbeddingStatus::kCompleted, RandomVector(3)));
+  mirror_.FinishLoad(lsn_ + 10);
+  EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(2), "template"}, {MakeUuid(3), "context"}}));
+  EXPECT_EQ(registry_.applied_lsn(), lsn_ + 10);
+}
+
+}  // namespace
+}  // namespace vecmirror

@@ -1,0 +1,141 @@
+// ServerProcess: runs the real vecmirror-server binary as a child process for integration
+// tests, on a free loopback port, with its log in a file; and a gRPC client to it.
+//
+// Thread-safety: one test thread.
+#pragma once
+
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vecmirror/v1/vecmirror.grpc.pb.h"
+
+namespace vecmirror::testing {
+
+// A port nothing listens on right now (bound to 127.0.0.1:0, then released).
+inline int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+inline std::string BinaryDir() {
+  const char* dir = std::getenv("VECMIRROR_BINARY_DIR");
+  if (!dir) throw std::runtime_error("VECMIRROR_BINARY_DIR is not set (run the test through ctest)");
+  return dir;
+}
+
+class ServerProcess {
+ public:
+  // `args` are extra flags after --database-url and --listen.
+  ServerProcess(std::string conninfo, std::vector<std::string> args = {})
+      : conninfo_(std::move(conninfo)), args_(std::move(args)) {}
+  ~ServerProcess() { Kill(SIGKILL); }
+
+  void Start() {
+    if (port_ == 0) port_ = FreeLoopbackPort();
+    log_path_ = BinaryDir() + "/tests/server-" + std::to_string(getpid()) + "-" +
+                std::to_string(port_) + ".log";
+    std::vector<std::string> argv = {BinaryDir() + "/src/vecmirror-server", "--database-url",
+                                     conninfo_, "--listen", address()};
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* log = std::fopen(log_path_.c_str(), "a");
+      if (log) {
+        dup2(fileno(log), STDOUT_FILENO);
+        dup2(fileno(log), STDERR_FILENO);
+      }
+      std::vector<char*> raw;
+      for (auto& a : argv) raw.push_back(a.data());
+      raw.push_back(nullptr);
+      execv(raw[0], raw.data());
+      _exit(127);
+    }
+    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+    stub_ = v1::VectorSearch::NewStub(channel_);
+  }
+
+  // Signals the server and reaps it. SIGKILL is a crash; SIGTERM a graceful stop.
+  void Kill(int signal) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  bool running() const { return pid_ > 0; }
+
+  // Waits until the first load is complete (GetMirrorStatus says loaded). False on timeout or
+  // if the process died.
+  bool WaitLoaded(std::chrono::seconds timeout = std::chrono::seconds(120)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+      v1::MirrorStatus mirror;
+      if (stub_->GetMirrorStatus(&context, v1::GetMirrorStatusRequest(), &mirror).ok() &&
+          mirror.loaded()) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  v1::MirrorStatus Status() {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::MirrorStatus mirror;
+    stub_->GetMirrorStatus(&context, v1::GetMirrorStatusRequest(), &mirror);
+    return mirror;
+  }
+
+  std::string Log() const {
+    std::ifstream in(log_path_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  v1::VectorSearch::Stub& stub() { return *stub_; }
+
+ private:
+  std::string conninfo_;
+  std::vector<std::string> args_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::string log_path_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::VectorSearch::Stub> stub_;
+};
+
+}  // namespace vecmirror::testing
