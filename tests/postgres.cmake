@@ -1,4 +1,4 @@
-# The throwaway PostgreSQL of the integration tests, and the tests of the data generator.
+# The throwaway PostgreSQL of the integration tests.
 #
 # Fixture `pg_cluster`: pg_cluster_start starts a cluster in VECMIRROR_TEST_PGDIR with
 # scripts/pg-cluster.sh (initdb the first time, logical replication on, a free port from 54329
@@ -24,11 +24,3 @@ target_link_libraries(vecmirror_test_pg PUBLIC PkgConfig::PQ)
 target_compile_definitions(vecmirror_test_pg PRIVATE
   VECMIRROR_DEFAULT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   VECMIRROR_DEFAULT_TEST_PGDIR="${VECMIRROR_TEST_PGDIR}")
-
-if(TARGET vecmirror_datagen)
-  vecmirror_test(datagen_test datagen_test.cc
-    LIBS vecmirror_datagen vecmirror_test_pg
-    LABELS postgres
-    FIXTURES pg_cluster
-    TIMEOUT 300)
-endif()
