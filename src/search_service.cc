@@ -1,1 +1,464 @@
-// placeholder: implemented in a later commit
+#include "src/search_service.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "index/kernels.h"
+#include "index/uuid.h"
+
+namespace vecmirror {
+namespace {
+
+// The proto's documented ceilings on search effort: past them a search costs more than an
+// exact scan of any index this service holds.
+constexpr uint32_t kMaxEfSearch = 4096;
+constexpr uint32_t kMaxNprobe = 65536;
+// Echoed request text is clipped so a garbage field can't blow up an error message.
+constexpr size_t kMaxEchoChars = 64;
+
+std::string Echo(const std::string& text) {
+  if (text.size() <= kMaxEchoChars) return "\"" + text + "\"";
+  return "\"" + text.substr(0, kMaxEchoChars) + "...\"";
+}
+
+Status ParseUuidField(const std::string& field, const std::string& text, Uuid* out) {
+  if (text.empty()) {
+    return Status::InvalidArgument(field + " is required: a UUID in 8-4-4-4-12 hex form");
+  }
+  std::optional<Uuid> parsed = Uuid::Parse(text);
+  if (!parsed) {
+    return Status::InvalidArgument(field + " " + Echo(text) +
+                                   " is not a UUID; expected 8-4-4-4-12 hex, e.g. "
+                                   "123e4567-e89b-12d3-a456-426614174000");
+  }
+  *out = *parsed;
+  return Status::Ok();
+}
+
+// A search request that passed the checks which don't depend on the server's state.
+struct ParsedSearch {
+  Uuid tenant;
+  std::vector<float> vector;         // unit norm; empty when querying by entity
+  std::optional<Uuid> query_entity;  // "more like this"
+  size_t limit = 0;
+  std::optional<float> min_similarity;
+  SearchEffort effort;
+};
+
+// Checks every component and scales the vector to unit length. Scaling by the largest
+// magnitude first keeps the norm's square from overflowing (1e30) or underflowing (1e-30).
+Status ParseQueryVector(const v1::Vector& proto, std::vector<float>* out) {
+  if (proto.values_size() == 0) {
+    return Status::InvalidArgument(
+        "query.vector is empty; expected one float per dimension of the model");
+  }
+  float max_abs = 0;
+  for (int i = 0; i < proto.values_size(); ++i) {
+    const float v = proto.values(i);
+    if (!std::isfinite(v)) {
+      return Status::InvalidArgument("query.vector[" + std::to_string(i) + "] is " +
+                                     (std::isnan(v) ? "NaN" : "Inf") +
+                                     "; every component must be finite");
+    }
+    max_abs = std::max(max_abs, std::fabs(v));
+  }
+  if (max_abs == 0) {
+    return Status::InvalidArgument(
+        "query.vector is all zeros; cosine similarity needs a non-zero vector");
+  }
+  out->assign(proto.values().begin(), proto.values().end());
+  for (float& v : *out) v /= max_abs;
+  if (!NormalizeInPlace(*out)) {
+    return Status::InvalidArgument("query.vector has no finite non-zero norm");
+  }
+  return Status::Ok();
+}
+
+Status ParseQuery(const v1::SearchRequest& request, ParsedSearch* parsed) {
+  switch (request.query_case()) {
+    case v1::SearchRequest::kVector:
+      return ParseQueryVector(request.vector(), &parsed->vector);
+    case v1::SearchRequest::kQueryEntityId: {
+      Uuid entity;
+      Status s = ParseUuidField("query_entity_id", request.query_entity_id(), &entity);
+      if (s.ok()) parsed->query_entity = entity;
+      return s;
+    }
+    case v1::SearchRequest::QUERY_NOT_SET:
+      break;
+  }
+  return Status::InvalidArgument(
+      "query is required: set query.vector (one float per dimension of the model) or "
+      "query_entity_id (a UUID)");
+}
+
+Status ParseEffort(const v1::SearchEffort& proto, SearchEffort* out) {
+  if (proto.ef_search() > kMaxEfSearch) {
+    return Status::InvalidArgument("effort.ef_search is " + std::to_string(proto.ef_search()) +
+                                   "; expected at most " + std::to_string(kMaxEfSearch) +
+                                   " (0 = the index default)");
+  }
+  if (proto.nprobe() > kMaxNprobe) {
+    return Status::InvalidArgument("effort.nprobe is " + std::to_string(proto.nprobe()) +
+                                   "; expected at most " + std::to_string(kMaxNprobe) +
+                                   " (0 = the index default)");
+  }
+  out->ef_search = static_cast<int>(proto.ef_search());
+  out->nprobe = static_cast<int>(proto.nprobe());
+  out->exact = proto.exact();
+  return Status::Ok();
+}
+
+// The checks that don't depend on the server's state or its data.
+Status ParseSearch(const v1::SearchRequest& request, const SearchServiceOptions& options,
+                   ParsedSearch* parsed) {
+  if (Status s = ParseUuidField("tenant_id", request.tenant_id(), &parsed->tenant); !s.ok()) {
+    return s;
+  }
+  if (Status s = ParseQuery(request, parsed); !s.ok()) return s;
+  if (request.limit() > options.max_limit) {
+    return Status::InvalidArgument("limit is " + std::to_string(request.limit()) +
+                                   "; expected at most " + std::to_string(options.max_limit) +
+                                   " (0 = the default of " +
+                                   std::to_string(options.default_limit) + ")");
+  }
+  parsed->limit = request.limit() == 0 ? options.default_limit : request.limit();
+  if (request.has_min_similarity()) {
+    const double min = request.min_similarity();
+    if (std::isnan(min) || min < -1.0 || min > 1.0) {
+      return Status::InvalidArgument("min_similarity is " + std::to_string(min) +
+                                     "; expected a cosine similarity in [-1, 1]");
+    }
+    parsed->min_similarity = static_cast<float>(min);
+  }
+  return ParseEffort(request.effort(), &parsed->effort);
+}
+
+// Unknown type names match nothing, as `entity_type = ANY(:types)` does in SQL: they are left
+// out of the mask, and a mask left empty means an empty answer.
+TypeMask ResolveTypes(const google::protobuf::RepeatedPtrField<std::string>& names,
+                      const EntityTypeDictionary& types) {
+  if (names.empty()) return TypeMask::All();
+  TypeMask mask = TypeMask::None();
+  for (const std::string& name : names) {
+    if (std::optional<EntityTypeCode> code = types.Find(name)) mask.Add(*code);
+  }
+  return mask;
+}
+
+v1::IndexKind ToProtoKind(IndexKind kind) {
+  switch (kind) {
+    case IndexKind::kFlat: return v1::INDEX_KIND_FLAT;
+    case IndexKind::kHnsw: return v1::INDEX_KIND_HNSW;
+    case IndexKind::kIvf: return v1::INDEX_KIND_IVF;
+  }
+  return v1::INDEX_KIND_UNSPECIFIED;
+}
+
+Status FromProtoKind(v1::IndexKind proto, std::optional<IndexKind>* out) {
+  switch (proto) {
+    case v1::INDEX_KIND_UNSPECIFIED: *out = std::nullopt; return Status::Ok();
+    case v1::INDEX_KIND_FLAT: *out = IndexKind::kFlat; return Status::Ok();
+    case v1::INDEX_KIND_HNSW: *out = IndexKind::kHnsw; return Status::Ok();
+    case v1::INDEX_KIND_IVF: *out = IndexKind::kIvf; return Status::Ok();
+    default: break;
+  }
+  return Status::InvalidArgument("kind is " + std::to_string(static_cast<int>(proto)) +
+                                 "; expected INDEX_KIND_UNSPECIFIED, INDEX_KIND_FLAT, "
+                                 "INDEX_KIND_HNSW or INDEX_KIND_IVF");
+}
+
+void FillIndexInfo(const IndexInfo& info, v1::IndexInfo* out) {
+  out->set_tenant_id(info.key.tenant_id.ToString());
+  out->set_model(info.key.model);
+  out->set_dimension(info.key.dim);
+  out->set_kind(ToProtoKind(info.stats.kind));
+  out->set_live_count(info.stats.live);
+  out->set_dead_count(info.stats.dead);
+  out->set_memory_bytes(info.stats.memory_bytes);
+  out->set_covered_lsn(info.stats.covered_lsn);
+  out->set_rebuilding(info.stats.rebuilding);
+}
+
+// Runs a handler body, turning an exception that escaped the engine (FAISS throws, allocation
+// fails) into INTERNAL instead of letting it take the server down.
+template <typename Fn>
+grpc::Status Guarded(const char* method, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    spdlog::error("{}: internal error: {}", method, e.what());
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(method) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+std::string LsnText(uint64_t lsn) {
+  char text[24];
+  std::snprintf(text, sizeof(text), "%" PRIX32 "/%" PRIX32, static_cast<uint32_t>(lsn >> 32),
+                static_cast<uint32_t>(lsn));
+  return text;
+}
+
+double SecondsSinceLastCommitAt(const MirrorState& state,
+                                std::chrono::system_clock::time_point now) {
+  if (state.last_commit_applied_at == std::chrono::system_clock::time_point{}) return 0;
+  const std::chrono::duration<double> since = now - state.last_commit_applied_at;
+  return std::max(0.0, since.count());
+}
+
+double LagSecondsAt(const MirrorState& state, std::chrono::system_clock::time_point now) {
+  if (state.lag_bytes() == 0) return 0;
+  return state.lag_seconds + SecondsSinceLastCommitAt(state, now);
+}
+
+grpc::Status ToGrpcStatus(const Status& status) {
+  using C = grpc::StatusCode;
+  C code = C::INTERNAL;
+  switch (status.code()) {
+    case Status::Code::kOk: return grpc::Status::OK;
+    case Status::Code::kInvalidArgument: code = C::INVALID_ARGUMENT; break;
+    case Status::Code::kNotFound: code = C::NOT_FOUND; break;
+    case Status::Code::kCorruption: code = C::DATA_LOSS; break;
+    case Status::Code::kIOError: code = C::INTERNAL; break;
+    case Status::Code::kUnavailable: code = C::UNAVAILABLE; break;
+    case Status::Code::kDeadlineExceeded: code = C::DEADLINE_EXCEEDED; break;
+    case Status::Code::kFailedPrecondition: code = C::FAILED_PRECONDITION; break;
+    case Status::Code::kInternal: code = C::INTERNAL; break;
+  }
+  return grpc::Status(code, status.message());
+}
+
+SearchService::SearchService(Registry& registry, ModelCatalog& models,
+                             const MirrorStatusBoard& board, SearchServiceOptions options)
+    : registry_(registry), models_(models), board_(board), options_(options) {}
+
+std::string SearchService::KnownModelsText() const {
+  std::string text;
+  for (const auto& [name, dim] : models_.All()) {
+    if (!text.empty()) text += ", ";
+    text += name + " (" + std::to_string(dim) + ")";
+  }
+  return text.empty() ? "none" : text;
+}
+
+// The min_lsn wait ends a little before the call's deadline so that the explanation
+// ("min_lsn X/Y not applied ...") reaches the client before its own timer turns the call into
+// a bare DEADLINE_EXCEEDED. With no deadline, the wait is capped by max_lsn_wait.
+std::chrono::steady_clock::time_point SearchService::WaitDeadline(
+    const grpc::ServerContext& context) const {
+  using namespace std::chrono;
+  const auto steady_now = steady_clock::now();
+  const auto system_now = system_clock::now();
+  const system_clock::time_point deadline = context.deadline();
+  if (deadline <= system_now) return steady_now;
+  const auto remaining = duration_cast<milliseconds>(deadline - system_now);
+  if (remaining >= options_.max_lsn_wait) return steady_now + options_.max_lsn_wait;
+  const milliseconds margin = std::min(remaining / 20, milliseconds(50));
+  return steady_now + (remaining - margin);
+}
+
+Status SearchService::Search(const v1::SearchRequest& request,
+                             std::chrono::steady_clock::time_point deadline,
+                             v1::SearchResponse* response) const {
+  ParsedSearch parsed;
+  if (Status s = ParseSearch(request, options_, &parsed); !s.ok()) return s;
+  if (!board_.loaded()) {
+    return Status::Unavailable("initial load in progress; retry when health reports SERVING");
+  }
+
+  const std::string& model = request.model();
+  const std::optional<uint32_t> dim = model.empty() ? std::nullopt : models_.DimensionOf(model);
+  if (!dim) {
+    return Status::InvalidArgument(
+        (model.empty() ? std::string("model is required")
+                       : "model " + Echo(model) + " is not known") +
+        "; known models: " + KnownModelsText());
+  }
+  if (!parsed.vector.empty() && parsed.vector.size() != *dim) {
+    return Status::InvalidArgument("query.vector has " + std::to_string(parsed.vector.size()) +
+                                   " dimensions; model " + model + " has " +
+                                   std::to_string(*dim));
+  }
+
+  if (request.min_lsn() > 0 && !registry_.WaitForLsn(request.min_lsn(), deadline)) {
+    return Status::DeadlineExceeded("min_lsn " + LsnText(request.min_lsn()) +
+                                    " not applied; applied is " +
+                                    LsnText(registry_.applied_lsn()));
+  }
+
+  // Read the watermark before looking anything up. Indexes and entity types come into being
+  // before the transaction that needs them is applied, so whatever is missing now was missing
+  // at this LSN too, and an empty answer is exact at it.
+  const uint64_t lsn_before = registry_.applied_lsn();
+  const std::shared_ptr<EntityIndex> index = registry_.Find(IndexKey{parsed.tenant, model, *dim});
+
+  if (parsed.query_entity) {
+    std::optional<std::vector<float>> stored =
+        index ? index->VectorOf(*parsed.query_entity) : std::nullopt;
+    if (!stored) {
+      return Status::NotFound("query_entity_id " + parsed.query_entity->ToString() +
+                              " is not mirrored for tenant_id " + parsed.tenant.ToString() +
+                              " and model " + model);
+    }
+    parsed.vector = std::move(*stored);
+  }
+
+  const TypeMask types = ResolveTypes(request.entity_types(), registry_.types());
+  if (!index || types.IsNone()) {
+    response->set_applied_lsn(lsn_before);
+    response->set_exact(true);  // nothing matches: the empty answer is the SQL's answer
+    response->set_index_kind(index ? ToProtoKind(index->Stats().kind)
+                                   : v1::INDEX_KIND_UNSPECIFIED);
+    return Status::Ok();
+  }
+
+  SearchQuery query;
+  query.vector = parsed.vector;
+  query.types = types;
+  query.limit = parsed.limit;
+  query.min_similarity = parsed.min_similarity;
+  query.exclude = parsed.query_entity;
+  query.effort = parsed.effort;
+
+  // EntityIndex::Search holds FAISS to one OpenMP thread in this gRPC thread, and reads the
+  // watermark while it holds the index: the LSN reported is exactly what the search saw.
+  const SearchResult result = index->Search(query, &registry_.applied_lsn_watermark());
+  response->set_applied_lsn(result.applied_lsn);
+  response->set_exact(result.exact);
+  response->set_index_kind(ToProtoKind(result.kind));
+  for (const Hit& hit : result.hits) {
+    v1::SearchResult* out = response->add_results();
+    out->set_entity_id(hit.entity_id.ToString());
+    out->set_entity_type(registry_.types().Name(hit.type));
+    out->set_similarity(hit.similarity);
+  }
+  return Status::Ok();
+}
+
+grpc::Status SearchService::SearchSimilarEntities(grpc::ServerContext* context,
+                                                  const v1::SearchRequest* request,
+                                                  v1::SearchResponse* response) {
+  return Guarded("SearchSimilarEntities", [&] {
+    Status s = Search(*request, WaitDeadline(*context), response);
+    if (!s.ok()) response->Clear();
+    return ToGrpcStatus(s);
+  });
+}
+
+// Items run one after another in this handler's thread. Parallelism comes from concurrent
+// calls, each in its own gRPC thread; fanning one batch out over more threads would let a
+// single caller take every core from the others.
+grpc::Status SearchService::BatchSearchSimilarEntities(grpc::ServerContext* context,
+                                                       const v1::BatchSearchRequest* request,
+                                                       v1::BatchSearchResponse* response) {
+  return Guarded("BatchSearchSimilarEntities", [&] {
+    const size_t n = static_cast<size_t>(request->requests_size());
+    if (n > options_.max_batch) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "requests has " + std::to_string(n) + " items; expected at most " +
+                              std::to_string(options_.max_batch));
+    }
+    const auto deadline = WaitDeadline(*context);
+    for (const v1::SearchRequest& item_request : request->requests()) {
+      if (context->IsCancelled()) {
+        return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+      }
+      v1::BatchSearchItem* item = response->add_items();
+      const Status s = Search(item_request, deadline, item->mutable_response());
+      if (!s.ok()) item->clear_response();
+      item->set_code(static_cast<int32_t>(ToGrpcStatus(s).error_code()));
+      item->set_message(s.message());
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status SearchService::ListIndexes(grpc::ServerContext* context,
+                                        const v1::ListIndexesRequest* request,
+                                        v1::ListIndexesResponse* response) {
+  return Guarded("ListIndexes", [&] {
+    std::optional<Uuid> tenant;
+    if (!request->tenant_id().empty()) {
+      Uuid parsed;
+      if (Status s = ParseUuidField("tenant_id", request->tenant_id(), &parsed); !s.ok()) {
+        return ToGrpcStatus(s);
+      }
+      tenant = parsed;
+    }
+    response->set_applied_lsn(registry_.applied_lsn());
+    for (const IndexInfo& info : registry_.List()) {
+      if (tenant && info.key.tenant_id != *tenant) continue;
+      if (!request->model().empty() && info.key.model != request->model()) continue;
+      FillIndexInfo(info, response->add_indexes());
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status SearchService::GetMirrorStatus(grpc::ServerContext* context,
+                                            const v1::GetMirrorStatusRequest* request,
+                                            v1::MirrorStatus* response) {
+  return Guarded("GetMirrorStatus", [&] {
+    const MirrorState state = board_.Get();
+    const auto now = std::chrono::system_clock::now();
+    response->set_state(state.state);
+    response->set_slot_name(state.slot_name);
+    response->set_publication(state.publication);
+    response->set_applied_lsn(state.applied_lsn);
+    response->set_confirmed_lsn(state.confirmed_lsn);
+    response->set_server_lsn(state.server_lsn);
+    response->set_lag_bytes(state.lag_bytes());
+    response->set_lag_seconds(LagSecondsAt(state, now));
+    response->set_seconds_since_last_commit(SecondsSinceLastCommitAt(state, now));
+    response->set_reconnects(state.reconnects);
+    response->set_initial_loads(state.initial_loads);
+    response->set_transactions_applied(state.transactions_applied);
+    response->set_changes_applied(state.changes_applied);
+    v1::BadRowCounters* bad = response->mutable_bad_rows();
+    bad->set_null_vector(state.bad_rows.null_vector);
+    bad->set_non_finite(state.bad_rows.non_finite);
+    bad->set_zero_vector(state.bad_rows.zero_vector);
+    bad->set_dimension_mismatch(state.bad_rows.dimension_mismatch);
+    bad->set_malformed(state.bad_rows.malformed);
+    response->set_last_error(state.last_error);
+    response->set_loaded(state.loaded);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status SearchService::RebuildIndex(grpc::ServerContext* context,
+                                         const v1::RebuildIndexRequest* request,
+                                         v1::RebuildIndexResponse* response) {
+  return Guarded("RebuildIndex", [&] {
+    Uuid tenant;
+    if (Status s = ParseUuidField("tenant_id", request->tenant_id(), &tenant); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    std::optional<IndexKind> kind;
+    if (Status s = FromProtoKind(request->kind(), &kind); !s.ok()) return ToGrpcStatus(s);
+
+    spdlog::info("RebuildIndex: tenant {} model '{}' kind {}", tenant.ToString(),
+                 request->model(), kind ? IndexKindName(*kind) : "by size");
+    const std::vector<IndexInfo> rebuilt = registry_.Rebuild(tenant, request->model(), kind);
+    if (rebuilt.empty()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "no index matches tenant_id " + tenant.ToString() +
+                              (request->model().empty() ? std::string()
+                                                        : " and model " + request->model()));
+    }
+    for (const IndexInfo& info : rebuilt) FillIndexInfo(info, response->add_rebuilt());
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace vecmirror
