@@ -24,3 +24,9 @@ target_link_libraries(vecmirror_test_pg PUBLIC PkgConfig::PQ)
 target_compile_definitions(vecmirror_test_pg PRIVATE
   VECMIRROR_DEFAULT_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   VECMIRROR_DEFAULT_TEST_PGDIR="${VECMIRROR_TEST_PGDIR}")
+
+vecmirror_test(pg_env_test pg_env_test.cc
+  LIBS vecmirror_test_pg
+  LABELS postgres
+  FIXTURES pg_cluster
+  TIMEOUT 120)
