@@ -1,0 +1,360 @@
+#include "tools/cli/cli.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/cli/cli_text.h"
+#include "tools/cli/health_check.h"
+#include "tools/cli/table.h"
+#include "vecmirror/v1/vecmirror.grpc.pb.h"
+
+namespace vecmirror::cli {
+namespace {
+
+constexpr int kExitRpcError = 1;
+constexpr int kExitLocalError = 2;
+constexpr int kMaxMessageBytes = 64 << 20;  // the server's default limit
+
+struct GlobalArgs {
+  std::string server = "127.0.0.1:50051";
+  int timeout_ms = 10000;
+};
+
+struct SearchArgs {
+  std::string tenant;
+  std::string model;
+  std::string vector_file;
+  std::string entity_id;
+  std::vector<std::string> types;
+  uint32_t limit = 0;
+  double min_similarity = 0;
+  std::string min_lsn;
+  uint32_t ef_search = 0;
+  uint32_t nprobe = 0;
+  bool exact = false;
+};
+
+struct FilterArgs {  // indexes and rebuild
+  std::string tenant;
+  std::string model;
+  std::string kind;
+};
+
+// The command's context: where it writes, and how it reaches the server.
+struct Session {
+  const GlobalArgs& args;
+  std::ostream& out;
+  std::ostream& err;
+
+  std::shared_ptr<grpc::Channel> NewChannel() const {
+    grpc::ChannelArguments channel_args;
+    channel_args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+    channel_args.SetMaxSendMessageSize(kMaxMessageBytes);
+    return grpc::CreateCustomChannel(args.server, grpc::InsecureChannelCredentials(),
+                                     channel_args);
+  }
+  std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(args.timeout_ms); }
+  void SetDeadline(grpc::ClientContext* context) const {
+    context->set_deadline(std::chrono::system_clock::now() + timeout());
+  }
+  int Fail(const grpc::Status& status) const {
+    err << StatusCodeName(status.error_code()) << ": " << status.error_message() << '\n';
+    return kExitRpcError;
+  }
+  int LocalError(const std::string& message) const {
+    err << "error: " << message << '\n';
+    return kExitLocalError;
+  }
+};
+
+const char* KindName(v1::IndexKind kind) {
+  switch (kind) {
+    case v1::INDEX_KIND_FLAT: return "flat";
+    case v1::INDEX_KIND_HNSW: return "hnsw";
+    case v1::INDEX_KIND_IVF: return "ivf";
+    default: return "-";
+  }
+}
+
+v1::IndexKind KindFromName(const std::string& name) {
+  if (name == "flat") return v1::INDEX_KIND_FLAT;
+  if (name == "hnsw") return v1::INDEX_KIND_HNSW;
+  if (name == "ivf") return v1::INDEX_KIND_IVF;
+  return v1::INDEX_KIND_UNSPECIFIED;
+}
+
+std::string FormatDouble(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.*f", decimals, value);
+  return text;
+}
+
+bool ReadText(const std::string& path, std::string* text) {
+  if (path == "-") {
+    text->assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return true;
+  }
+  std::ifstream in(path);
+  if (!in) return false;
+  text->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return true;
+}
+
+void PrintIndexes(std::ostream& out, const google::protobuf::RepeatedPtrField<v1::IndexInfo>& list) {
+  Table table({{"tenant_id"},
+               {"model"},
+               {"dim", true},
+               {"kind"},
+               {"live", true},
+               {"dead", true},
+               {"memory", true},
+               {"covered_lsn", true},
+               {"rebuilding"}});
+  for (const v1::IndexInfo& info : list) {
+    table.AddRow({info.tenant_id(), info.model(), std::to_string(info.dimension()),
+                  KindName(info.kind()), std::to_string(info.live_count()),
+                  std::to_string(info.dead_count()), FormatBytes(info.memory_bytes()),
+                  FormatLsn(info.covered_lsn()), info.rebuilding() ? "yes" : "no"});
+  }
+  table.Print(out);
+}
+
+// Builds the request from the arguments; false (with the message printed) on a local error.
+bool BuildSearchRequest(const Session& session, const SearchArgs& a, const CLI::App& command,
+                        v1::SearchRequest* request) {
+  request->set_tenant_id(a.tenant);
+  request->set_model(a.model);
+  if (!a.vector_file.empty()) {
+    std::string text, error;
+    std::vector<float> values;
+    if (!ReadText(a.vector_file, &text)) {
+      session.LocalError("cannot read --vector-file " + a.vector_file);
+      return false;
+    }
+    if (!ParseVectorText(text, &values, &error)) {
+      session.LocalError("--vector-file " + a.vector_file + ": " + error);
+      return false;
+    }
+    request->mutable_vector()->mutable_values()->Add(values.begin(), values.end());
+  } else {
+    request->set_query_entity_id(a.entity_id);
+  }
+  for (const std::string& type : a.types) request->add_entity_types(type);
+  request->set_limit(a.limit);
+  if (command.count("--min-similarity") > 0) request->set_min_similarity(a.min_similarity);
+  if (!a.min_lsn.empty()) {
+    uint64_t lsn = 0;
+    if (!ParseLsn(a.min_lsn, &lsn)) {
+      session.LocalError("--min-lsn \"" + a.min_lsn + "\": expected X/Y (hex) or a decimal LSN");
+      return false;
+    }
+    request->set_min_lsn(lsn);
+  }
+  request->mutable_effort()->set_ef_search(a.ef_search);
+  request->mutable_effort()->set_nprobe(a.nprobe);
+  request->mutable_effort()->set_exact(a.exact);
+  return true;
+}
+
+int RunSearch(const Session& session, const SearchArgs& a, const CLI::App& command) {
+  if (a.vector_file.empty() == a.entity_id.empty()) {
+    return session.LocalError("give exactly one of --vector-file and --entity-id");
+  }
+  v1::SearchRequest request;
+  if (!BuildSearchRequest(session, a, command, &request)) return kExitLocalError;
+
+  auto stub = v1::VectorSearch::NewStub(session.NewChannel());
+  grpc::ClientContext context;
+  session.SetDeadline(&context);
+  v1::SearchResponse response;
+  const grpc::Status status = stub->SearchSimilarEntities(&context, request, &response);
+  if (!status.ok()) return session.Fail(status);
+
+  Table table({{"rank", true}, {"entity_id"}, {"entity_type"}, {"similarity", true}});
+  int rank = 0;
+  for (const v1::SearchResult& r : response.results()) {
+    table.AddRow({std::to_string(++rank), r.entity_id(), r.entity_type(),
+                  FormatDouble(r.similarity(), 6)});
+  }
+  table.Print(session.out);
+  session.out << response.results_size() << " results  applied_lsn "
+              << FormatLsn(response.applied_lsn()) << "  exact "
+              << (response.exact() ? "yes" : "no") << "  index "
+              << KindName(response.index_kind()) << '\n';
+  return 0;
+}
+
+int RunIndexes(const Session& session, const FilterArgs& a) {
+  auto stub = v1::VectorSearch::NewStub(session.NewChannel());
+  grpc::ClientContext context;
+  session.SetDeadline(&context);
+  v1::ListIndexesRequest request;
+  request.set_tenant_id(a.tenant);
+  request.set_model(a.model);
+  v1::ListIndexesResponse response;
+  const grpc::Status status = stub->ListIndexes(&context, request, &response);
+  if (!status.ok()) return session.Fail(status);
+  PrintIndexes(session.out, response.indexes());
+  session.out << response.indexes_size() << " indexes  applied_lsn "
+              << FormatLsn(response.applied_lsn()) << '\n';
+  return 0;
+}
+
+int RunStatus(const Session& session) {
+  auto stub = v1::VectorSearch::NewStub(session.NewChannel());
+  grpc::ClientContext context;
+  session.SetDeadline(&context);
+  v1::MirrorStatus s;
+  const grpc::Status status = stub->GetMirrorStatus(&context, v1::GetMirrorStatusRequest(), &s);
+  if (!status.ok()) return session.Fail(status);
+
+  const v1::BadRowCounters& bad = s.bad_rows();
+  Table table({{"field"}, {"value"}});
+  table.AddRow({"state", s.state()});
+  table.AddRow({"loaded", s.loaded() ? "yes" : "no"});
+  table.AddRow({"slot_name", s.slot_name()});
+  table.AddRow({"publication", s.publication()});
+  table.AddRow({"applied_lsn", FormatLsn(s.applied_lsn())});
+  table.AddRow({"confirmed_lsn", FormatLsn(s.confirmed_lsn())});
+  table.AddRow({"server_lsn", FormatLsn(s.server_lsn())});
+  table.AddRow({"lag_bytes", std::to_string(s.lag_bytes())});
+  table.AddRow({"lag_seconds", FormatDouble(s.lag_seconds(), 3)});
+  table.AddRow({"seconds_since_last_commit", FormatDouble(s.seconds_since_last_commit(), 3)});
+  table.AddRow({"reconnects", std::to_string(s.reconnects())});
+  table.AddRow({"initial_loads", std::to_string(s.initial_loads())});
+  table.AddRow({"transactions_applied", std::to_string(s.transactions_applied())});
+  table.AddRow({"changes_applied", std::to_string(s.changes_applied())});
+  table.AddRow({"bad_rows.null_vector", std::to_string(bad.null_vector())});
+  table.AddRow({"bad_rows.non_finite", std::to_string(bad.non_finite())});
+  table.AddRow({"bad_rows.zero_vector", std::to_string(bad.zero_vector())});
+  table.AddRow({"bad_rows.dimension_mismatch", std::to_string(bad.dimension_mismatch())});
+  table.AddRow({"bad_rows.malformed", std::to_string(bad.malformed())});
+  table.AddRow({"last_error", s.last_error()});
+  table.Print(session.out);
+  return 0;
+}
+
+int RunRebuild(const Session& session, const FilterArgs& a) {
+  auto stub = v1::VectorSearch::NewStub(session.NewChannel());
+  grpc::ClientContext context;
+  session.SetDeadline(&context);
+  v1::RebuildIndexRequest request;
+  request.set_tenant_id(a.tenant);
+  request.set_model(a.model);
+  request.set_kind(KindFromName(a.kind));
+  v1::RebuildIndexResponse response;
+  const grpc::Status status = stub->RebuildIndex(&context, request, &response);
+  if (!status.ok()) return session.Fail(status);
+  PrintIndexes(session.out, response.rebuilt());
+  session.out << response.rebuilt_size() << " indexes rebuilt\n";
+  return 0;
+}
+
+int RunHealth(const Session& session, const std::string& service) {
+  ServingStatus serving = ServingStatus::kUnknown;
+  const grpc::Status status = CheckHealth(session.NewChannel(), service, session.timeout(), &serving);
+  if (!status.ok()) return session.Fail(status);
+  session.out << ServingStatusName(serving) << '\n';
+  return serving == ServingStatus::kServing ? 0 : kExitRpcError;
+}
+
+}  // namespace
+
+const char* StatusCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    default: return "UNKNOWN";
+  }
+}
+
+int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{"vecmirror-cli: search a vecmirror server and inspect its indexes and mirror"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand too
+
+  GlobalArgs global;
+  app.add_option("--server", global.server, "HOST:PORT of the server")->capture_default_str();
+  app.add_option("--timeout-ms", global.timeout_ms, "Deadline of each call, in milliseconds")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  SearchArgs search_args;
+  CLI::App* search = app.add_subcommand("search", "Similarity search (SearchSimilarEntities)");
+  search->add_option("--tenant", search_args.tenant, "Tenant UUID")->required();
+  search->add_option("--model", search_args.model, "Embedding model, e.g. text-embedding-3-small")
+      ->required();
+  CLI::Option* vector_file = search->add_option(
+      "--vector-file", search_args.vector_file,
+      "File of floats separated by whitespace, commas or brackets (\"[1,2]\" or \"1 2\"); - = stdin");
+  CLI::Option* entity_id = search->add_option("--entity-id", search_args.entity_id,
+                                              "More like this entity (UUID); it is left out");
+  vector_file->excludes(entity_id);
+  search->add_option("--types", search_args.types, "Entity types, comma-separated (default all)")
+      ->delimiter(',');
+  search->add_option("--limit", search_args.limit, "Results wanted; 0 = server default (10)");
+  search->add_option("--min-similarity", search_args.min_similarity,
+                     "Drop results below this cosine similarity");
+  search->add_option("--min-lsn", search_args.min_lsn,
+                     "Wait until this LSN (X/Y or decimal) is applied");
+  search->add_option("--ef-search", search_args.ef_search, "HNSW effort; 0 = index default");
+  search->add_option("--nprobe", search_args.nprobe, "IVF lists probed; 0 = index default");
+  search->add_flag("--exact", search_args.exact, "Exact scan (recall 1.0)");
+
+  FilterArgs index_args;
+  CLI::App* indexes = app.add_subcommand("indexes", "List indexes (ListIndexes)");
+  indexes->add_option("--tenant", index_args.tenant, "Only this tenant (UUID)");
+  indexes->add_option("--model", index_args.model, "Only this model");
+
+  app.add_subcommand("status", "Replication mirror status (GetMirrorStatus)");
+
+  FilterArgs rebuild_args;
+  CLI::App* rebuild = app.add_subcommand("rebuild", "Rebuild indexes online (RebuildIndex)");
+  rebuild->add_option("--tenant", rebuild_args.tenant, "Tenant UUID")->required();
+  rebuild->add_option("--model", rebuild_args.model, "Only this model (default: all)");
+  rebuild->add_option("--kind", rebuild_args.kind, "flat, hnsw or ivf (default: size policy)")
+      ->check(CLI::IsMember({"flat", "hnsw", "ivf"}));
+
+  std::string health_service;
+  CLI::App* health = app.add_subcommand("health", "Standard gRPC health check");
+  health->add_option("--service", health_service, "Service name; empty = the whole server");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e, out, err);
+  }
+
+  const Session session{global, out, err};
+  if (search->parsed()) return RunSearch(session, search_args, *search);
+  if (indexes->parsed()) return RunIndexes(session, index_args);
+  if (rebuild->parsed()) return RunRebuild(session, rebuild_args);
+  if (health->parsed()) return RunHealth(session, health_service);
+  return RunStatus(session);
+}
+
+}  // namespace vecmirror::cli

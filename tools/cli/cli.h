@@ -1,0 +1,21 @@
+// vecmirror-cli: a command-line client for a vecmirror server (search, indexes, status,
+// rebuild, health). RunCli is the whole program behind main(), taking its streams as
+// arguments so tests can run it in-process against a test server.
+//
+// Exit codes: 0 success; 1 the server answered with an error (its gRPC code name and message
+// go to `err`) or health is not SERVING; 2 a local error (unreadable vector file, bad LSN);
+// CLI11's own codes for command-line parse errors.
+#pragma once
+
+#include <ostream>
+
+#include <grpcpp/grpcpp.h>
+
+namespace vecmirror::cli {
+
+int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+// "INVALID_ARGUMENT", "NOT_FOUND", ... as the gRPC spec names the codes.
+const char* StatusCodeName(grpc::StatusCode code);
+
+}  // namespace vecmirror::cli
