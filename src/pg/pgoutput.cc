@@ -13,7 +13,6 @@ namespace {
 constexpr int64_t kPgEpochUnixSeconds = 946684800;
 
 constexpr size_t kXLogDataHeaderSize = 25;
-constexpr size_t kKeepaliveSize = 18;
 constexpr size_t kStandbyStatusSize = 34;
 
 // "'B'" for a printable byte, "0x07" otherwise: error messages name the byte they met.
