@@ -4,7 +4,13 @@
 //
 // Borrowing: decoded tuples and strings are views into the input buffer; the caller keeps the
 // buffer alive while it uses the message. Malformed or truncated input yields
-// Status::Corruption that names the message and field; never a crash or an over-read.
+// Status::Corruption that names the message and field; never a crash or an over-read. On error
+// *out is left as it was.
+//
+// Strictness: a pgoutput message must be exactly its v1 layout; trailing bytes are Corruption
+// (they would mean a protocol-version mismatch, e.g. v2's xid fields). Messages of later
+// versions (Stream Start, Prepare, ...) are Corruption that names them. A 'k' keepalive longer
+// than 18 bytes is accepted, as pg_recvlogical does.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -22,7 +28,9 @@ namespace vecmirror::pg {
 
 using Lsn = uint64_t;
 
-// "X/Y" as PostgreSQL prints a pg_lsn; and back. ParseLsn returns false on malformed text.
+// "X/Y" as PostgreSQL prints a pg_lsn (upper-case hex, "16/B374D848"); and back. ParseLsn
+// accepts what pg_lsn_in accepts (1 to 8 hex digits, either case, on each side of the slash)
+// and returns false, leaving *out untouched, on anything else.
 std::string FormatLsn(Lsn lsn);
 bool ParseLsn(std::string_view text, Lsn* out);
 
