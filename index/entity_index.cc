@@ -1,1 +1,672 @@
-// placeholder: implemented in a later commit
+#include "index/entity_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/IDSelector.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <unordered_map>
+
+#include "index/hnsw_search.h"
+#include "index/kernels.h"
+#include "index/policy.h"
+#include "index/row_store.h"
+
+namespace vecmirror {
+
+const char* IndexKindName(IndexKind kind) {
+  switch (kind) {
+    case IndexKind::kFlat:
+      return "flat";
+    case IndexKind::kHnsw:
+      return "hnsw";
+    case IndexKind::kIvf:
+      return "ivf";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Sets the calling thread's OpenMP team size for a scope and restores it afterwards. The
+// setting is per thread, so this never affects other threads' searches or builds.
+class OmpThreadsScope {
+ public:
+  explicit OmpThreadsScope(int threads) : previous_(omp_get_max_threads()) {
+    omp_set_num_threads(threads);
+  }
+  ~OmpThreadsScope() { omp_set_num_threads(previous_); }
+  OmpThreadsScope(const OmpThreadsScope&) = delete;
+  OmpThreadsScope& operator=(const OmpThreadsScope&) = delete;
+
+ private:
+  const int previous_;
+};
+
+// A stored vector must be within this of unit length (in squared norm); others are normalized.
+constexpr float kUnitNormTolerance = 1e-4f;
+
+// The immutable structure over slots [0, rows): built by Rebuild, then only read. Each row is
+// stored once where FAISS allows: HNSW's flat storage serves the exact scans too; IVF keeps a
+// flat copy beside its inverted lists, because its lists are ordered by centroid, not by slot.
+struct Sealed {
+  IndexKind kind = IndexKind::kFlat;
+  size_t rows = 0;
+  std::vector<float> flat;  // kFlat and kIvf: the rows, contiguous
+  std::unique_ptr<faiss::IndexHNSWFlat> hnsw;
+  std::unique_ptr<faiss::IndexFlatIP> ivf_quantizer;  // declared before ivf: destroyed after it
+  std::unique_ptr<faiss::IndexIVFFlat> ivf;
+  size_t ivf_nlist = 0;
+  size_t ivf_default_nprobe = 0;
+  const float* vectors = nullptr;  // row i at vectors + i * dim
+
+  bool HasAnn() const { return rows > 0 && (hnsw || ivf); }
+
+  size_t MemoryBytes(size_t dim) const {
+    size_t bytes = flat.capacity() * sizeof(float);
+    if (hnsw) {
+      const auto& storage = static_cast<const faiss::IndexFlat&>(*hnsw->storage);
+      const faiss::HNSW& graph = hnsw->hnsw;
+      bytes += storage.codes.capacity();
+      bytes += graph.neighbors.capacity() * sizeof(graph.neighbors[0]);
+      bytes += graph.offsets.capacity() * sizeof(graph.offsets[0]);
+      bytes += graph.levels.capacity() * sizeof(graph.levels[0]);
+    }
+    if (ivf) {
+      // The inverted lists hold a second copy of each row plus its 8-byte id.
+      bytes += ivf->ntotal * (dim * sizeof(float) + sizeof(faiss::Index::idx_t));
+      bytes += ivf_nlist * dim * sizeof(float);  // centroids
+    }
+    return bytes;
+  }
+};
+
+// Everything a search reads: the slots, their live bits and types, where their vectors are.
+// Rebuild prepares a fresh State off to the side and swaps the pointer.
+struct State {
+  explicit State(size_t dim) : dim(dim), sealed(std::make_unique<Sealed>()), tail(dim) {}
+
+  const size_t dim;
+  std::vector<Uuid> ids;                                 // per slot
+  std::vector<EntityTypeCode> types;                     // per slot
+  std::vector<uint8_t> live;                             // per slot: 1 = live, 0 = tombstone
+  std::unordered_map<Uuid, uint32_t, UuidHash> slot_of;  // live entities only
+  std::array<size_t, kMaxEntityTypes> live_by_type{};
+  size_t live_count = 0;
+  std::unique_ptr<Sealed> sealed;  // slots [0, sealed->rows)
+  RowStore tail;                   // slots [sealed->rows, slots())
+
+  size_t slots() const { return ids.size(); }
+  size_t dead() const { return slots() - live_count; }
+  size_t tail_rows() const { return slots() - sealed->rows; }
+
+  const float* Vector(size_t slot) const {
+    return slot < sealed->rows ? sealed->vectors + slot * dim : tail.Row(slot - sealed->rows);
+  }
+
+  void Tombstone(uint32_t slot) {
+    live[slot] = 0;
+    --live_by_type[types[slot]];
+    --live_count;
+  }
+
+  void Remove(const Uuid& id) {
+    auto it = slot_of.find(id);
+    if (it == slot_of.end()) return;
+    Tombstone(it->second);
+    slot_of.erase(it);
+  }
+
+  // `vector` is unit length and of this index's dimension.
+  void Upsert(const Uuid& id, EntityTypeCode type, const float* vector) {
+    auto it = slot_of.find(id);
+    if (it != slot_of.end()) {
+      const uint32_t old = it->second;
+      // Replaying a write already applied (a rebuild's log, a re-sent row) keeps its slot.
+      if (types[old] == type && std::memcmp(Vector(old), vector, dim * sizeof(float)) == 0) return;
+      Tombstone(old);
+    }
+    const auto slot = static_cast<uint32_t>(slots());
+    ids.push_back(id);
+    types.push_back(type);
+    live.push_back(1);
+    tail.Append(vector);
+    ++live_by_type[type];
+    ++live_count;
+    slot_of[id] = slot;
+  }
+
+  size_t MemoryBytes() const {
+    // An unordered_map node holds the key/value pair, a next pointer and the cached hash.
+    const size_t node = sizeof(std::pair<const Uuid, uint32_t>) + 2 * sizeof(void*);
+    return ids.capacity() * sizeof(Uuid) + types.capacity() + live.capacity() +
+           slot_of.size() * node + slot_of.bucket_count() * sizeof(void*) +
+           sealed->MemoryBytes(dim) + tail.AllocatedBytes();
+  }
+};
+
+// live AND type in the query's mask AND not the excluded entity.
+class AllowList final : public RowFilter {
+ public:
+  AllowList(const State& state, const TypeMask& types, const std::optional<Uuid>& exclude)
+      : state_(state) {
+    for (size_t code = 0; code < kMaxEntityTypes; ++code) {
+      type_allowed_[code] = types.Contains(static_cast<EntityTypeCode>(code));
+    }
+    if (exclude) {
+      auto it = state.slot_of.find(*exclude);
+      if (it != state.slot_of.end()) excluded_slot_ = it->second;
+    }
+  }
+
+  bool Allows(size_t slot) const override {
+    return state_.live[slot] && type_allowed_[state_.types[slot]] && slot != excluded_slot_;
+  }
+
+  // O(types), from the per-type live counts.
+  size_t CountAllowed() const {
+    size_t allowed = 0;
+    for (size_t code = 0; code < kMaxEntityTypes; ++code) {
+      if (type_allowed_[code]) allowed += state_.live_by_type[code];
+    }
+    if (excluded_slot_ != kNoSlot && type_allowed_[state_.types[excluded_slot_]]) --allowed;
+    return allowed;
+  }
+
+ private:
+  static constexpr size_t kNoSlot = ~size_t{0};
+  const State& state_;
+  std::array<bool, kMaxEntityTypes> type_allowed_{};
+  size_t excluded_slot_ = kNoSlot;
+};
+
+// The allow-list as FAISS sees it: FAISS labels are slots.
+class AllowListSelector : public faiss::IDSelector {
+ public:
+  explicit AllowListSelector(const AllowList& allow) : allow_(allow) {}
+  bool is_member(idx_t id) const override { return allow_.Allows(static_cast<size_t>(id)); }
+
+ private:
+  const AllowList& allow_;
+};
+
+// The best `limit` (slot, similarity) pairs by similarity descending, then entity_id ascending.
+class TopK {
+ public:
+  TopK(const State& state, size_t limit, std::optional<float> min_similarity)
+      : state_(state), limit_(limit), min_similarity_(min_similarity) {
+    heap_.reserve(limit);
+  }
+
+  void Offer(uint32_t slot, float similarity) {
+    if (min_similarity_ && similarity < *min_similarity_) return;
+    const Candidate c{similarity, slot};
+    if (heap_.size() < limit_) {
+      heap_.push_back(c);
+      std::push_heap(heap_.begin(), heap_.end(), Ranks());
+    } else if (limit_ > 0 && Ranks()(c, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), Ranks());
+      heap_.back() = c;
+      std::push_heap(heap_.begin(), heap_.end(), Ranks());
+    }
+  }
+
+  std::vector<Hit> TakeSorted() {
+    std::sort_heap(heap_.begin(), heap_.end(), Ranks());
+    std::vector<Hit> hits;
+    hits.reserve(heap_.size());
+    for (const Candidate& c : heap_) {
+      hits.push_back(Hit{state_.ids[c.slot], state_.types[c.slot], c.similarity});
+    }
+    heap_.clear();
+    return hits;
+  }
+
+ private:
+  struct Candidate {
+    float similarity;
+    uint32_t slot;
+  };
+  // "a ranks before b". As the heap's order it keeps the worst candidate at the front.
+  struct RanksBefore {
+    const State* state;
+    bool operator()(const Candidate& a, const Candidate& b) const {
+      if (a.similarity != b.similarity) return a.similarity > b.similarity;
+      return state->ids[a.slot] < state->ids[b.slot];
+    }
+  };
+  RanksBefore Ranks() const { return RanksBefore{&state_}; }
+
+  const State& state_;
+  const size_t limit_;
+  const std::optional<float> min_similarity_;
+  std::vector<Candidate> heap_;
+};
+
+// Scores the allowed slots in [begin, end) exactly and offers them to `top`. Consecutive allowed
+// slots are scored with one DotProductMany call. Returns how many slots were allowed.
+size_t ScanExact(const State& state, const AllowList& allow, const float* query, size_t begin,
+                 size_t end, TopK& top) {
+  constexpr size_t kBatch = 256;
+  float scores[kBatch];
+  size_t allowed = 0;
+  auto scan_run = [&](size_t first, size_t count, const float* rows) {
+    size_t i = 0;
+    while (i < count) {
+      while (i < count && !allow.Allows(first + i)) ++i;
+      size_t j = i;
+      while (j < count && j - i < kBatch && allow.Allows(first + j)) ++j;
+      if (j == i) break;
+      DotProductMany(query, rows + i * state.dim, j - i, state.dim, scores);
+      for (size_t t = 0; t < j - i; ++t) top.Offer(static_cast<uint32_t>(first + i + t), scores[t]);
+      allowed += j - i;
+      i = j;
+    }
+  };
+  const size_t sealed_rows = state.sealed->rows;
+  if (begin < sealed_rows) {
+    const size_t stop = std::min(end, sealed_rows);
+    scan_run(begin, stop - begin, state.sealed->vectors + begin * state.dim);
+    begin = stop;
+  }
+  if (begin < end) {
+    state.tail.ForEachContiguousRun(begin - sealed_rows, end - sealed_rows,
+                                    [&](size_t first, size_t count, const float* rows) {
+                                      scan_run(first + sealed_rows, count, rows);
+                                    });
+  }
+  return allowed;
+}
+
+// The vector to store for an upsert: `v` itself if unit length, else a normalized copy in
+// `scratch`; nullptr if it can't be searched (wrong dimension, zero, NaN or Inf).
+const float* UsableVector(const std::vector<float>& v, size_t dim, std::vector<float>& scratch) {
+  if (v.size() != dim) return nullptr;
+  const float norm2 = DotProduct(v.data(), v.data(), dim);
+  if (std::isfinite(norm2) && std::fabs(norm2 - 1.0f) <= kUnitNormTolerance) return v.data();
+  scratch = v;
+  return NormalizeInPlace(scratch) ? scratch.data() : nullptr;
+}
+
+// The live rows of a State, copied for a rebuild.
+struct LiveRows {
+  std::vector<Uuid> ids;
+  std::vector<EntityTypeCode> types;
+  std::vector<float> vectors;  // row-major, ids.size() x dim
+};
+
+LiveRows CopyLiveRows(const State& state) {
+  LiveRows rows;
+  rows.ids.reserve(state.live_count);
+  rows.types.reserve(state.live_count);
+  rows.vectors.resize(state.live_count * state.dim);
+  float* out = rows.vectors.data();
+  for (size_t slot = 0; slot < state.slots(); ++slot) {
+    if (!state.live[slot]) continue;
+    rows.ids.push_back(state.ids[slot]);
+    rows.types.push_back(state.types[slot]);
+    std::memcpy(out, state.Vector(slot), state.dim * sizeof(float));
+    out += state.dim;
+  }
+  return rows;
+}
+
+// May throw (FAISS reports errors as exceptions, allocation may fail).
+std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, size_t rows,
+                                    size_t dim, const IndexOptions& options) {
+  auto sealed = std::make_unique<Sealed>();
+  sealed->kind = kind;
+  sealed->rows = rows;
+  if (rows == 0) return sealed;
+  OmpThreadsScope build_threads(omp_get_num_procs());
+  const auto d = static_cast<faiss::Index::idx_t>(dim);
+  const auto n = static_cast<faiss::Index::idx_t>(rows);
+  switch (kind) {
+    case IndexKind::kFlat:
+      sealed->flat = std::move(vectors);
+      sealed->vectors = sealed->flat.data();
+      break;
+    case IndexKind::kHnsw: {
+      sealed->hnsw =
+          std::make_unique<faiss::IndexHNSWFlat>(d, options.hnsw_m, faiss::METRIC_INNER_PRODUCT);
+      sealed->hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
+      sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
+      sealed->hnsw->add(n, vectors.data());
+      // The graph's flat storage now holds the rows; it serves the exact scans too.
+      std::vector<float>().swap(vectors);
+      sealed->vectors = static_cast<const faiss::IndexFlat&>(*sealed->hnsw->storage).get_xb();
+      break;
+    }
+    case IndexKind::kIvf: {
+      sealed->ivf_nlist = IvfListCount(rows, options);
+      sealed->ivf_default_nprobe = IvfDefaultProbes(sealed->ivf_nlist, options);
+      sealed->ivf_quantizer = std::make_unique<faiss::IndexFlatIP>(d);
+      sealed->ivf = std::make_unique<faiss::IndexIVFFlat>(
+          sealed->ivf_quantizer.get(), d, sealed->ivf_nlist, faiss::METRIC_INNER_PRODUCT);
+      // Spherical k-means suits unit vectors under inner product. 64 points per centroid and
+      // 10 iterations keep training cheap (IVF is the fast-build option); FAISS samples the
+      // rows itself. min_points_per_centroid = 1 accepts small indexes without a warning.
+      faiss::ClusteringParameters& cp = sealed->ivf->cp;
+      cp.spherical = true;
+      cp.niter = 10;
+      cp.max_points_per_centroid = 64;
+      cp.min_points_per_centroid = 1;
+      sealed->ivf->train(n, vectors.data());
+      sealed->ivf->add(n, vectors.data());
+      sealed->ivf->nprobe = sealed->ivf_default_nprobe;
+      sealed->flat = std::move(vectors);
+      sealed->vectors = sealed->flat.data();
+      break;
+    }
+  }
+  return sealed;
+}
+
+// A new State whose slots are `rows` in order, all live, sealed as `kind`.
+std::unique_ptr<State> BuildState(LiveRows rows, IndexKind kind, size_t dim,
+                                  const IndexOptions& options) {
+  auto state = std::make_unique<State>(dim);
+  const size_t n = rows.ids.size();
+  state->sealed = BuildSealed(kind, std::move(rows.vectors), n, dim, options);
+  state->ids = std::move(rows.ids);
+  state->types = std::move(rows.types);
+  state->live.assign(n, 1);
+  state->slot_of.reserve(n);
+  for (size_t slot = 0; slot < n; ++slot) {
+    state->slot_of.emplace(state->ids[slot], static_cast<uint32_t>(slot));
+    ++state->live_by_type[state->types[slot]];
+  }
+  state->live_count = n;
+  return state;
+}
+
+}  // namespace
+
+struct EntityIndex::Impl {
+  Impl(size_t dim, IndexOptions options)
+      : dim(dim), options(std::move(options)), state(std::make_unique<State>(dim)) {}
+
+  const size_t dim;
+  const IndexOptions options;
+
+  mutable std::mutex turnstile;
+  mutable std::shared_mutex mu;
+  std::mutex rebuild_mu;  // one Rebuild at a time
+
+  // Guarded by mu.
+  std::unique_ptr<State> state;
+  uint64_t covered_lsn = 0;
+  std::optional<IndexKind> pinned_kind;
+  std::vector<IndexWrite> write_log;    // writes applied while a rebuild copies and builds
+  std::atomic<bool> rebuilding{false};  // written under mu; read by Stats without it
+  std::vector<float> scratch;           // normalization buffer for writes
+
+  std::shared_lock<std::shared_mutex> ReadLock() const {
+    std::lock_guard<std::mutex> pass(turnstile);
+    return std::shared_lock<std::shared_mutex>(mu);
+  }
+
+  std::unique_lock<std::shared_mutex> WriteLock() {
+    std::lock_guard<std::mutex> pass(turnstile);
+    return std::unique_lock<std::shared_mutex>(mu);
+  }
+
+  // Requires the write lock.
+  void ApplyOne(const IndexWrite& write) {
+    if (rebuilding.load(std::memory_order_relaxed)) write_log.push_back(write);
+    if (write.op == IndexWrite::Op::kRemove) {
+      state->Remove(write.entity_id);
+      return;
+    }
+    const float* vector = UsableVector(write.vector, dim, scratch);
+    if (vector == nullptr) {
+      state->Remove(write.entity_id);
+      return;
+    }
+    state->Upsert(write.entity_id, write.type, vector);
+  }
+
+  IndexKind TargetKind() const {
+    return pinned_kind ? *pinned_kind : PolicyKind(state->live_count, options);
+  }
+
+  RebuildReason WhyRebuildNow() const {
+    IndexShape shape;
+    shape.kind = state->sealed->kind;
+    shape.target = TargetKind();
+    shape.live = state->live_count;
+    shape.dead = state->dead();
+    shape.tail = state->tail_rows();
+    return WhyRebuild(shape, options);
+  }
+
+  std::optional<std::vector<Hit>> SearchAnn(const AllowList& allow, const float* query,
+                                            const SearchPlan& plan, const SearchQuery& q,
+                                            size_t allowed) const;
+  std::vector<Hit> SearchExact(const AllowList& allow, const float* query,
+                               const SearchQuery& q) const {
+    TopK top(*state, q.limit, q.min_similarity);
+    ScanExact(*state, allow, query, 0, state->slots(), top);
+    return top.TakeSorted();
+  }
+
+  Status RebuildLocked(std::optional<IndexKind> new_pin);
+};
+
+// ANN over the sealed part plus an exact scan of the tail. nullopt when the ANN structure came
+// back short (fewer hits than it has allowed rows, up to k) or failed: the caller then scans
+// exactly, which keeps the promise of min(limit, allowed) hits.
+std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& allow,
+                                                             const float* query,
+                                                             const SearchPlan& plan,
+                                                             const SearchQuery& q,
+                                                             size_t allowed) const {
+  const Sealed& sealed = *state->sealed;
+  TopK top(*state, q.limit, q.min_similarity);
+  size_t found = 0;
+  auto offer = [&](size_t slot, float similarity) {
+    if (slot >= sealed.rows || !allow.Allows(slot)) return;
+    ++found;
+    top.Offer(static_cast<uint32_t>(slot), similarity);
+  };
+  if (sealed.hnsw) {
+    // The graph search scores with the exact kernel already.
+    for (const GraphHit& hit : SearchHnswGraph(sealed.hnsw->hnsw, sealed.vectors, dim, query,
+                                               plan.k, plan.ef_search, allow)) {
+      offer(hit.row, hit.similarity);
+    }
+  } else {
+    const auto k = static_cast<faiss::Index::idx_t>(plan.k);
+    std::vector<float> distances(plan.k);
+    std::vector<faiss::Index::idx_t> labels(plan.k, -1);
+    AllowListSelector selector(allow);
+    faiss::SearchParametersIVF params;
+    params.nprobe = plan.nprobe;
+    params.sel = &selector;
+    try {
+      OmpThreadsScope one_thread(1);
+      sealed.ivf->search(1, query, k, distances.data(), labels.data(), &params);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    // Re-scored with the exact kernel, so IVF and exact answers report the same similarity.
+    for (faiss::Index::idx_t label : labels) {
+      if (label >= 0) offer(size_t(label), DotProduct(query, state->Vector(size_t(label)), dim));
+    }
+  }
+  const size_t tail_allowed = ScanExact(*state, allow, query, sealed.rows, state->slots(), top);
+  const size_t sealed_allowed = allowed - tail_allowed;
+  if (found < std::min(plan.k, sealed_allowed)) return std::nullopt;
+  return top.TakeSorted();
+}
+
+Status EntityIndex::Impl::RebuildLocked(std::optional<IndexKind> new_pin) {
+  LiveRows rows;
+  IndexKind kind;
+  {
+    auto lock = ReadLock();
+    kind = new_pin ? *new_pin : PolicyKind(state->live_count, options);
+    rows = CopyLiveRows(*state);
+    // Writers hold the exclusive lock, so every write after this copy sees the flag and is
+    // logged for replay onto the new state. (write_log is empty: the last rebuild took it.)
+    rebuilding.store(true);
+  }
+
+  std::unique_ptr<State> fresh;
+  Status status;
+  try {
+    fresh = BuildState(std::move(rows), kind, dim, options);
+  } catch (const std::exception& e) {
+    status = Status::Internal(std::string("building a ") + IndexKindName(kind) +
+                              " index failed: " + e.what());
+  }
+
+  std::vector<IndexWrite> replayed;
+  {
+    auto lock = WriteLock();
+    rebuilding.store(false);
+    if (status.ok()) {
+      state.swap(fresh);
+      pinned_kind = new_pin;
+      for (const IndexWrite& write : write_log) ApplyOne(write);
+    }
+    replayed.swap(write_log);
+  }
+  // `fresh` now holds the old state (or nothing); it and the log are freed here, unlocked.
+  return status;
+}
+
+EntityIndex::EntityIndex(IndexKey key, IndexOptions options)
+    : key_(std::move(key)), impl_(std::make_unique<Impl>(key_.dim, std::move(options))) {}
+
+EntityIndex::~EntityIndex() = default;
+
+void EntityIndex::Apply(std::span<const IndexWrite> writes, uint64_t lsn) {
+  auto lock = LockForWrite();
+  ApplyLocked(writes, lsn);
+}
+
+std::unique_lock<std::shared_mutex> EntityIndex::LockForWrite() { return impl_->WriteLock(); }
+
+void EntityIndex::ApplyLocked(std::span<const IndexWrite> writes, uint64_t lsn) {
+  for (const IndexWrite& write : writes) impl_->ApplyOne(write);
+  impl_->covered_lsn = std::max(impl_->covered_lsn, lsn);
+}
+
+void EntityIndex::ApplyLocked(std::span<const IndexWrite* const> writes, uint64_t lsn) {
+  for (const IndexWrite* write : writes) impl_->ApplyOne(*write);
+  impl_->covered_lsn = std::max(impl_->covered_lsn, lsn);
+}
+
+SearchResult EntityIndex::Search(const SearchQuery& query,
+                                 const std::atomic<uint64_t>* watermark) const {
+  auto lock = impl_->ReadLock();
+  const State& state = *impl_->state;
+  SearchResult result;
+  result.kind = state.sealed->kind;
+  if (watermark != nullptr) result.applied_lsn = watermark->load(std::memory_order_acquire);
+  if (query.limit == 0 || query.vector.size() != impl_->dim || query.types.IsNone()) return result;
+
+  const float* q = query.vector.data();
+  std::vector<float> normalized;
+  const float norm2 = DotProduct(q, q, impl_->dim);
+  if (!std::isfinite(norm2) || std::fabs(norm2 - 1.0f) > kUnitNormTolerance) {
+    normalized.assign(query.vector.begin(), query.vector.end());
+    if (!NormalizeInPlace(normalized)) return result;
+    q = normalized.data();
+  }
+
+  const AllowList allow(state, query.types, query.exclude);
+  SearchPlanInput in;
+  in.kind = state.sealed->kind;
+  in.sealed_rows = state.sealed->HasAnn() ? state.sealed->rows : 0;
+  in.live = state.live_count;
+  in.allowed = allow.CountAllowed();
+  in.limit = query.limit;
+  in.effort = query.effort;
+  in.ivf_nlist = state.sealed->ivf_nlist;
+  in.ivf_default_nprobe = state.sealed->ivf_default_nprobe;
+  if (in.allowed == 0) {
+    result.exact = true;
+    return result;
+  }
+  const SearchPlan plan = PlanSearch(in, impl_->options);
+  if (!plan.exact) {
+    if (auto hits = impl_->SearchAnn(allow, q, plan, query, in.allowed)) {
+      result.hits = std::move(*hits);
+      return result;
+    }
+  }
+  result.exact = true;
+  result.hits = impl_->SearchExact(allow, q, query);
+  return result;
+}
+
+std::optional<std::vector<float>> EntityIndex::VectorOf(const Uuid& entity_id) const {
+  auto lock = impl_->ReadLock();
+  const State& state = *impl_->state;
+  auto it = state.slot_of.find(entity_id);
+  if (it == state.slot_of.end()) return std::nullopt;
+  const float* v = state.Vector(it->second);
+  return std::vector<float>(v, v + impl_->dim);
+}
+
+bool EntityIndex::Contains(const Uuid& entity_id) const {
+  auto lock = impl_->ReadLock();
+  return impl_->state->slot_of.contains(entity_id);
+}
+
+IndexStats EntityIndex::Stats() const {
+  auto lock = impl_->ReadLock();
+  const State& state = *impl_->state;
+  IndexStats stats;
+  stats.kind = state.sealed->kind;
+  stats.live = state.live_count;
+  stats.dead = state.dead();
+  stats.tail = state.tail_rows();
+  stats.memory_bytes =
+      sizeof(Impl) + state.MemoryBytes() +
+      impl_->write_log.capacity() * (sizeof(IndexWrite) + impl_->dim * sizeof(float));
+  stats.covered_lsn = impl_->covered_lsn;
+  stats.rebuilding = impl_->rebuilding.load();
+  return stats;
+}
+
+void EntityIndex::ForEachLive(
+    const std::function<void(const Uuid&, EntityTypeCode, std::span<const float>)>& fn) const {
+  auto lock = impl_->ReadLock();
+  const State& state = *impl_->state;
+  for (size_t slot = 0; slot < state.slots(); ++slot) {
+    if (!state.live[slot]) continue;
+    fn(state.ids[slot], state.types[slot], std::span<const float>(state.Vector(slot), impl_->dim));
+  }
+}
+
+bool EntityIndex::NeedsRebuild() const {
+  auto lock = impl_->ReadLock();
+  return impl_->WhyRebuildNow() != RebuildReason::kNone;
+}
+
+Status EntityIndex::Rebuild(std::optional<IndexKind> kind) {
+  std::lock_guard<std::mutex> one_rebuild(impl_->rebuild_mu);
+  return impl_->RebuildLocked(kind);
+}
+
+bool EntityIndex::RebuildIfNeeded() {
+  std::lock_guard<std::mutex> one_rebuild(impl_->rebuild_mu);
+  std::optional<IndexKind> pin;
+  {
+    auto lock = impl_->ReadLock();
+    if (impl_->WhyRebuildNow() == RebuildReason::kNone) return false;
+    pin = impl_->pinned_kind;
+  }
+  return impl_->RebuildLocked(pin).ok();
+}
+
+}  // namespace vecmirror

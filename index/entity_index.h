@@ -14,10 +14,25 @@
 // an IDSelector (live AND type allowed), with its effort raised for selective filters, and
 // falls back to an exact scan if it returns short.
 //
-// Thread-safety: Search, VectorOf, Contains, Stats and ForEachLive may run concurrently with each
-// other and with one writer. Writers (Apply, Rebuild) are serialized by the caller; the
-// Registry does that. LockForWrite/ApplyLocked let the Registry make one transaction atomic
-// across several indexes.
+// Similarity. Stored vectors are unit length (writes that are not are normalized, and unusable
+// ones are treated as removes), so the similarity is the dot product, which equals pgvector's
+// 1 - cosine distance up to float rounding. The exact kernels (index/kernels.h) score every hit,
+// also those the ANN structure found, so exact and approximate answers agree on the value.
+//
+// Thread-safety: Search, VectorOf, Contains, Stats, NeedsRebuild and ForEachLive may run
+// concurrently with each other and with one writer. Apply/ApplyLocked calls are serialized by
+// the caller (the Registry does that). Rebuild may run concurrently with all of these (it
+// serializes itself against other Rebuilds). LockForWrite/ApplyLocked let the Registry make one
+// transaction atomic across several indexes. Internally one std::shared_mutex guards the index,
+// and a "turnstile" mutex that readers pass through and writers hold while they wait for the
+// exclusive lock keeps a stream of searches from starving the writer (glibc's rwlock prefers
+// readers).
+//
+// OpenMP. One query runs on one thread; parallelism comes from concurrent queries. HNSW
+// searches walk the FAISS graph with the engine's own search (index/hnsw_search.h), which uses
+// no OpenMP; an IVF search sets the calling thread's OpenMP thread count to 1 while it calls
+// FAISS (omp_set_num_threads is per-thread state, and gRPC threads are not OpenMP threads).
+// Rebuild lets FAISS use omp_get_num_procs() threads for the build.
 #pragma once
 
 #include <atomic>
@@ -33,6 +48,7 @@
 
 #include "index/entity_types.h"
 #include "index/index_key.h"
+#include "index/status.h"
 #include "index/uuid.h"
 
 namespace vecmirror {
@@ -122,14 +138,23 @@ class EntityIndex {
   const IndexKey& key() const { return key_; }
 
   // Applies writes in order; `lsn` is the commit that carries them. Takes the write lock.
+  // An upsert replaces the entity's previous vector and type. An upsert whose vector has the
+  // wrong dimension, a NaN or Inf, or is all zero makes the entity unsearchable (like a remove);
+  // callers are expected to have rejected such rows already. Removing an absent entity is a
+  // no-op.
   void Apply(std::span<const IndexWrite> writes, uint64_t lsn);
 
   // For multi-index atomic commits: hold the returned lock, call ApplyLocked, release.
   std::unique_lock<std::shared_mutex> LockForWrite();
   void ApplyLocked(std::span<const IndexWrite> writes, uint64_t lsn);
+  // The same, for writes gathered from a larger batch without copying their vectors.
+  void ApplyLocked(std::span<const IndexWrite* const> writes, uint64_t lsn);
 
   // `watermark`, if given, is read while the search holds the index and returned in
   // SearchResult::applied_lsn: the search saw exactly the commits up to it.
+  // Returns no hits for a limit of 0, an empty type mask, or a query vector of the wrong
+  // dimension or with a NaN/Inf/zero norm (callers validate these first). A query vector that
+  // is not unit length is normalized.
   SearchResult Search(const SearchQuery& query,
                       const std::atomic<uint64_t>* watermark = nullptr) const;
 
@@ -139,14 +164,20 @@ class EntityIndex {
   IndexStats Stats() const;
 
   // Calls fn for each live entry, under a shared lock (fn must not call back into this index).
-  void ForEachLive(const std::function<void(const Uuid&, EntityTypeCode, std::span<const float>)>&
-                       fn) const;
+  void ForEachLive(
+      const std::function<void(const Uuid&, EntityTypeCode, std::span<const float>)>& fn) const;
 
-  // True when the size policy wants another kind, the tail is long, or tombstones pile up.
+  // True when the size policy (or a pinned kind) wants another kind, the tail is long, or
+  // tombstones pile up (index/policy.h, WhyRebuild).
   bool NeedsRebuild() const;
-  // Builds a new sealed structure of `kind` (or the size policy's choice) from the live slots
-  // and swaps it in. Searches continue meanwhile. Call from one thread at a time.
-  void Rebuild(std::optional<IndexKind> kind = std::nullopt);
+  // Builds a new sealed structure from the live slots and swaps it in. Searches continue
+  // meanwhile; writes that arrive during the build are replayed onto the new structure.
+  // `kind` given: build that kind and pin it, so the size policy no longer changes this index's
+  // kind (an operator's choice sticks). nullopt: clear any pin and use the size policy.
+  // Fails (leaving the index as it was) only if FAISS fails, e.g. out of memory.
+  Status Rebuild(std::optional<IndexKind> kind = std::nullopt);
+  // Rebuilds, keeping any pinned kind, if NeedsRebuild(). Returns whether it rebuilt.
+  bool RebuildIfNeeded();
 
  private:
   struct Impl;

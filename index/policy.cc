@@ -40,10 +40,14 @@ RebuildReason WhyRebuild(const IndexShape& shape, const IndexOptions& options) {
 
 const char* RebuildReasonName(RebuildReason reason) {
   switch (reason) {
-    case RebuildReason::kNone: return "none";
-    case RebuildReason::kKind: return "kind";
-    case RebuildReason::kTail: return "tail";
-    case RebuildReason::kTombstones: return "tombstones";
+    case RebuildReason::kNone:
+      return "none";
+    case RebuildReason::kKind:
+      return "kind";
+    case RebuildReason::kTail:
+      return "tail";
+    case RebuildReason::kTombstones:
+      return "tombstones";
   }
   return "unknown";
 }
@@ -59,7 +63,10 @@ SearchPlan PlanSearch(const SearchPlanInput& in, const IndexOptions& options) {
   if (plan.exact) return plan;
 
   if (in.effort.ef_search > 0) {
-    plan.ef_search = std::min(in.effort.ef_search, kMaxEfSearch);
+    // A candidate list shorter than k can't hold k results.
+    const int at_least_limit =
+        std::max(in.effort.ef_search, int(std::min<size_t>(in.limit, kMaxEfSearch)));
+    plan.ef_search = std::min(at_least_limit, kMaxEfSearch);
   } else {
     const double base = std::max(options.hnsw_ef_search, 1);
     const double raised = std::max({base, 2.0 * double(in.limit), std::ceil(base / share)});

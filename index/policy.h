@@ -25,8 +25,8 @@ size_t IvfDefaultProbes(size_t nlist, const IndexOptions& options);
 
 // What an index looks like to the rebuild policy.
 struct IndexShape {
-  IndexKind kind = IndexKind::kFlat;     // kind of the sealed structure
-  IndexKind target = IndexKind::kFlat;   // kind the index should have (policy or pinned)
+  IndexKind kind = IndexKind::kFlat;    // kind of the sealed structure
+  IndexKind target = IndexKind::kFlat;  // kind the index should have (policy or pinned)
   size_t live = 0;
   size_t dead = 0;
   size_t tail = 0;  // slots appended since the sealed structure was built
@@ -43,21 +43,22 @@ struct SearchPlanInput {
   size_t allowed = 0;                 // live rows the query may return
   size_t limit = 10;
   SearchEffort effort;
-  size_t ivf_nlist = 0;               // of the sealed IVF structure
+  size_t ivf_nlist = 0;  // of the sealed IVF structure
   size_t ivf_default_nprobe = 0;
 };
 
 struct SearchPlan {
-  bool exact = true;   // scan the allowed rows exactly instead of asking the ANN structure
-  int ef_search = 0;   // HNSW candidate list size
-  size_t nprobe = 0;   // IVF lists probed
-  size_t k = 0;        // hits asked of the ANN structure
+  bool exact = true;  // scan the allowed rows exactly instead of asking the ANN structure
+  int ef_search = 0;  // HNSW candidate list size
+  size_t nprobe = 0;  // IVF lists probed
+  size_t k = 0;       // hits asked of the ANN structure
 };
 
-// Effort set by the caller is used as given (capped at kMaxEfSearch / nlist), so a recall sweep
-// measures what it asks for; the defaults are raised for selective filters, by the inverse of
-// the allowed share, because a filtered HNSW or IVF search finds allowed rows at about that
-// rate. An ANN search that still comes back short falls back to an exact scan (EntityIndex).
+// Effort set by the caller is used as given (ef_search at least the limit; capped at
+// kMaxEfSearch and nlist), so a recall sweep measures what it asks for. The defaults are raised
+// for selective filters, by the inverse of the allowed share, because a filtered HNSW or IVF
+// search meets allowed rows at about that rate. An ANN search that still comes back short falls
+// back to an exact scan (EntityIndex).
 SearchPlan PlanSearch(const SearchPlanInput& in, const IndexOptions& options);
 
 constexpr int kMaxEfSearch = 4096;

@@ -1,1 +1,168 @@
-// placeholder: implemented in a later commit
+#include "index/registry.h"
+
+#include <algorithm>
+
+namespace vecmirror {
+
+Registry::Registry(IndexOptions options) : options_(std::move(options)) {}
+
+Registry::~Registry() { StopMaintenance(); }
+
+void Registry::ApplyTransaction(std::span<const KeyedWrite> writes, uint64_t commit_lsn) {
+  std::lock_guard<std::mutex> apply(apply_mu_);
+
+  // Group by key, keeping each key's writes in commit order. std::map orders the keys, and
+  // taking the write locks in that order means two appliers could never deadlock (there is only
+  // one, but Rebuild takes the same locks one at a time).
+  struct Group {
+    std::vector<const IndexWrite*> writes;
+    bool has_upsert = false;
+    std::shared_ptr<EntityIndex> index;
+  };
+  std::map<IndexKey, Group> groups;
+  for (const KeyedWrite& kw : writes) {
+    Group& group = groups[kw.key];
+    group.writes.push_back(&kw.write);
+    group.has_upsert |= kw.write.op == IndexWrite::Op::kUpsert;
+  }
+
+  {
+    std::unique_lock<std::shared_mutex> map_lock(map_mu_);
+    for (auto& [key, group] : groups) {
+      auto it = indexes_.find(key);
+      if (it != indexes_.end()) {
+        group.index = it->second;
+      } else if (group.has_upsert) {
+        group.index = std::make_shared<EntityIndex>(key, options_);
+        indexes_.emplace(key, group.index);
+      }
+      // Else: only removes for an index that doesn't exist: nothing to do.
+    }
+  }
+
+  std::vector<std::unique_lock<std::shared_mutex>> locks;
+  locks.reserve(groups.size());
+  for (auto& [key, group] : groups) {
+    if (group.index) locks.push_back(group.index->LockForWrite());
+  }
+  for (auto& [key, group] : groups) {
+    if (group.index) group.index->ApplyLocked(group.writes, commit_lsn);
+  }
+  {
+    // Advanced while the indexes are still locked: a search that sees this transaction's
+    // writes also sees its LSN, and one that reports an older LSN saw none of them.
+    std::lock_guard<std::mutex> lsn_lock(lsn_mu_);
+    if (commit_lsn > applied_lsn_.load(std::memory_order_relaxed)) {
+      applied_lsn_.store(commit_lsn, std::memory_order_release);
+    }
+  }
+  locks.clear();
+  lsn_cv_.notify_all();
+}
+
+void Registry::AdvanceLsn(uint64_t lsn) {
+  std::lock_guard<std::mutex> apply(apply_mu_);
+  {
+    std::lock_guard<std::mutex> lsn_lock(lsn_mu_);
+    if (lsn <= applied_lsn_.load(std::memory_order_relaxed)) return;
+    applied_lsn_.store(lsn, std::memory_order_release);
+  }
+  lsn_cv_.notify_all();
+}
+
+bool Registry::WaitForLsn(uint64_t lsn, std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock<std::mutex> lock(lsn_mu_);
+  return lsn_cv_.wait_until(lock, deadline,
+                            [&] { return applied_lsn_.load(std::memory_order_acquire) >= lsn; });
+}
+
+std::shared_ptr<EntityIndex> Registry::Find(const IndexKey& key) const {
+  std::shared_lock<std::shared_mutex> lock(map_mu_);
+  auto it = indexes_.find(key);
+  return it == indexes_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<EntityIndex>> Registry::Snapshot() const {
+  std::shared_lock<std::shared_mutex> lock(map_mu_);
+  std::vector<std::shared_ptr<EntityIndex>> out;
+  out.reserve(indexes_.size());
+  for (const auto& [key, index] : indexes_) out.push_back(index);
+  return out;
+}
+
+std::vector<IndexInfo> Registry::List() const {
+  std::vector<IndexInfo> infos;
+  for (const auto& index : Snapshot()) infos.push_back(IndexInfo{index->key(), index->Stats()});
+  return infos;
+}
+
+SearchResult Registry::Search(const IndexKey& key, const SearchQuery& query) const {
+  if (auto index = Find(key)) return index->Search(query, &applied_lsn_);
+  SearchResult empty;
+  empty.exact = true;
+  empty.applied_lsn = applied_lsn();
+  return empty;
+}
+
+void Registry::Reset(uint64_t lsn) {
+  std::lock_guard<std::mutex> apply(apply_mu_);
+  std::map<IndexKey, std::shared_ptr<EntityIndex>> dropped;
+  {
+    std::unique_lock<std::shared_mutex> map_lock(map_mu_);
+    dropped.swap(indexes_);
+  }
+  {
+    std::lock_guard<std::mutex> lsn_lock(lsn_mu_);
+    applied_lsn_.store(lsn, std::memory_order_release);
+  }
+  lsn_cv_.notify_all();
+  // `dropped` is freed here; searches still holding one of its indexes keep it alive.
+}
+
+std::vector<IndexInfo> Registry::Rebuild(const Uuid& tenant, const std::string& model,
+                                         std::optional<IndexKind> kind) {
+  std::vector<IndexInfo> rebuilt;
+  for (const auto& index : Snapshot()) {
+    const IndexKey& key = index->key();
+    if (key.tenant_id != tenant || (!model.empty() && key.model != model)) continue;
+    (void)index->Rebuild(kind);  // on failure the index keeps serving its old structure
+    rebuilt.push_back(IndexInfo{key, index->Stats()});
+  }
+  return rebuilt;
+}
+
+void Registry::StartMaintenance(std::chrono::milliseconds period) {
+  std::lock_guard<std::mutex> lock(maintenance_mu_);
+  if (maintenance_thread_.joinable()) return;
+  stop_maintenance_ = false;
+  maintenance_thread_ = std::thread([this, period] { MaintenanceLoop(period); });
+}
+
+void Registry::StopMaintenance() {
+  std::thread thread;
+  {
+    std::lock_guard<std::mutex> lock(maintenance_mu_);
+    stop_maintenance_ = true;
+    thread.swap(maintenance_thread_);
+  }
+  maintenance_cv_.notify_all();
+  if (thread.joinable()) thread.join();
+}
+
+void Registry::MaintenanceLoop(std::chrono::milliseconds period) {
+  std::unique_lock<std::mutex> lock(maintenance_mu_);
+  while (!maintenance_cv_.wait_for(lock, period, [this] { return stop_maintenance_; })) {
+    lock.unlock();
+    // The map is only read for the list; builds run with no registry lock held.
+    for (const auto& index : Snapshot()) {
+      {
+        std::lock_guard<std::mutex> check(maintenance_mu_);
+        if (stop_maintenance_) break;
+      }
+      index->RebuildIfNeeded();
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace vecmirror

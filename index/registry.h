@@ -55,6 +55,10 @@ class Registry {
   void AdvanceLsn(uint64_t lsn);
   uint64_t applied_lsn() const { return applied_lsn_.load(std::memory_order_acquire); }
 
+  // The watermark to pass to EntityIndex::Search, so that its result reports the applied LSN
+  // read while the search held the index.
+  const std::atomic<uint64_t>& applied_lsn_watermark() const { return applied_lsn_; }
+
   // Waits until applied_lsn >= lsn or the deadline passes. Returns true if reached.
   bool WaitForLsn(uint64_t lsn, std::chrono::steady_clock::time_point deadline) const;
 
@@ -62,14 +66,22 @@ class Registry {
   std::shared_ptr<EntityIndex> Find(const IndexKey& key) const;
   std::vector<IndexInfo> List() const;
 
+  // Find(key)->Search(query, &applied_lsn_watermark()). A key without an index yet gives no
+  // hits (as the SQL returns no rows) with the current applied_lsn.
+  SearchResult Search(const IndexKey& key, const SearchQuery& query) const;
+
   // Drops every index and resets applied_lsn to `lsn` (a fresh initial load follows).
   void Reset(uint64_t lsn = 0);
 
-  // Rebuilds matching indexes now, in the caller's thread (online: searches continue).
+  // Rebuilds matching indexes now, in the caller's thread (online: searches continue). An empty
+  // `model` matches every model of the tenant. `kind` pins the kind (EntityIndex::Rebuild).
+  // Returns the matching indexes' info after the rebuild (an index whose build failed is left
+  // as it was and still listed).
   std::vector<IndexInfo> Rebuild(const Uuid& tenant, const std::string& model,
                                  std::optional<IndexKind> kind);
 
-  // Starts/stops the thread that rebuilds indexes whose NeedsRebuild() is true.
+  // Starts/stops the thread that rebuilds indexes whose NeedsRebuild() is true, one at a time,
+  // checking every `period`. Stop waits for a build in progress to finish.
   void StartMaintenance(std::chrono::milliseconds period = std::chrono::milliseconds(500));
   void StopMaintenance();
 
@@ -79,10 +91,12 @@ class Registry {
   const IndexOptions options_;
   EntityTypeDictionary types_;
 
+  std::vector<std::shared_ptr<EntityIndex>> Snapshot() const;
+
   mutable std::shared_mutex map_mu_;  // guards indexes_
   std::map<IndexKey, std::shared_ptr<EntityIndex>> indexes_;
 
-  std::mutex apply_mu_;    // serializes ApplyTransaction, Reset and Rebuild swaps
+  std::mutex apply_mu_;  // serializes ApplyTransaction, AdvanceLsn and Reset
   std::atomic<uint64_t> applied_lsn_{0};
   mutable std::mutex lsn_mu_;
   mutable std::condition_variable lsn_cv_;

@@ -1,0 +1,116 @@
+#include "index/hnsw_search.h"
+
+#include <faiss/impl/HNSW.h>
+
+#include <algorithm>
+#include <queue>
+
+#include "index/kernels.h"
+
+namespace vecmirror {
+namespace {
+
+// Visited marks with an epoch, so clearing them is O(1) per search instead of O(rows).
+class VisitedMarks {
+ public:
+  void Begin(size_t rows) {
+    if (marks_.size() < rows) marks_.resize(rows, 0);
+    if (++epoch_ == 0) {  // wrapped: old marks could collide with the new epoch
+      std::fill(marks_.begin(), marks_.end(), 0);
+      epoch_ = 1;
+    }
+  }
+  // Marks `row`; returns whether it was already marked in this search.
+  bool TestAndSet(size_t row) {
+    if (marks_[row] == epoch_) return true;
+    marks_[row] = epoch_;
+    return false;
+  }
+
+ private:
+  std::vector<uint16_t> marks_;
+  uint16_t epoch_ = 0;
+};
+
+struct Scored {
+  float similarity;
+  uint32_t row;
+};
+struct BestFirst {  // max-heap on similarity: the most promising candidate on top
+  bool operator()(const Scored& a, const Scored& b) const { return a.similarity < b.similarity; }
+};
+struct WorstFirst {  // min-heap on similarity: the weakest result on top
+  bool operator()(const Scored& a, const Scored& b) const { return a.similarity > b.similarity; }
+};
+
+}  // namespace
+
+std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vectors, size_t dim,
+                                      const float* query, size_t k, int ef,
+                                      const RowFilter& filter) {
+  std::vector<GraphHit> hits;
+  if (graph.entry_point < 0 || k == 0) return hits;
+  const auto score = [&](size_t row) { return DotProduct(query, vectors + row * dim, dim); };
+
+  // Greedy descent through the upper levels, unfiltered: they only find a good entry point.
+  auto entry = static_cast<uint32_t>(graph.entry_point);
+  float entry_similarity = score(entry);
+  for (int level = graph.max_level; level >= 1; --level) {
+    for (bool improved = true; improved;) {
+      improved = false;
+      size_t begin, end;
+      graph.neighbor_range(entry, level, &begin, &end);
+      for (size_t j = begin; j < end; ++j) {
+        const int neighbor = graph.neighbors[j];
+        if (neighbor < 0) break;
+        const float s = score(size_t(neighbor));
+        if (s > entry_similarity) {
+          entry_similarity = s;
+          entry = uint32_t(neighbor);
+          improved = true;
+        }
+      }
+    }
+  }
+
+  // Best-first search of level 0 with a result list of ef allowed rows.
+  const size_t list_size = std::max<size_t>(size_t(std::max(ef, 1)), k);
+  thread_local VisitedMarks visited;
+  visited.Begin(graph.levels.size());
+  std::priority_queue<Scored, std::vector<Scored>, BestFirst> candidates;
+  std::priority_queue<Scored, std::vector<Scored>, WorstFirst> results;
+  visited.TestAndSet(entry);
+  candidates.push({entry_similarity, entry});
+  if (filter.Allows(entry)) results.push({entry_similarity, entry});
+
+  while (!candidates.empty()) {
+    const Scored current = candidates.top();
+    if (results.size() >= list_size && current.similarity < results.top().similarity) break;
+    candidates.pop();
+    size_t begin, end;
+    graph.neighbor_range(current.row, 0, &begin, &end);
+    for (size_t j = begin; j < end; ++j) {
+      const int neighbor = graph.neighbors[j];
+      if (neighbor < 0) break;
+      if (visited.TestAndSet(size_t(neighbor))) continue;
+      const float s = score(size_t(neighbor));
+      if (results.size() < list_size || s > results.top().similarity) {
+        candidates.push({s, uint32_t(neighbor)});
+        if (filter.Allows(size_t(neighbor))) {
+          results.push({s, uint32_t(neighbor)});
+          if (results.size() > list_size) results.pop();
+        }
+      }
+    }
+  }
+
+  while (results.size() > k) results.pop();
+  hits.resize(results.size());
+  for (size_t i = hits.size(); i-- > 0;) {
+    hits[i] = GraphHit{results.top().similarity, results.top().row};
+    results.pop();
+  }
+  return hits;
+}
+
+}  // namespace vecmirror
