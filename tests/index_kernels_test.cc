@@ -1,5 +1,3 @@
-#include "index/kernels.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "index/kernels.h"
 #include "index/row_store.h"
 
 namespace vecmirror {
@@ -143,8 +142,12 @@ TEST(RowStoreTest, ContiguousRunsCoverARangeExactlyOnce) {
     const float row[2] = {float(i), 0};
     store.Append(row);
   }
-  for (auto [begin, end] : {std::pair<size_t, size_t>{0, 9000}, {5, 17}, {15, 16}, {4079, 8177},
-                            {8176, 9000}, {100, 100}}) {
+  for (auto [begin, end] : {std::pair<size_t, size_t>{0, 9000},
+                            {5, 17},
+                            {15, 16},
+                            {4079, 8177},
+                            {8176, 9000},
+                            {100, 100}}) {
     size_t next = begin;
     store.ForEachContiguousRun(begin, end, [&](size_t first, size_t count, const float* rows) {
       ASSERT_EQ(first, next);

@@ -1,6 +1,6 @@
-#include "index/policy.h"
-
 #include <gtest/gtest.h>
+
+#include "index/policy.h"
 
 namespace vecmirror {
 namespace {
@@ -20,7 +20,7 @@ TEST(PolicyTest, KindFollowsSizeUnlessForced) {
 TEST(PolicyTest, IvfSizing) {
   IndexOptions options;
   EXPECT_EQ(IvfListCount(10000, options), 400u);  // 4 * sqrt(10,000)
-  EXPECT_EQ(IvfListCount(3, options), 3u);         // never more lists than rows
+  EXPECT_EQ(IvfListCount(3, options), 3u);        // never more lists than rows
   EXPECT_EQ(IvfListCount(0, options), 1u);
   EXPECT_EQ(IvfDefaultProbes(400, options), 50u);  // nlist / 8
   EXPECT_EQ(IvfDefaultProbes(40, options), 8u);    // at least 8
@@ -126,6 +126,8 @@ TEST(PolicyTest, SelectiveFiltersRaiseDefaultEffortButNotExplicitEffort) {
   plan = PlanSearch(in, options);
   EXPECT_EQ(plan.ef_search, 32);
   EXPECT_EQ(plan.nprobe, 4u);
+  in.effort.ef_search = 4;  // shorter than the limit: no list can hold 10 results
+  EXPECT_EQ(PlanSearch(in, options).ef_search, 10);
 
   in = AnnInput();
   in.limit = 500;  // a large limit needs a candidate list at least twice as long
