@@ -17,8 +17,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-readonly ROOT=$PWD
-readonly DEMO_DIR=$ROOT/.demo
+readonly DEMO_DIR=.demo  # relative: the script runs from the project root
 readonly PG_DIR=$DEMO_DIR/pg
 readonly BUILD=${BUILD_DIR:-build}
 readonly DB=vecmirror_demo
@@ -264,7 +263,7 @@ main() {
       ;;
     --fresh) fresh=1 ;;
     "" | start) ;;
-    *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2 ;;
   esac
   mkdir -p "$DEMO_DIR"
   build

@@ -28,7 +28,7 @@ die() { echo "pg-cluster: $*" >&2; exit 1; }
 note() { echo "pg-cluster: $*" >&2; }
 
 usage() {
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
   exit 2
 }
 
