@@ -1,0 +1,12 @@
+# Live-mirror suites: the real vecmirror-server binary following a scratch database of the
+# pg_cluster fixture through logical replication, compared with SQL by
+# tests/support/mirror_check.h. Each test binary starts its own server(s) and slot.
+set(_vecmirror_live_libs vecmirror_proto vecmirror_test_pg vecmirror_datagen PkgConfig::PQ Threads::Threads)
+
+# One test per "what the mirror must remember" rule, over one server.
+vecmirror_test(mirror_semantics_test mirror_semantics_test.cc
+  LIBS ${_vecmirror_live_libs}
+  FIXTURES pg_cluster
+  LABELS integration
+  TIMEOUT 900)
+add_dependencies(mirror_semantics_test vecmirror-server)
