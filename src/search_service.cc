@@ -124,13 +124,13 @@ Status ParseSearch(const v1::SearchRequest& request, const SearchServiceOptions&
     return s;
   }
   if (Status s = ParseQuery(request, parsed); !s.ok()) return s;
-  if (request.limit() > options.max_limit) {
+  if (request.has_limit() && (request.limit() == 0 || request.limit() > options.max_limit)) {
     return Status::InvalidArgument("limit is " + std::to_string(request.limit()) +
-                                   "; expected at most " + std::to_string(options.max_limit) +
-                                   " (0 = the default of " +
+                                   "; expected 1 to " + std::to_string(options.max_limit) +
+                                   " (unset = the default of " +
                                    std::to_string(options.default_limit) + ")");
   }
-  parsed->limit = request.limit() == 0 ? options.default_limit : request.limit();
+  parsed->limit = request.has_limit() ? request.limit() : options.default_limit;
   if (request.has_min_similarity()) {
     const double min = request.min_similarity();
     if (std::isnan(min) || min < -1.0 || min > 1.0) {

@@ -45,7 +45,7 @@ TEST_F(ServiceSearchTest, ExactSearchEqualsBruteForceForEveryIndex) {
   }
 }
 
-TEST_F(ServiceSearchTest, LimitZeroMeansTenAndSmallIndexIsFlatAndExact) {
+TEST_F(ServiceSearchTest, UnsetLimitMeansTenAndSmallIndexIsFlatAndExact) {
   const Uuid tenant = world().tenant_a;
   const std::vector<float> q = world().QueryNear(world().AnyRow(tenant, kSmall));
   v1::SearchResponse response;
@@ -198,7 +198,9 @@ TEST_F(ServiceSearchTest, EveryErrorRowGetsItsCodeAndNamesTheField) {
        grpc::StatusCode::INVALID_ARGUMENT,
        {"query.vector has 384 dimensions", "model text-embedding-3-small has 1536"}},
       {"limit over the maximum", [](auto* r) { r->set_limit(1001); },
-       grpc::StatusCode::INVALID_ARGUMENT, {"limit is 1001", "at most 1000"}},
+       grpc::StatusCode::INVALID_ARGUMENT, {"limit is 1001", "expected 1 to 1000"}},
+      {"limit zero", [](auto* r) { r->set_limit(0); },
+       grpc::StatusCode::INVALID_ARGUMENT, {"limit is 0", "expected 1 to 1000"}},
       {"unknown model", [](auto* r) { r->set_model("text-embedding-9-huge"); },
        grpc::StatusCode::INVALID_ARGUMENT,
        {"model \"text-embedding-9-huge\" is not known", "all-MiniLM-L6-v2 (384)",

@@ -122,7 +122,7 @@ inline v1::SearchRequest VectorRequest(const Uuid& tenant, const std::string& mo
   request.set_tenant_id(tenant.ToString());
   request.set_model(model);
   request.mutable_vector()->mutable_values()->Add(query.begin(), query.end());
-  request.set_limit(limit);
+  if (limit != 0) request.set_limit(limit);  // 0 here: leave it unset (the default)
   request.mutable_effort()->set_exact(exact);
   return request;
 }

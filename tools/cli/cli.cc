@@ -149,7 +149,7 @@ bool BuildSearchRequest(const Session& session, const SearchArgs& a, const CLI::
     request->set_query_entity_id(a.entity_id);
   }
   for (const std::string& type : a.types) request->add_entity_types(type);
-  request->set_limit(a.limit);
+  if (a.limit != 0) request->set_limit(a.limit);
   if (command.count("--min-similarity") > 0) request->set_min_similarity(a.min_similarity);
   if (!a.min_lsn.empty()) {
     uint64_t lsn = 0;
@@ -316,7 +316,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   vector_file->excludes(entity_id);
   search->add_option("--types", search_args.types, "Entity types, comma-separated (default all)")
       ->delimiter(',');
-  search->add_option("--limit", search_args.limit, "Results wanted; 0 = server default (10)");
+  search->add_option("--limit", search_args.limit, "Results wanted, 1 to 1000 (default: the server's, 10)");
   search->add_option("--min-similarity", search_args.min_similarity,
                      "Drop results below this cosine similarity");
   search->add_option("--min-lsn", search_args.min_lsn,
