@@ -4,6 +4,8 @@
 
 #include <pqxx/pqxx>
 
+#include <functional>
+
 #include "src/pg/copy_binary.h"
 #include "src/pg/wire_format.h"
 
@@ -57,6 +59,26 @@ std::string SelectList(const std::vector<std::string>& columns, pg::PgConnection
 std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
+}
+
+// Streams `SELECT columns FROM table where` as binary COPY into on_tuple, with progress lines.
+Status CopyTable(pg::PgConnection& conn, const pg::TableName& table,
+                 const std::vector<std::string>& columns, const std::string& where,
+                 const std::function<void(const pg::Tuple&)>& on_tuple) {
+  const std::string sql = "COPY (SELECT " + SelectList(columns, conn) + " FROM " +
+                          table.Qualified() + where + ") TO STDOUT (FORMAT binary)";
+  LoadProgress progress(table.name);
+  pg::CopyBinaryParser parser([&](const pg::Tuple& tuple) {
+    on_tuple(tuple);
+    progress.Add(TupleBytes(tuple));
+    return Status::Ok();
+  });
+  if (auto s = conn.CopyOut(sql, [&](std::string_view chunk) { return parser.Feed(chunk); }); !s.ok()) {
+    return s;
+  }
+  if (auto s = parser.Finish(); !s.ok()) return s;
+  progress.Done();
+  return Status::Ok();
 }
 
 bool SlotIsGone(const std::string& sqlstate, const std::string& message) {
@@ -189,59 +211,38 @@ Status Replicator::Load(const pg::CreatedSlot& slot) {
     return Status::FailedPrecondition(s.message());
   }
   // Only current versions can be searchable; closed and deleted ones need not be kept.
-  const std::string entity_sql =
-      "COPY (SELECT " + SelectList(entity_columns, *conn) + " FROM " +
-      options_.entity_table.Qualified() + " WHERE " + conn->EscapeIdentifier(ec.valid_to) +
-      " IS NULL AND " + conn->EscapeIdentifier(ec.deleted_at) + " IS NULL) TO STDOUT (FORMAT binary)";
-  LoadProgress entity_progress("entity");
-  pg::CopyBinaryParser entity_parser([&](const pg::Tuple& tuple) {
-    EntityRow row;
-    if (auto s = entity_decoder.DecodeEntity(tuple, &row); !s.ok()) {
-      mirror_.CountUndecodableRow("entity", s);
-    } else {
-      mirror_.LoadEntity(row);
-    }
-    entity_progress.Add(TupleBytes(tuple));
-    return Status::Ok();
-  });
-  if (auto s = conn->CopyOut(entity_sql, [&](std::string_view c) { return entity_parser.Feed(c); });
-      !s.ok()) {
-    return s;
-  }
-  if (auto s = entity_parser.Finish(); !s.ok()) return s;
-  entity_progress.Done();
+  const std::string entity_where = " WHERE " + conn->EscapeIdentifier(ec.valid_to) + " IS NULL AND " +
+                                   conn->EscapeIdentifier(ec.deleted_at) + " IS NULL";
+  EntityRow entity;
+  Status s = CopyTable(*conn, options_.entity_table, entity_columns, entity_where,
+                       [&](const pg::Tuple& tuple) {
+                         if (auto d = entity_decoder.DecodeEntity(tuple, &entity); !d.ok()) {
+                           mirror_.CountUndecodableRow("entity", d);
+                         } else {
+                           mirror_.LoadEntity(entity);
+                         }
+                       });
+  if (!s.ok()) return s;
 
   const auto& mc = options_.embedding_columns;
   const std::vector<std::string> embedding_columns =
       Concat(embedding_key_, {mc.entity_id, mc.model, mc.status, mc.vector});
   RowDecoder embedding_decoder;
-  if (auto s = RowDecoder::ForEmbedding(embedding_columns, embedding_key_, mc, vector_type_,
+  if (auto d = RowDecoder::ForEmbedding(embedding_columns, embedding_key_, mc, vector_type_,
                                         &embedding_decoder);
-      !s.ok()) {
-    return Status::FailedPrecondition(s.message());
+      !d.ok()) {
+    return Status::FailedPrecondition(d.message());
   }
   // Every row, pending and failed too: a later status-only update sends the vector "unchanged".
-  const std::string embedding_sql = "COPY (SELECT " + SelectList(embedding_columns, *conn) +
-                                    " FROM " + options_.embedding_table.Qualified() +
-                                    ") TO STDOUT (FORMAT binary)";
-  LoadProgress embedding_progress("embedding");
-  EmbeddingRow row;
-  pg::CopyBinaryParser embedding_parser([&](const pg::Tuple& tuple) {
-    if (auto s = embedding_decoder.DecodeEmbedding(tuple, &row); !s.ok()) {
-      mirror_.CountUndecodableRow("embedding", s);
+  EmbeddingRow embedding;
+  s = CopyTable(*conn, options_.embedding_table, embedding_columns, "", [&](const pg::Tuple& tuple) {
+    if (auto d = embedding_decoder.DecodeEmbedding(tuple, &embedding); !d.ok()) {
+      mirror_.CountUndecodableRow("embedding", d);
     } else {
-      mirror_.LoadEmbedding(row);
+      mirror_.LoadEmbedding(embedding);
     }
-    embedding_progress.Add(TupleBytes(tuple));
-    return Status::Ok();
   });
-  if (auto s = conn->CopyOut(embedding_sql,
-                             [&](std::string_view c) { return embedding_parser.Feed(c); });
-      !s.ok()) {
-    return s;
-  }
-  if (auto s = embedding_parser.Finish(); !s.ok()) return s;
-  embedding_progress.Done();
+  if (!s.ok()) return s;
   if (auto s = conn->Exec("COMMIT"); !s.ok()) return s;
 
   const auto apply_start = Clock::now();
