@@ -250,6 +250,14 @@ std::string CpuModel() {
   return "unknown";
 }
 
+// /proc/loadavg's first three fields: how busy the shared machine was.
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
 std::string DefaultServerPath() {
   std::error_code error;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
@@ -264,7 +272,8 @@ int Run(const Options& options) {
 
   std::printf("vecmirror_load_bench: %u rows of %s (%u-d, real[]), %u tenants, %d repetitions\n",
               options.rows, options.model.c_str(), *dim, options.tenants, options.repetitions);
-  std::printf("machine: %u CPUs (nproc), %s\n", std::thread::hardware_concurrency(), CpuModel().c_str());
+  std::printf("machine: %u CPUs (nproc), %s; load average %s\n", std::thread::hardware_concurrency(),
+              CpuModel().c_str(), LoadAverage().c_str());
 
   std::unique_ptr<testing::ScratchDatabase> db;
   if (Status s = testing::ScratchDatabase::CreateWithSchema("load_bench", &db, "real[]"); !s.ok()) {
@@ -329,6 +338,7 @@ int Run(const Options& options) {
                 "server's log: embedding COPY phase", "", Median(logged_rows_s), Median(logged_mb_s),
                 Median(logged_rows_s) / (rows / copy));
   }
+  std::printf("load average after: %s\n", LoadAverage().c_str());
   std::filesystem::remove_all(log_dir);
   return 0;
 }

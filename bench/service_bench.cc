@@ -12,18 +12,22 @@
 // <kind> is flat (an exact scan) or hnsw (FAISS HNSW at the default efSearch). Each index holds
 // --n clustered, embedding-like unit vectors (tools/datagen) of --dim dimensions in one tenant;
 // queries are drawn from the same space, limit 10, no filter, cycled through --queries of them.
-// Latency is wall time per query on one client thread. Each benchmark runs --benchmark_repetitions
-// times (default 5) and reports mean, median and spread; the table at the end gives the medians
-// as ratios to Engine/<kind> of the same run.
+// Latency is wall time per query on one client thread. Each benchmark runs 5 repetitions,
+// interleaved in random order with the others' (--benchmark_enable_random_interleaving, on by
+// default here), and reports mean, median and spread; the table at the end gives the medians as
+// ratios to Engine/<kind> of the same run.
 //
 // Size: --n=ROWS (default 20000), --dim=D (default 1536), --queries=Q (default 256), or the
 // environment variables VECMIRROR_BENCH_N / _DIM / _QUERIES.
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -178,6 +182,14 @@ World& TheWorld() {
   return *world;
 }
 
+// /proc/loadavg's first three fields: how busy the shared machine was.
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
 // A search that returned fewer than kLimit rows means the setup is wrong: stop the benchmark.
 bool Full(size_t hits, benchmark::State& state) {
   if (hits == kLimit) return true;
@@ -257,6 +269,8 @@ void BM_GrpcStatus(benchmark::State& state) {
 // ratio table at the end.
 class MedianReporter : public benchmark::ConsoleReporter {
  public:
+  MedianReporter() : ConsoleReporter(isatty(fileno(stdout)) ? OO_ColorTabular : OO_Tabular) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
       if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "median" && !run.error_occurred) {
@@ -336,15 +350,30 @@ void ParseConfig(int* argc, char** argv) {
 
 int main(int argc, char** argv) {
   vecmirror::ParseConfig(&argc, argv);
+  // Repetitions of the different benchmarks run interleaved in random order unless told
+  // otherwise: on a shared machine the load drifts, and running all Engine repetitions before
+  // all Grpc ones would turn that drift into a false overhead.
+  std::vector<char*> args(argv, argv + argc);
+  static char interleave[] = "--benchmark_enable_random_interleaving=true";
+  if (std::none_of(args.begin(), args.end(), [](const char* a) {
+        return std::strncmp(a, "--benchmark_enable_random_interleaving", 38) == 0;
+      })) {
+    args.insert(args.begin() + 1, interleave);
+  }
+  argc = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  argv = args.data();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   std::printf("vecmirror_service_bench: n=%zu dim=%zu queries=%zu limit=%u\n", vecmirror::g_config.n,
               vecmirror::g_config.dim, vecmirror::g_config.queries, vecmirror::kLimit);
+  std::printf("load average before: %s\n", vecmirror::LoadAverage().c_str());
   vecmirror::Register();
   vecmirror::TheWorld();  // data and index builds, before any timing
   vecmirror::MedianReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios();
+  std::printf("load average after: %s\n", vecmirror::LoadAverage().c_str());
   benchmark::Shutdown();
   return 0;
 }
