@@ -13,6 +13,7 @@
 #include <exception>
 #include <unordered_map>
 
+#include "index/fast_flat.h"
 #include "index/hnsw_search.h"
 #include "index/kernels.h"
 #include "index/policy.h"
@@ -58,8 +59,8 @@ constexpr float kUnitNormTolerance = 1e-4f;
 struct Sealed {
   IndexKind kind = IndexKind::kFlat;
   size_t rows = 0;
-  std::vector<float> flat;  // kFlat and kIvf: the rows, contiguous
-  std::unique_ptr<faiss::IndexHNSWFlat> hnsw;
+  std::vector<float> flat;                            // kFlat and kIvf: the rows, contiguous
+  std::unique_ptr<faiss::IndexHNSW> hnsw;             // over a FastFlatIP storage
   std::unique_ptr<faiss::IndexFlatIP> ivf_quantizer;  // declared before ivf: destroyed after it
   std::unique_ptr<faiss::IndexIVFFlat> ivf;
   size_t ivf_nlist = 0;
@@ -324,7 +325,7 @@ std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, 
   sealed->kind = kind;
   sealed->rows = rows;
   if (rows == 0) return sealed;
-  OmpThreadsScope build_threads(omp_get_num_procs());
+  // FAISS builds with the calling thread's OpenMP team: OMP_NUM_THREADS, or every core.
   const auto d = static_cast<faiss::Index::idx_t>(dim);
   const auto n = static_cast<faiss::Index::idx_t>(rows);
   switch (kind) {
@@ -333,8 +334,11 @@ std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, 
       sealed->vectors = sealed->flat.data();
       break;
     case IndexKind::kHnsw: {
-      sealed->hnsw =
-          std::make_unique<faiss::IndexHNSWFlat>(d, options.hnsw_m, faiss::METRIC_INNER_PRODUCT);
+      // IndexHNSWFlat's layout (a flat storage under the graph), with a storage that builds
+      // with the engine's kernels.
+      sealed->hnsw = std::make_unique<faiss::IndexHNSW>(new FastFlatIP(d), options.hnsw_m);
+      sealed->hnsw->own_fields = true;
+      sealed->hnsw->is_trained = true;
       sealed->hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
       sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
       sealed->hnsw->add(n, vectors.data());

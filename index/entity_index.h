@@ -32,7 +32,8 @@
 // searches walk the FAISS graph with the engine's own search (index/hnsw_search.h), which uses
 // no OpenMP; an IVF search sets the calling thread's OpenMP thread count to 1 while it calls
 // FAISS (omp_set_num_threads is per-thread state, and gRPC threads are not OpenMP threads).
-// Rebuild lets FAISS use omp_get_num_procs() threads for the build.
+// Rebuild lets FAISS build with the calling thread's OpenMP team (OMP_NUM_THREADS, or every
+// core by default). A rebuild holds a second copy of the index's vectors while it runs.
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,5 @@
 // SearchHnswGraph: a filtered best-first search over a FAISS HNSW graph (the faiss::HNSW that
-// faiss::IndexHNSWFlat builds), scoring rows with the engine's kernels (index/kernels.h).
+// faiss::IndexHNSW builds), scoring rows with the engine's kernels (index/kernels.h).
 //
 // Why not IndexHNSW::search with SearchParametersHNSW: in the FAISS 1.7.3 that Debian ships,
 // HNSW::search sizes its candidate heap with the index's own efSearch (`int ef =
@@ -8,7 +8,7 @@
 // filters did nothing (filtered searches came back short and fell back to exact scans).
 // Changing the index's efSearch per query would race with concurrent searches. This search
 // reads only the graph, which is immutable after the build, takes ef per call, and needs no
-// OpenMP. The build still uses FAISS (IndexHNSWFlat::add).
+// OpenMP. The build still uses FAISS (IndexHNSW::add, over index/fast_flat.h).
 //
 // Filtering: the walk passes through rejected rows (so the graph stays connected) and only
 // allowed rows enter the result list; the walk stops when the best unexplored candidate is

@@ -1,11 +1,14 @@
+#include <faiss/impl/DistanceComputer.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "index/fast_flat.h"
 #include "index/kernels.h"
 #include "index/row_store.h"
 
@@ -115,6 +118,24 @@ TEST(KernelsTest, NormalizeRejectsZeroNanAndInfAndLeavesThemUnchanged) {
   std::vector<float> with_inf = {1.0f, std::numeric_limits<float>::infinity()};
   EXPECT_FALSE(NormalizeInPlace(with_inf));
   EXPECT_EQ(with_inf[0], 1.0f);
+}
+
+TEST(FastFlatIPTest, DistanceComputerGivesInnerProducts) {
+  std::mt19937 rng(13);
+  const size_t dim = 1536, n = 20;
+  const auto base = RandomVector(n * dim, rng);
+  const auto query = RandomVector(dim, rng);
+  FastFlatIP storage(dim);
+  storage.add(n, base.data());
+  std::unique_ptr<faiss::DistanceComputer> dis(storage.get_distance_computer());
+  dis->set_query(query.data());
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = base.data() + i * dim;
+    EXPECT_NEAR((*dis)(i), DotDouble(query.data(), row, dim), Tolerance(query.data(), row, dim));
+    const float* other = base.data() + ((i + 7) % n) * dim;
+    EXPECT_NEAR(dis->symmetric_dis(i, (i + 7) % n), DotDouble(row, other, dim),
+                Tolerance(row, other, dim));
+  }
 }
 
 TEST(RowStoreTest, RowsKeepTheirValuesAndAddressesAcrossChunks) {
