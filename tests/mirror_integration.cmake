@@ -10,3 +10,12 @@ vecmirror_test(mirror_semantics_test mirror_semantics_test.cc
   LABELS integration
   TIMEOUT 900)
 add_dependencies(mirror_semantics_test vecmirror-server)
+
+# Randomized transactions (seed from VECMIRROR_TEST_SEED, else the time; printed), some
+# committed while the initial load runs.
+vecmirror_test(mirror_model_test mirror_model_test.cc
+  LIBS ${_vecmirror_live_libs}
+  FIXTURES pg_cluster
+  LABELS integration
+  TIMEOUT 900)
+add_dependencies(mirror_model_test vecmirror-server)

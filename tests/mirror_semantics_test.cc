@@ -3,6 +3,7 @@
 // one scratch database for the whole suite; each test works in a tenant of its own, asserts
 // what its case is about, and ends with the exact comparison of every index against SQL
 // (tests/support/mirror_check.h).
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -614,6 +615,48 @@ TEST_F(MirrorSemanticsTest, SwapsAreAtomicForConcurrentSearches) {
   // The searches did see the swaps happen, not one frozen state.
   EXPECT_EQ(e_types_seen.size(), 2u);
   EXPECT_EQ(ab_seen.size(), 2u);
+  ExpectEqualsDatabase();
+}
+
+// The checker itself: with the tables taken out of the publication, changes made in SQL never
+// reach the mirror, and the check must say exactly what differs. Then the changes are undone,
+// the tables put back, and the check passes again.
+TEST_F(MirrorSemanticsTest, CheckerReportsWhatTheMirrorMissed) {
+  const auto va = Vec(kMiniLmDim), vb = Vec(kMiniLmDim);
+  const std::string a = AddEntity("context", kMiniLm, va);    // will get a new vector
+  const std::string b = AddEntity("context", kMiniLm, vb);    // will change type
+  const std::string c = AddEntity("context", kMiniLm, Vec(kMiniLmDim));  // will be deleted
+  const std::string d = NewId();                               // will appear
+  const auto vd = Vec(kMiniLmDim);
+  RUN_SQL(EntitySql(d, "library"));
+  ExpectEqualsDatabase();
+
+  RUN_SQL("ALTER PUBLICATION vecmirror DROP TABLE entity, embedding");
+  RUN_SQL("BEGIN;"
+          "UPDATE embedding SET vector = " + VectorSql(Vec(kMiniLmDim)) + " WHERE entity_id = " + Quote(a) + ";"
+          "UPDATE entity SET entity_type = 'workflow' WHERE id = " + Quote(b) + ";"
+          "UPDATE entity SET deleted_at = now() WHERE id = " + Quote(c) + ";" +
+          EmbeddingSql(d, kMiniLm, &vd, "completed") + "COMMIT;");
+  ::testing::TestPartResultArray failures;
+  {
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ALL_THREADS, &failures);
+    ExpectEqualsDatabase();
+  }
+  std::string report;
+  for (int i = 0; i < failures.size(); ++i) report += failures.GetTestPartResult(i).message();
+  EXPECT_NE(report.find("entity " + a + ": similarity"), std::string::npos) << report;
+  EXPECT_NE(report.find("entity " + b + " has type context; SQL says workflow"), std::string::npos) << report;
+  EXPECT_NE(report.find("returned " + c), std::string::npos) << report;
+  EXPECT_NE(report.find("missing " + d), std::string::npos) << report;
+
+  // Undo in SQL what the mirror never saw, and follow the tables again.
+  RUN_SQL("BEGIN;"
+          "UPDATE embedding SET vector = " + VectorSql(va) + " WHERE entity_id = " + Quote(a) + ";"
+          "UPDATE entity SET entity_type = 'context' WHERE id = " + Quote(b) + ";"
+          "UPDATE entity SET deleted_at = NULL WHERE id = " + Quote(c) + ";"
+          "DELETE FROM embedding WHERE entity_id = " + Quote(d) + "; COMMIT;");
+  RUN_SQL("ALTER PUBLICATION vecmirror ADD TABLE entity, embedding");
   ExpectEqualsDatabase();
 }
 

@@ -4,7 +4,8 @@
 // dimension), groups it by (tenant, model), and asks the running service for every group with an
 // exact search. The answer must hold the same entity ids and types, and similarities within 1e-5
 // of a cosine computed here in double precision, so the mirrored vectors are the database's. A
-// group larger than the service's maximum limit (1000) is checked on its top 1000 for each probe.
+// group larger than the service's maximum limit (1000) is checked on its top 1000 for each probe,
+// and again per entity type (an entity_types filter), in full for each type of at most 1000 rows.
 // ListIndexes must agree too: every index with live rows is a non-empty group of the same size,
 // and every group has its index.
 //
@@ -382,24 +383,36 @@ inline void ExpectMirrorEqualsDatabase(const std::string& conninfo, v1::VectorSe
   for (const auto& [key, group] : groups) {
     const auto& [tenant, model] = key;
     const uint32_t dim = static_cast<uint32_t>(group.front().vector.size());
-    const uint32_t limit = std::min<uint32_t>(static_cast<uint32_t>(group.size()), kMaxLimit);
     const std::vector<std::vector<float>> probes = {RandomProbe(dim, options.probe_seed, key),
                                                     group[group.size() / 2].vector};
-    for (size_t p = 0; p < probes.size(); ++p) {
-      v1::SearchResponse response;
-      const grpc::Status s = ExactSearch(stub, tenant, model, probes[p], limit, min_lsn,
-                                         options.drain_timeout, &response);
-      if (!s.ok()) {
-        ADD_FAILURE() << "tenant " << tenant << " model " << model << ": search failed: " << GrpcText(s);
-        continue;
-      }
-      std::vector<std::string> problems;
-      CheckAnswer(group, probes[p], response, limit, &problems);
-      if (!problems.empty()) {
-        ADD_FAILURE() << "tenant " << tenant << " model " << model << " (" << group.size()
-                      << " searchable rows in SQL), probe " << p << ", applied_lsn "
-                      << FormatLsn(response.applied_lsn()) << ": " << problems.size()
-                      << " mismatches" << Join(problems, options.max_reported);
+    // The whole group, and, when it is larger than one answer can be, each entity type on its
+    // own, so that every row is compared whenever a type has at most 1000 rows.
+    std::vector<std::pair<std::string, std::vector<SearchableRow>>> subsets = {{"", group}};
+    if (group.size() > kMaxLimit) {
+      std::map<std::string, std::vector<SearchableRow>> by_type;
+      for (const SearchableRow& r : group) by_type[r.entity_type].push_back(r);
+      for (auto& [type, rows] : by_type) subsets.emplace_back(type, std::move(rows));
+    }
+    for (const auto& [type, rows] : subsets) {
+      const uint32_t limit = std::min<uint32_t>(static_cast<uint32_t>(rows.size()), kMaxLimit);
+      const std::vector<std::string> types = type.empty() ? std::vector<std::string>{} : std::vector{type};
+      for (size_t p = 0; p < probes.size(); ++p) {
+        v1::SearchResponse response;
+        const grpc::Status s = ExactSearch(stub, tenant, model, probes[p], limit, min_lsn,
+                                           options.drain_timeout, &response, types);
+        if (!s.ok()) {
+          ADD_FAILURE() << "tenant " << tenant << " model " << model << ": search failed: " << GrpcText(s);
+          continue;
+        }
+        std::vector<std::string> problems;
+        CheckAnswer(rows, probes[p], response, limit, &problems);
+        if (!problems.empty()) {
+          ADD_FAILURE() << "tenant " << tenant << " model " << model
+                        << (type.empty() ? "" : " type " + type) << " (" << rows.size()
+                        << " searchable rows in SQL), probe " << p << ", applied_lsn "
+                        << FormatLsn(response.applied_lsn()) << ": " << problems.size()
+                        << " mismatches" << Join(problems, options.max_reported);
+        }
       }
     }
     rows_checked += group.size();
