@@ -465,7 +465,8 @@ struct EntityIndex::Impl {
 
 // ANN over the sealed part plus an exact scan of the tail. nullopt when the ANN structure came
 // back short (fewer hits than it has allowed rows, up to k) or failed: the caller then scans
-// exactly, which keeps the promise of min(limit, allowed) hits.
+// exactly, which keeps the promise of min(limit, allowed) hits. The excluded entity is part of
+// the allow-list the ANN search filters with, so asking for `limit` hits is enough.
 std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& allow,
                                                              const float* query,
                                                              const SearchPlan& plan,
@@ -501,7 +502,8 @@ std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& al
     }
     // Re-scored with the exact kernel, so IVF and exact answers report the same similarity.
     for (faiss::Index::idx_t label : labels) {
-      if (label >= 0) offer(size_t(label), DotProduct(query, state->Vector(size_t(label)), dim));
+      if (label < 0 || size_t(label) >= sealed.rows) continue;
+      offer(size_t(label), DotProduct(query, state->Vector(size_t(label)), dim));
     }
   }
   const size_t tail_allowed = ScanExact(*state, allow, query, sealed.rows, state->slots(), top);

@@ -123,8 +123,8 @@ struct IndexStats {
   IndexKind kind = IndexKind::kFlat;
   size_t live = 0;
   size_t dead = 0;
-  size_t tail = 0;
-  size_t memory_bytes = 0;
+  size_t tail = 0;          // slots appended since the last rebuild, scanned exactly
+  size_t memory_bytes = 0;  // estimate: vectors, graph or lists, slot tables, id map
   uint64_t covered_lsn = 0;  // LSN of the last transaction applied to this index
   bool rebuilding = false;
 };
