@@ -1,25 +1,46 @@
-// vecmirror_index_bench: search latency and recall@10 of EntityIndex per kind (flat, HNSW, IVF),
-// next to raw in-process FAISS (IndexFlatIP, IndexHNSWFlat, IndexIVFFlat with the same
-// parameters) on the same data in the same run, unfiltered and with entity_type filters that
-// allow 5% and 0.1% of the rows.
+// vecmirror_index_bench: search latency and recall@10 of EntityIndex, next to raw in-process
+// FAISS or to EntityIndex's own exact scan, on the same data in the same run. The suites
+// (--suite=a,b,...; default "issue") are the measurements behind the defaults of IndexOptions
+// (bench/RESULTS.md, "Index engine"):
 //
-// Data: clustered, embedding-like unit vectors (tests/support/clustered_embeddings.h). Truth:
-// an exact Eigen matrix product, independent of both engines. One query per iteration on one
-// thread (FAISS with one OpenMP thread), as a gRPC handler runs it; items_per_second is QPS.
+//   issue      Per kind (flat, HNSW, IVF): EntityIndex next to raw FAISS (IndexFlatIP,
+//              IndexHNSWFlat, IndexIVFFlat with the same parameters), unfiltered and with
+//              entity_type filters that allow 5% and 0.1% of the rows.
+//                EntityIndex/<kind>/all           unfiltered search at default effort
+//                EntityIndex/<kind>/<share>/ann   filtered search through the ANN structure
+//                                                 (exact-scan thresholds off), effort raised
+//                                                 as the planner does
+//                EntityIndex/<kind>/<share>/exact filtered exact scan of the allowed rows
+//                Faiss/<kind>/all, Faiss/<kind>/<share>   raw FAISS; filtered ones with an
+//                                                 IDSelectorBitmap and the same efSearch /
+//                                                 nprobe as EntityIndex's planner
+//   filters    exact_max_allowed_rows / _share: HNSW at --n/--dim, for filters allowing 0.1% to
+//              50% of the rows, the exact scan of the allowed rows against the filtered ANN
+//              search.
+//                FilterSweep/<share>/exact   exact scan of the allowed rows
+//                FilterSweep/<share>/ann     filtered HNSW, ef raised by the planner (1 / share)
+//                FilterSweep/<share>/ann_ef64   filtered HNSW at the unraised ef_search 64
+//   ef         hnsw_ef_search: unfiltered HNSW at --n/--dim for ef_search 16 to 512.
+//                EfSweep/ef<ef>
+//   promotion  ann_min_rows: flat (exact) against HNSW for 1536-d at 2k to 50k rows and 384-d
+//              at 2k, 10k and 50k rows, each with its own data (--n/--dim don't apply).
+//                Promotion/d<dim>/n<rows>/<kind>   counter build_s: the Rebuild that builds it
+//
+// Every EntityIndex here is built with its kind forced and the exact-scan thresholds
+// (exact_max_allowed_rows / _share) off, so that a row measures the path it names.
+//
+// Data: clustered, embedding-like unit vectors (tests/support/clustered_embeddings.h); the
+// queries are drawn first, so a smaller corpus's rows are a prefix of a larger one's. Entity
+// types are scattered through the rows, as in real data (see TypeOfRow). Truth: an exact Eigen
+// matrix product, independent of both engines. One query per iteration on one thread (FAISS
+// with one OpenMP thread), as a gRPC handler runs it; items_per_second is QPS. The iterations
+// of a benchmark walk through the queries, carrying on from one repetition to the next; the
+// recall counters cover all the queries, computed once per benchmark.
 //
 // Size: --n=ROWS (default 100000), --dim=D (default 1536), --queries=Q (default 200), or the
-// environment variables VECMIRROR_BENCH_N / _DIM / _QUERIES. Google Benchmark flags work as
-// usual, e.g. --benchmark_filter=hnsw. Indexes are built lazily, only for the benchmarks that
-// run, and the build times are printed.
-//
-// Rows of the report:
-//   EntityIndex/<kind>/all           unfiltered search at default effort
-//   EntityIndex/<kind>/<share>/ann   filtered search through the ANN structure (exact-scan
-//                                    thresholds off), effort raised as the planner does
-//   EntityIndex/<kind>/<share>/exact filtered exact scan of the allowed rows: what the default
-//                                    policy does at <= 5% (exact_max_allowed_share)
-//   Faiss/<kind>/all, Faiss/<kind>/<share>   raw FAISS; filtered ones with an IDSelectorBitmap
-//                                    and the same efSearch / nprobe as EntityIndex's planner
+// environment variables VECMIRROR_BENCH_N / _DIM / _QUERIES / _SUITE. Google Benchmark flags
+// work as usual, e.g. --benchmark_filter=hnsw. Indexes are built lazily, only for the
+// benchmarks that run, and the build times are printed.
 #include <benchmark/benchmark.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
@@ -36,7 +57,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "index/entity_index.h"
@@ -53,71 +78,95 @@ struct Config {
   size_t n = 100000;
   size_t dim = 1536;
   size_t queries = 200;
+  std::set<std::string> suites = {"issue"};
 };
 Config g_config;
 
-// A filter: which type codes a query allows, and the rows that have them.
-struct Filter {
-  std::string name;  // "all", "5%", "0.1%"
-  TypeMask mask;
-  std::vector<uint8_t> bitmap;  // FAISS IDSelectorBitmap layout: bit i of byte i / 8
-  size_t allowed = 0;
+// The filters of the sweep, by the share of rows they allow (per mille of each 1000 rows).
+struct Share {
+  const char* name;
+  size_t per_mille;
 };
+constexpr Share kShares[] = {{"0.1%", 1},  {"1%", 10},   {"2%", 20},  {"5%", 50},
+                             {"10%", 100}, {"20%", 200}, {"50%", 500}};
+constexpr size_t kShareCount = sizeof(kShares) / sizeof(kShares[0]);
 
-// Row i has type 1 for 5% of the rows, 2 for 0.1%, 0 otherwise.
+// Type codes nest: a row of code c (1-based) belongs to share c-1 and every wider one, so the
+// filter for kShares[s] allows codes 1..s+1; code 0 rows are outside every filter. Each block of
+// 1000 rows has exactly per_mille rows of each share, scattered through the block by the rank
+// (i * 761) mod 1000 (761 is coprime to 1000, so this permutes a block): a type's rows are
+// spread through the index as entity types are in real data, not in runs that would make an
+// exact scan of them artificially sequential.
 EntityTypeCode TypeOfRow(size_t i) {
-  const size_t r = i % 1000;
-  return r < 50 ? 1 : r == 50 ? 2 : 0;
+  const size_t rank = (i % 1000) * 761 % 1000;
+  for (size_t s = 0; s < kShareCount; ++s) {
+    if (rank < kShares[s].per_mille) return EntityTypeCode(s + 1);
+  }
+  return 0;
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-// The data, queries, filters and exact answers, built once.
-struct Corpus {
-  std::vector<float> rows;     // n x dim
-  std::vector<float> queries;  // queries x dim
-  std::vector<Uuid> ids;
-  std::vector<Filter> filters;
-  // truth[filter][query] = the exact top-10 row numbers.
-  std::vector<std::vector<std::vector<uint32_t>>> truth;
-
-  const float* Query(size_t q) const { return queries.data() + q * g_config.dim; }
+// A filter: which type codes a query allows, and the rows that have them.
+struct Filter {
+  std::string name;  // "all", "5%", ...
+  TypeMask mask;
+  std::vector<uint8_t> bitmap;  // FAISS IDSelectorBitmap layout: bit i of byte i / 8
+  std::vector<uint32_t> rows;   // the allowed row numbers
 };
 
-Filter MakeFilter(const std::string& name, std::vector<EntityTypeCode> codes) {
+// codes_up_to = 0: every row.
+Filter MakeFilter(const std::string& name, size_t codes_up_to, size_t n) {
   Filter f;
   f.name = name;
-  f.mask = codes.empty() ? TypeMask::All() : TypeMask::None();
-  for (EntityTypeCode c : codes) f.mask.Add(c);
-  f.bitmap.assign((g_config.n + 7) / 8, 0);
-  for (size_t i = 0; i < g_config.n; ++i) {
+  f.mask = codes_up_to == 0 ? TypeMask::All() : TypeMask::None();
+  for (size_t c = 1; c <= codes_up_to; ++c) f.mask.Add(EntityTypeCode(c));
+  f.bitmap.assign((n + 7) / 8, 0);
+  for (size_t i = 0; i < n; ++i) {
     if (!f.mask.Contains(TypeOfRow(i))) continue;
     f.bitmap[i / 8] |= uint8_t(1u << (i % 8));
-    ++f.allowed;
+    f.rows.push_back(uint32_t(i));
   }
   return f;
 }
+
+// The data, queries, filters and exact answers of one (rows, dim).
+struct Corpus {
+  size_t n = 0, dim = 0, nq = 0;
+  std::vector<float> rows;     // n x dim
+  std::vector<float> queries;  // nq x dim
+  std::vector<Uuid> ids;
+  std::unordered_map<Uuid, uint32_t, UuidHash> row_of;
+  std::vector<Filter> filters;  // filters[0] is "all"
+  // truth[filter][query] = the exact top-10 row numbers.
+  std::vector<std::vector<std::vector<uint32_t>>> truth;
+
+  const float* Query(size_t q) const { return queries.data() + q * dim; }
+  size_t FilterIndex(const std::string& name) const {
+    for (size_t f = 0; f < filters.size(); ++f) {
+      if (filters[f].name == name) return f;
+    }
+    std::fprintf(stderr, "no filter %s\n", name.c_str());
+    std::abort();
+  }
+};
 
 // Exact top-10 of every query under every filter: one Eigen GEMM, then a partial sort.
 void ComputeTruth(Corpus& c) {
   const auto start = std::chrono::steady_clock::now();
   using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const auto n = Eigen::Index(g_config.n), d = Eigen::Index(g_config.dim);
-  const auto nq = Eigen::Index(g_config.queries);
+  const auto n = Eigen::Index(c.n), d = Eigen::Index(c.dim), nq = Eigen::Index(c.nq);
   Eigen::Map<const RowMajor> base(c.rows.data(), n, d);
   Eigen::Map<const RowMajor> queries(c.queries.data(), nq, d);
   const Eigen::MatrixXf sims = base * queries.transpose();  // n x nq, column-major
   c.truth.assign(c.filters.size(), {});
-  std::vector<uint32_t> order(g_config.n);
+  std::vector<uint32_t> order;
   for (size_t f = 0; f < c.filters.size(); ++f) {
     for (Eigen::Index q = 0; q < nq; ++q) {
       const float* col = sims.col(q).data();
-      order.clear();
-      for (size_t i = 0; i < g_config.n; ++i) {
-        if (c.filters[f].mask.Contains(TypeOfRow(i))) order.push_back(uint32_t(i));
-      }
+      order = c.filters[f].rows;
       const size_t keep = std::min(kTopK, order.size());
       std::partial_sort(order.begin(), order.begin() + keep, order.end(),
                         [&](uint32_t a, uint32_t b) {
@@ -127,26 +176,46 @@ void ComputeTruth(Corpus& c) {
       c.truth[f].push_back(order);
     }
   }
-  std::fprintf(stderr, "truth: %.1f s\n", Seconds(start));
+  std::fprintf(stderr, "truth %zu x %zu: %.1f s\n", c.n, c.dim, Seconds(start));
 }
 
+std::unique_ptr<Corpus> MakeCorpus(size_t n, size_t dim, bool with_filters) {
+  const auto start = std::chrono::steady_clock::now();
+  auto c = std::make_unique<Corpus>();
+  c->n = n;
+  c->dim = dim;
+  c->nq = g_config.queries;
+  testing::ClusteredEmbeddings gen(dim, 50, 42);
+  c->queries = gen.Generate(c->nq);  // same clusters as the rows, unseen samples
+  c->rows = gen.Generate(n);
+  for (size_t i = 0; i < n; ++i) {
+    c->ids.push_back(testing::TestId(i));
+    c->row_of.emplace(c->ids.back(), uint32_t(i));
+  }
+  c->filters.push_back(MakeFilter("all", 0, n));
+  if (with_filters) {
+    for (size_t s = 0; s < kShareCount; ++s) {
+      c->filters.push_back(MakeFilter(kShares[s].name, s + 1, n));
+    }
+  }
+  std::fprintf(stderr, "data: %zu x %zu, %zu queries, kernels %s: %.1f s\n", n, dim, c->nq,
+               KernelVariantName(), Seconds(start));
+  ComputeTruth(*c);
+  return c;
+}
+
+// The corpus of --n/--dim, with every filter.
 const Corpus& GetCorpus() {
-  static const Corpus corpus = [] {
-    const auto start = std::chrono::steady_clock::now();
-    Corpus c;
-    testing::ClusteredEmbeddings gen(g_config.dim, 50, 42);
-    c.rows = gen.Generate(g_config.n);
-    c.queries = gen.Generate(g_config.queries);  // same clusters, unseen samples
-    for (size_t i = 0; i < g_config.n; ++i) c.ids.push_back(testing::TestId(i));
-    c.filters.push_back(MakeFilter("all", {}));
-    c.filters.push_back(MakeFilter("5%", {1}));
-    c.filters.push_back(MakeFilter("0.1%", {2}));
-    std::fprintf(stderr, "data: %zu x %zu, %zu queries, kernels %s: %.1f s\n", g_config.n,
-                 g_config.dim, g_config.queries, KernelVariantName(), Seconds(start));
-    ComputeTruth(c);
-    return c;
-  }();
-  return corpus;
+  static const std::unique_ptr<Corpus> corpus = MakeCorpus(g_config.n, g_config.dim, true);
+  return *corpus;
+}
+
+// A corpus of the promotion suite, unfiltered.
+const Corpus& GetSizedCorpus(size_t n, size_t dim) {
+  static std::map<std::pair<size_t, size_t>, std::unique_ptr<Corpus>> corpora;
+  auto& slot = corpora[{n, dim}];
+  if (!slot) slot = MakeCorpus(n, dim, false);
+  return *slot;
 }
 
 // Recall@10 of a list of row numbers against the truth of (filter, query).
@@ -157,81 +226,131 @@ double RecallOf(const std::vector<uint32_t>& found, const std::vector<uint32_t>&
   return double(hit) / double(truth.size());
 }
 
+// Where each benchmark's iterations are in the query list, kept across repetitions so that a
+// slow benchmark's few iterations per repetition still cover different queries.
+size_t& QueryCursor(const std::string& benchmark) {
+  static std::map<std::string, size_t> cursors;
+  return cursors[benchmark];
+}
+
+// Counters that don't change between repetitions (recall), computed on the first.
+using Counters = std::map<std::string, double>;
+const Counters& OnceFor(const std::string& benchmark, const std::function<Counters()>& compute) {
+  static std::map<std::string, Counters> done;
+  auto it = done.find(benchmark);
+  if (it == done.end()) it = done.emplace(benchmark, compute()).first;
+  return it->second;
+}
+
 // ---- EntityIndex ----
+
+struct Engine {
+  std::unique_ptr<EntityIndex> index;
+  double build_s = 0;  // the Rebuild that built the sealed structure from the loaded rows
+};
+
+// Loads the corpus's rows (as the mirror's writes would) and rebuilds into the policy's kind.
+Engine BuildEngine(const Corpus& c, const IndexOptions& options) {
+  Engine e;
+  e.index = std::make_unique<EntityIndex>(IndexKey{Uuid{}, "bench", uint32_t(c.dim)}, options);
+  for (size_t begin = 0; begin < c.n; begin += 10000) {
+    std::vector<IndexWrite> writes;
+    for (size_t i = begin; i < std::min(c.n, begin + 10000); ++i) {
+      IndexWrite w;
+      w.entity_id = c.ids[i];
+      w.type = TypeOfRow(i);
+      w.vector.assign(c.rows.begin() + i * c.dim, c.rows.begin() + (i + 1) * c.dim);
+      writes.push_back(std::move(w));
+    }
+    e.index->Apply(writes, 1);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const Status s = e.index->Rebuild();
+  e.build_s = Seconds(start);
+  if (!s.ok()) std::fprintf(stderr, "rebuild failed: %s\n", s.ToString().c_str());
+  const IndexStats stats = e.index->Stats();
+  std::fprintf(stderr, "EntityIndex %s %zu x %zu build: %.1f s, %.0f MiB\n",
+               IndexKindName(stats.kind), c.n, c.dim, e.build_s,
+               double(stats.memory_bytes) / (1 << 20));
+  return e;
+}
 
 IndexOptions EngineOptions(IndexKind kind) {
   IndexOptions options;
   options.forced_kind = kind;
   // Off, so the filtered "ann" rows measure the ANN path; the "exact" rows ask for exact
-  // explicitly, which is what the default thresholds choose at <= 5%.
+  // explicitly, which is what the default thresholds choose for selective filters.
   options.exact_max_allowed_rows = 0;
   options.exact_max_allowed_share = 0;
   return options;
 }
 
-EntityIndex& GetEngine(IndexKind kind) {
-  static std::map<IndexKind, std::unique_ptr<EntityIndex>> engines;
-  auto& slot = engines[kind];
-  if (slot) return *slot;
-  const Corpus& c = GetCorpus();
-  const auto start = std::chrono::steady_clock::now();
-  slot = std::make_unique<EntityIndex>(IndexKey{Uuid{}, "bench", uint32_t(g_config.dim)},
-                                       EngineOptions(kind));
-  for (size_t begin = 0; begin < g_config.n; begin += 10000) {
-    std::vector<IndexWrite> writes;
-    for (size_t i = begin; i < std::min(g_config.n, begin + 10000); ++i) {
-      IndexWrite w;
-      w.entity_id = c.ids[i];
-      w.type = TypeOfRow(i);
-      w.vector.assign(c.rows.begin() + i * g_config.dim, c.rows.begin() + (i + 1) * g_config.dim);
-      writes.push_back(std::move(w));
-    }
-    slot->Apply(writes, 1);
+// The engines over the corpus of --n/--dim.
+const EntityIndex& GetEngine(IndexKind kind) {
+  static std::map<IndexKind, Engine> engines;
+  auto it = engines.find(kind);
+  if (it == engines.end()) {
+    it = engines.emplace(kind, BuildEngine(GetCorpus(), EngineOptions(kind))).first;
   }
-  const Status s = slot->Rebuild();
-  if (!s.ok()) std::fprintf(stderr, "rebuild failed: %s\n", s.ToString().c_str());
-  std::fprintf(stderr, "EntityIndex %s build: %.1f s, %.0f MiB\n", IndexKindName(kind),
-               Seconds(start), double(slot->Stats().memory_bytes) / (1 << 20));
-  return *slot;
+  return *it->second.index;
 }
 
-std::map<Uuid, uint32_t> RowOfId() {
-  std::map<Uuid, uint32_t> m;
-  const Corpus& c = GetCorpus();
-  for (size_t i = 0; i < c.ids.size(); ++i) m[c.ids[i]] = uint32_t(i);
-  return m;
+// The engines of the promotion suite, built like GetEngine's.
+const Engine& GetSizedEngine(size_t n, size_t dim, IndexKind kind) {
+  static std::map<std::tuple<size_t, size_t, IndexKind>, Engine> engines;
+  auto it = engines.find({n, dim, kind});
+  if (it == engines.end()) {
+    // Thresholds off as well: by default an index of at most exact_max_allowed_rows rows is
+    // scanned exactly whatever its kind, and this suite measures the kind.
+    it = engines.emplace(std::make_tuple(n, dim, kind),
+                         BuildEngine(GetSizedCorpus(n, dim), EngineOptions(kind))).first;
+  }
+  return it->second;
 }
 
-void BM_EntityIndex(benchmark::State& state, IndexKind kind, size_t filter, bool exact) {
-  const Corpus& c = GetCorpus();
-  const EntityIndex& index = GetEngine(kind);
+// Times index.Search over the corpus's queries under `filter`, then sets recall@10 and
+// exact_share (how many answers were exact scans: asked for, or ANN fallbacks).
+void RunEngine(benchmark::State& state, const std::string& name, const Corpus& c,
+               const EntityIndex& index, size_t filter, SearchEffort effort) {
   auto query_of = [&](size_t q) {
     SearchQuery query;
-    query.vector = std::span<const float>(c.Query(q), g_config.dim);
+    query.vector = std::span<const float>(c.Query(q), c.dim);
     query.types = c.filters[filter].mask;
     query.limit = kTopK;
-    query.effort.exact = exact;
+    query.effort = effort;
     return query;
   };
-  size_t q = 0;
+  size_t& q = QueryCursor(name);
   for (auto _ : state) {
     SearchResult r = index.Search(query_of(q));
     benchmark::DoNotOptimize(r.hits.data());
-    q = (q + 1) % g_config.queries;
+    q = (q + 1) % c.nq;
   }
   state.SetItemsProcessed(int64_t(state.iterations()));
 
-  static const std::map<Uuid, uint32_t> row_of = RowOfId();
-  double recall = 0, exact_share = 0;
-  for (size_t i = 0; i < g_config.queries; ++i) {
-    const SearchResult r = index.Search(query_of(i));
-    std::vector<uint32_t> rows;
-    for (const Hit& h : r.hits) rows.push_back(row_of.at(h.entity_id));
-    recall += RecallOf(rows, c.truth[filter][i]);
-    exact_share += r.exact;
-  }
-  state.counters["recall@10"] = recall / double(g_config.queries);
-  state.counters["exact_share"] = exact_share / double(g_config.queries);
+  const Counters& counters = OnceFor(name, [&] {
+    double recall = 0, exact_share = 0;
+    for (size_t i = 0; i < c.nq; ++i) {
+      const SearchResult r = index.Search(query_of(i));
+      std::vector<uint32_t> rows;
+      for (const Hit& h : r.hits) rows.push_back(c.row_of.at(h.entity_id));
+      recall += RecallOf(rows, c.truth[filter][i]);
+      exact_share += r.exact;
+    }
+    return Counters{{"recall@10", recall / double(c.nq)},
+                    {"exact_share", exact_share / double(c.nq)}};
+  });
+  for (const auto& [key, value] : counters) state.counters[key] = value;
+}
+
+// The ef_search the planner picks for an HNSW filter at default settings, thresholds off.
+int PlannedEf(size_t n, size_t allowed) {
+  SearchPlanInput in;
+  in.kind = IndexKind::kHnsw;
+  in.sealed_rows = in.live = n;
+  in.allowed = allowed;
+  in.limit = kTopK;
+  return PlanSearch(in, EngineOptions(IndexKind::kHnsw)).ef_search;
 }
 
 // ---- raw FAISS ----
@@ -249,8 +368,8 @@ RawFaiss& GetFaiss(IndexKind kind) {
   const Corpus& c = GetCorpus();
   const auto start = std::chrono::steady_clock::now();
   const IndexOptions defaults;
-  const auto d = faiss::Index::idx_t(g_config.dim);
-  const auto n = faiss::Index::idx_t(g_config.n);
+  const auto d = faiss::Index::idx_t(c.dim);
+  const auto n = faiss::Index::idx_t(c.n);
   switch (kind) {
     case IndexKind::kFlat:
       r.index = std::make_unique<faiss::IndexFlatIP>(d);
@@ -264,7 +383,7 @@ RawFaiss& GetFaiss(IndexKind kind) {
       break;
     }
     case IndexKind::kIvf: {
-      r.nlist = IvfListCount(g_config.n, defaults);
+      r.nlist = IvfListCount(c.n, defaults);
       r.nprobe = IvfDefaultProbes(r.nlist, defaults);
       r.quantizer = std::make_unique<faiss::IndexFlatIP>(d);
       auto ivf = std::make_unique<faiss::IndexIVFFlat>(r.quantizer.get(), d, r.nlist,
@@ -294,17 +413,14 @@ SearchPlan PlannedEffort(const RawFaiss& r, size_t allowed) {
   in.limit = kTopK;
   in.ivf_nlist = r.nlist;
   in.ivf_default_nprobe = r.nprobe;
-  IndexOptions options;
-  options.exact_max_allowed_rows = 0;
-  options.exact_max_allowed_share = 0;
-  return PlanSearch(in, options);
+  return PlanSearch(in, EngineOptions(IndexKind::kHnsw));
 }
 
-void BM_Faiss(benchmark::State& state, IndexKind kind, size_t filter) {
+void BM_Faiss(benchmark::State& state, const std::string& name, IndexKind kind, size_t filter) {
   const Corpus& c = GetCorpus();
   RawFaiss& r = GetFaiss(kind);
   const Filter& f = c.filters[filter];
-  const SearchPlan plan = PlannedEffort(r, f.allowed);
+  const SearchPlan plan = PlannedEffort(r, f.rows.size());
   faiss::IDSelectorBitmap selector(f.bitmap.size(), f.bitmap.data());
   faiss::IDSelector* sel = f.name == "all" ? nullptr : &selector;
 
@@ -333,59 +449,158 @@ void BM_Faiss(benchmark::State& state, IndexKind kind, size_t filter) {
   omp_set_num_threads(1);
   std::vector<float> distances(kTopK);
   std::vector<faiss::Index::idx_t> labels(kTopK);
-  size_t q = 0;
+  size_t& q = QueryCursor(name);
   for (auto _ : state) {
     r.index->search(1, c.Query(q), kTopK, distances.data(), labels.data(), params);
     benchmark::DoNotOptimize(labels.data());
-    q = (q + 1) % g_config.queries;
+    q = (q + 1) % c.nq;
   }
   state.SetItemsProcessed(int64_t(state.iterations()));
 
-  double recall = 0;
-  for (size_t i = 0; i < g_config.queries; ++i) {
-    r.index->search(1, c.Query(i), kTopK, distances.data(), labels.data(), params);
-    std::vector<uint32_t> rows;
-    for (faiss::Index::idx_t l : labels) {
-      if (l >= 0) rows.push_back(uint32_t(l));
+  const Counters& counters = OnceFor(name, [&] {
+    double recall = 0;
+    for (size_t i = 0; i < c.nq; ++i) {
+      r.index->search(1, c.Query(i), kTopK, distances.data(), labels.data(), params);
+      std::vector<uint32_t> rows;
+      for (faiss::Index::idx_t l : labels) {
+        if (l >= 0) rows.push_back(uint32_t(l));
+      }
+      recall += RecallOf(rows, c.truth[filter][i]);
     }
-    recall += RecallOf(rows, c.truth[filter][i]);
-  }
+    return Counters{{"recall@10", recall / double(c.nq)}};
+  });
   omp_set_num_threads(saved_threads);
   if (kind == IndexKind::kHnsw) static_cast<faiss::IndexHNSW&>(*r.index).hnsw.efSearch = saved_ef;
-  state.counters["recall@10"] = recall / double(g_config.queries);
+  for (const auto& [key, value] : counters) state.counters[key] = value;
   state.counters["ef_search"] = kind == IndexKind::kHnsw ? plan.ef_search : 0;
   state.counters["nprobe"] = kind == IndexKind::kIvf ? double(plan.nprobe) : 0;
 }
 
-void RegisterAll() {
+// ---- registration ----
+
+void Register(const std::string& name, std::function<void(benchmark::State&, const std::string&)> fn) {
+  benchmark::RegisterBenchmark(name.c_str(), [name, fn](benchmark::State& s) { fn(s, name); })
+      ->Unit(benchmark::kMicrosecond);
+}
+
+SearchEffort ExactEffort() {
+  SearchEffort e;
+  e.exact = true;
+  return e;
+}
+
+SearchEffort EfEffort(int ef) {
+  SearchEffort e;
+  e.ef_search = ef;
+  return e;
+}
+
+void RegisterIssue() {
   const IndexKind kinds[] = {IndexKind::kFlat, IndexKind::kHnsw, IndexKind::kIvf};
-  const char* shares[] = {"all", "5%", "0.1%"};
-  auto reg = [](const std::string& name, auto fn) {
-    benchmark::RegisterBenchmark(name.c_str(), fn)->Unit(benchmark::kMicrosecond);
+  auto engine = [](IndexKind kind, std::string filter, SearchEffort effort) {
+    return [=](benchmark::State& s, const std::string& name) {
+      const Corpus& c = GetCorpus();
+      RunEngine(s, name, c, GetEngine(kind), c.FilterIndex(filter), effort);
+    };
+  };
+  auto faiss = [](IndexKind kind, std::string filter) {
+    return [=](benchmark::State& s, const std::string& name) {
+      BM_Faiss(s, name, kind, GetCorpus().FilterIndex(filter));
+    };
   };
   for (IndexKind kind : kinds) {
     const std::string k = IndexKindName(kind);
-    reg("EntityIndex/" + k + "/all",
-        [kind](benchmark::State& s) { BM_EntityIndex(s, kind, 0, false); });
-    reg("Faiss/" + k + "/all", [kind](benchmark::State& s) { BM_Faiss(s, kind, 0); });
+    Register("EntityIndex/" + k + "/all", engine(kind, "all", {}));
+    Register("Faiss/" + k + "/all", faiss(kind, "all"));
   }
-  for (size_t f = 1; f < 3; ++f) {
+  for (const std::string share : {"5%", "0.1%"}) {
     for (IndexKind kind : kinds) {
       const std::string k = IndexKindName(kind);
       if (kind != IndexKind::kFlat) {
-        reg("EntityIndex/" + k + "/" + shares[f] + "/ann",
-            [kind, f](benchmark::State& s) { BM_EntityIndex(s, kind, f, false); });
+        Register("EntityIndex/" + k + "/" + share + "/ann", engine(kind, share, {}));
       }
       if (kind != IndexKind::kIvf) {  // the exact scan reads the same rows either way
-        reg("EntityIndex/" + k + "/" + shares[f] + "/exact",
-            [kind, f](benchmark::State& s) { BM_EntityIndex(s, kind, f, true); });
+        Register("EntityIndex/" + k + "/" + share + "/exact", engine(kind, share, ExactEffort()));
       }
-      reg("Faiss/" + k + "/" + shares[f], [kind, f](benchmark::State& s) { BM_Faiss(s, kind, f); });
+      Register("Faiss/" + k + "/" + share, faiss(kind, share));
     }
   }
 }
 
-// Takes --n=, --dim=, --queries= (after the environment) out of argv.
+void RegisterFilterSweep() {
+  for (const Share& share : kShares) {
+    const std::string s = share.name;
+    auto run = [s](SearchEffort effort) {
+      return [=](benchmark::State& state, const std::string& name) {
+        const Corpus& c = GetCorpus();
+        const size_t f = c.FilterIndex(s);
+        RunEngine(state, name, c, GetEngine(IndexKind::kHnsw), f, effort);
+        state.counters["allowed"] = double(c.filters[f].rows.size());
+        state.counters["ef_search"] =
+            effort.exact ? 0 : effort.ef_search > 0 ? effort.ef_search
+                                                    : PlannedEf(c.n, c.filters[f].rows.size());
+      };
+    };
+    Register("FilterSweep/" + s + "/exact", run(ExactEffort()));
+    Register("FilterSweep/" + s + "/ann", run({}));
+    Register("FilterSweep/" + s + "/ann_ef64", run(EfEffort(64)));
+  }
+}
+
+void RegisterEfSweep() {
+  for (int ef : {16, 32, 64, 128, 256, 512}) {
+    Register("EfSweep/ef" + std::to_string(ef), [ef](benchmark::State& s, const std::string& name) {
+      RunEngine(s, name, GetCorpus(), GetEngine(IndexKind::kHnsw), 0, EfEffort(ef));
+    });
+  }
+}
+
+void RegisterPromotion() {
+  const std::pair<size_t, std::vector<size_t>> sizes[] = {
+      {1536, {2000, 5000, 10000, 20000, 50000}},
+      {384, {2000, 10000, 50000}},
+  };
+  for (const auto& [dim, rows] : sizes) {
+    for (size_t n : rows) {
+      for (IndexKind kind : {IndexKind::kFlat, IndexKind::kHnsw}) {
+        const std::string name = "Promotion/d" + std::to_string(dim) + "/n" + std::to_string(n) +
+                                 "/" + IndexKindName(kind);
+        Register(name, [n, dim, kind](benchmark::State& s, const std::string& name) {
+          const Engine& e = GetSizedEngine(n, dim, kind);
+          RunEngine(s, name, GetSizedCorpus(n, dim), *e.index, 0, {});
+          s.counters["build_s"] = e.build_s;
+        });
+      }
+    }
+  }
+}
+
+bool RegisterAll() {
+  const std::map<std::string, void (*)()> suites = {{"issue", RegisterIssue},
+                                                    {"filters", RegisterFilterSweep},
+                                                    {"ef", RegisterEfSweep},
+                                                    {"promotion", RegisterPromotion}};
+  for (const std::string& suite : g_config.suites) {
+    auto it = suites.find(suite);
+    if (it == suites.end()) {
+      std::fprintf(stderr, "unknown suite %s (issue, filters, ef, promotion)\n", suite.c_str());
+      return false;
+    }
+    it->second();
+  }
+  return true;
+}
+
+std::set<std::string> SplitList(const std::string& list) {
+  std::set<std::string> items;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) items.insert(item);
+  }
+  return items;
+}
+
+// Takes --n=, --dim=, --queries=, --suite= (after the environment) out of argv.
 void ParseConfig(int* argc, char** argv) {
   auto env = [](const char* name, size_t* out) {
     if (const char* v = std::getenv(name)) *out = std::strtoull(v, nullptr, 10);
@@ -393,6 +608,7 @@ void ParseConfig(int* argc, char** argv) {
   env("VECMIRROR_BENCH_N", &g_config.n);
   env("VECMIRROR_BENCH_DIM", &g_config.dim);
   env("VECMIRROR_BENCH_QUERIES", &g_config.queries);
+  if (const char* v = std::getenv("VECMIRROR_BENCH_SUITE")) g_config.suites = SplitList(v);
   int kept = 1;
   for (int i = 1; i < *argc; ++i) {
     const std::string arg = argv[i];
@@ -403,6 +619,10 @@ void ParseConfig(int* argc, char** argv) {
     };
     if (take("--n=", &g_config.n) || take("--dim=", &g_config.dim) ||
         take("--queries=", &g_config.queries)) {
+      continue;
+    }
+    if (arg.rfind("--suite=", 0) == 0) {
+      g_config.suites = SplitList(arg.substr(std::strlen("--suite=")));
       continue;
     }
     argv[kept++] = argv[i];
@@ -418,7 +638,7 @@ int main(int argc, char** argv) {
   vecmirror::ParseConfig(&argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  vecmirror::RegisterAll();
+  if (!vecmirror::RegisterAll()) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
