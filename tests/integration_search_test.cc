@@ -15,8 +15,12 @@
 //
 // Queries are random but replayable: the seed is printed, and VECMIRROR_TEST_SEED=N replays it.
 // The SQL answers are computed once and shared by the three runs.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -29,6 +33,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -147,7 +152,7 @@ struct Corpus {
   std::string error;  // set when the setup failed
 };
 
-Corpus* corpus = nullptr;
+Corpus* g_corpus = nullptr;
 
 Status LoadData(Corpus* c) {
   PGconn* conn = PQconnectdb(c->db->conninfo().c_str());
@@ -299,7 +304,7 @@ std::map<std::string, const SqlHit*> TruthById(const SearchCase& q) {
     return ::testing::AssertionFailure() << r.results_size() << " results; SQL has "
                                          << q.expected_count();
   }
-  const auto& allowed = corpus->searchable.at({q.tenant, q.model});
+  const auto& allowed = g_corpus->searchable.at({q.tenant, q.model});
   const auto by_id = TruthById(q);
   const bool truth_is_cut = static_cast<int>(q.truth.size()) == q.limit + kExtraTruthRows;
   std::set<std::string> seen;
@@ -468,17 +473,17 @@ struct RunSpec {
 class IntegrationSearchTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    corpus = new Corpus;
-    corpus->seed = SeedFromEnvironment();
-    std::cout << "[ seed   ] " << corpus->seed << " (replay with VECMIRROR_TEST_SEED="
-              << corpus->seed << ")\n";
-    if (Status s = BuildCorpus(corpus); !s.ok()) corpus->error = s.ToString();
+    g_corpus = new Corpus;
+    g_corpus->seed = SeedFromEnvironment();
+    std::cout << "[ seed   ] " << g_corpus->seed << " (replay with VECMIRROR_TEST_SEED="
+              << g_corpus->seed << ")\n";
+    if (Status s = BuildCorpus(g_corpus); !s.ok()) g_corpus->error = s.ToString();
   }
   static void TearDownTestSuite() {
-    delete corpus;
-    corpus = nullptr;
+    delete g_corpus;
+    g_corpus = nullptr;
   }
-  void SetUp() override { ASSERT_EQ(corpus->error, "") << "setting up the corpus failed"; }
+  void SetUp() override { ASSERT_EQ(g_corpus->error, "") << "setting up the corpus failed"; }
 
   void CheckRun(const RunSpec& run);
 };
@@ -500,7 +505,7 @@ void CheckLoadedState(ServerProcess& server, const RunSpec& run) {
   const v1::MirrorStatus status = server.Status();
   EXPECT_TRUE(status.loaded());
   const auto& bad = status.bad_rows();
-  const auto& inserted = corpus->bad_rows;
+  const auto& inserted = g_corpus->bad_rows;
   auto count = [&](datagen::BadVector kind) {
     auto it = inserted.find(kind);
     return it == inserted.end() ? uint64_t{0} : it->second;
@@ -525,8 +530,8 @@ void CheckLoadedState(ServerProcess& server, const RunSpec& run) {
     EXPECT_TRUE(indexes.emplace(TenantModel{index.tenant_id(), index.model()}, &index).second)
         << "two indexes for " << index.tenant_id() << " " << index.model();
   }
-  EXPECT_EQ(indexes.size(), corpus->searchable.size());
-  for (const IndexTarget& target : corpus->targets) {
+  EXPECT_EQ(indexes.size(), g_corpus->searchable.size());
+  for (const IndexTarget& target : g_corpus->targets) {
     const TenantModel key{target.tenant, target.model.name};
     auto it = indexes.find(key);
     if (it == indexes.end()) {
@@ -534,14 +539,14 @@ void CheckLoadedState(ServerProcess& server, const RunSpec& run) {
       continue;
     }
     EXPECT_EQ(it->second->dimension(), target.model.dim) << key.second;
-    EXPECT_EQ(it->second->live_count(), corpus->searchable.at(key).size())
+    EXPECT_EQ(it->second->live_count(), g_corpus->searchable.at(key).size())
         << key.first << " " << key.second;
     EXPECT_EQ(it->second->kind(), run.kind) << key.first << " " << key.second;
   }
 }
 
 void IntegrationSearchTest::CheckRun(const RunSpec& run) {
-  ServerProcess server(corpus->db->conninfo(), run.flags);
+  ServerProcess server(g_corpus->db->conninfo(), run.flags);
   const auto start = Clock::now();
   server.Start();
   ASSERT_TRUE(WaitListening(PortOf(server.address()), std::chrono::seconds(30)))
@@ -566,8 +571,8 @@ void IntegrationSearchTest::CheckRun(const RunSpec& run) {
   double recall_sum = 0, recall_min = 1;
   int approximate_answers = 0, failures = 0;
   std::vector<const SearchCase*> cases;
-  for (const SearchCase& q : corpus->vector_cases) cases.push_back(&q);
-  for (const SearchCase& q : corpus->like_cases) cases.push_back(&q);
+  for (const SearchCase& q : g_corpus->vector_cases) cases.push_back(&q);
+  for (const SearchCase& q : g_corpus->like_cases) cases.push_back(&q);
   for (const SearchCase* q : cases) {
     v1::SearchResponse response;
     const grpc::Status s = Search(server, RequestFor(*q), &response);
@@ -603,9 +608,9 @@ void IntegrationSearchTest::CheckRun(const RunSpec& run) {
   }
 
   // Query by an entity the service must not have: bad, pending, failed, deleted, closed.
-  for (const EntityModel& key : corpus->not_found_cases) {
+  for (const EntityModel& key : g_corpus->not_found_cases) {
     SearchCase q;
-    q.tenant = corpus->tenant_of.at(key);
+    q.tenant = g_corpus->tenant_of.at(key);
     q.model = key.second;
     q.query_entity_id = key.first;
     v1::SearchResponse response;
@@ -617,7 +622,7 @@ void IntegrationSearchTest::CheckRun(const RunSpec& run) {
 
   // A tenant nobody has, and a tenant on a model it has no rows for: OK and empty, as the SQL.
   {
-    SearchCase q = corpus->vector_cases.front();
+    SearchCase q = g_corpus->vector_cases.front();
     q.tenant = "6f1c2b7e-0d4a-4c55-9a3e-5b8f00c0ffee";
     v1::SearchResponse response;
     const grpc::Status s = Search(server, RequestFor(q), &response);
@@ -625,7 +630,7 @@ void IntegrationSearchTest::CheckRun(const RunSpec& run) {
     EXPECT_EQ(response.results_size(), 0);
     EXPECT_EQ(response.index_kind(), v1::INDEX_KIND_UNSPECIFIED) << "no index for that tenant";
   }
-  for (const IndexTarget& target : corpus->targets) {
+  for (const IndexTarget& target : g_corpus->targets) {
     if (target.model.dim != 3072) continue;
     SearchCase q;
     q.tenant = target.tenant;
@@ -640,7 +645,7 @@ void IntegrationSearchTest::CheckRun(const RunSpec& run) {
   // Nothing the generator made unsearchable ever came back.
   size_t leaked = 0;
   for (const EntityModel& key : returned) {
-    if (corpus->unsearchable.count(key) && ++leaked <= 5) {
+    if (g_corpus->unsearchable.count(key) && ++leaked <= 5) {
       ADD_FAILURE() << key.first << " (" << key.second << ") is not searchable yet was returned";
     }
   }
