@@ -19,3 +19,13 @@ vecmirror_test(mirror_model_test mirror_model_test.cc
   LABELS integration
   TIMEOUT 900)
 add_dependencies(mirror_model_test vecmirror-server)
+
+# Terminated walsender, PostgreSQL stopped and started, the service killed. Stopping the
+# cluster would break any test running beside it: RUN_SERIAL.
+vecmirror_test(mirror_fault_test mirror_fault_test.cc
+  LIBS ${_vecmirror_live_libs}
+  FIXTURES pg_cluster
+  LABELS integration
+  TIMEOUT 900)
+add_dependencies(mirror_fault_test vecmirror-server)
+set_tests_properties(mirror_fault_test PROPERTIES RUN_SERIAL TRUE)

@@ -480,6 +480,7 @@ TEST(MirrorModelTest, RandomTransactionsEndEqualToSql) {
   datagen::DatabaseSummary summary;
   {
     SqlSession session(mirror.conninfo());
+    ASSERT_TRUE(session.Exec("ANALYZE entity; ANALYZE embedding").ok());
     ASSERT_TRUE(datagen::SummarizeDatabase(session.raw(),
                                            {{kMiniLm, 384}, {kSmall, 1536}, {kLarge, 3072}, {kCustom, kCustomDim}},
                                            &summary).ok());

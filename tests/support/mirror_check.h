@@ -159,7 +159,10 @@ inline Status ReadSearchableSet(const std::string& conninfo, const MirrorCheckOp
                                 SearchableSet* out) {
   out->clear();
   std::vector<Row> rows;
+  // The whole join is read: a hash join is always right, and a nested loop chosen from stale
+  // statistics (say, just after a 100,000-row transaction) would take minutes.
   Status s = QueryRows(conninfo,
+                       "SET enable_nestloop = off; "
                        "SELECT e.tenant_id::text, emb.model, emb.entity_id::text, e.entity_type, "
                        "       emb.vector::text "
                        "FROM embedding emb "
@@ -364,21 +367,11 @@ inline std::string Join(const std::vector<std::string>& lines, size_t max) {
 
 }  // namespace mirror_check_internal
 
-// The check. min_lsn 0 means "what is committed now" (CurrentWalLsn). Call it while no
-// one writes, so that SQL and the service describe the same state.
-inline void ExpectMirrorEqualsDatabase(const std::string& conninfo, v1::VectorSearch::Stub& stub,
-                                       uint64_t min_lsn, const MirrorCheckOptions& options = {}) {
+// The comparison alone, against a searchable set read earlier: searches with min_lsn (0: no
+// wait), and ListIndexes. Returns the number of rows compared.
+inline size_t ExpectMirrorEqualsSet(const SearchableSet& groups, v1::VectorSearch::Stub& stub,
+                                    uint64_t min_lsn, const MirrorCheckOptions& options = {}) {
   using namespace mirror_check_internal;
-  if (min_lsn == 0) min_lsn = CurrentWalLsn(conninfo);
-  const uint64_t applied = WaitApplied(stub, min_lsn, options.drain_timeout);
-  if (applied == 0) return;
-
-  SearchableSet groups;
-  if (Status s = ReadSearchableSet(conninfo, options, &groups); !s.ok()) {
-    ADD_FAILURE() << "cannot read the searchable set from SQL: " << s.ToString();
-    return;
-  }
-
   size_t rows_checked = 0;
   for (const auto& [key, group] : groups) {
     const auto& [tenant, model] = key;
@@ -425,7 +418,7 @@ inline void ExpectMirrorEqualsDatabase(const std::string& conninfo, v1::VectorSe
   const grpc::Status s = stub.ListIndexes(&context, v1::ListIndexesRequest(), &listed);
   if (!s.ok()) {
     ADD_FAILURE() << "ListIndexes failed: " << GrpcText(s);
-    return;
+    return rows_checked;
   }
   std::vector<std::string> problems;
   std::set<GroupKey> listed_live;
@@ -458,6 +451,23 @@ inline void ExpectMirrorEqualsDatabase(const std::string& conninfo, v1::VectorSe
     ADD_FAILURE() << "ListIndexes (applied_lsn " << FormatLsn(listed.applied_lsn())
                   << ") disagrees with SQL:" << Join(problems, options.max_reported);
   }
+  return rows_checked;
+}
+
+// The check. min_lsn 0 means "what is committed now" (CurrentWalLsn). Call it while no
+// one writes, so that SQL and the service describe the same state.
+inline void ExpectMirrorEqualsDatabase(const std::string& conninfo, v1::VectorSearch::Stub& stub,
+                                       uint64_t min_lsn, const MirrorCheckOptions& options = {}) {
+  if (min_lsn == 0) min_lsn = CurrentWalLsn(conninfo);
+  const uint64_t applied = WaitApplied(stub, min_lsn, options.drain_timeout);
+  if (applied == 0) return;
+
+  SearchableSet groups;
+  if (Status s = ReadSearchableSet(conninfo, options, &groups); !s.ok()) {
+    ADD_FAILURE() << "cannot read the searchable set from SQL: " << s.ToString();
+    return;
+  }
+  const size_t rows_checked = ExpectMirrorEqualsSet(groups, stub, min_lsn, options);
   std::cout << "[ mirror check ] " << groups.size() << " (tenant, model) groups, " << rows_checked
             << " searchable rows, min_lsn " << FormatLsn(min_lsn) << " (applied "
             << FormatLsn(applied) << ")\n";
