@@ -21,13 +21,8 @@
 // Usage: vecmirror_load_bench --pgdir DIR [--rows 50000] [--tenants 8] [--repetitions 3]
 //                             [--model text-embedding-3-small] [--server PATH]
 // The scratch database is dropped at the end.
-#include <arpa/inet.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
@@ -46,6 +41,7 @@
 
 #include "index/model_catalog.h"
 #include "tests/support/pg_env.h"
+#include "tests/support/server_process.h"
 #include "tools/datagen/generator.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
 
@@ -140,29 +136,6 @@ uint64_t RawCopy(PGconn* conn) {
   return bytes;
 }
 
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool Listening(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
 struct ServerRun {
   double seconds_to_loaded = 0;
   std::string load_line;  // the server's "initial load: embedding ... (done)" line
@@ -180,55 +153,20 @@ std::string LineWith(const std::string& log, const std::string& a, const std::st
 
 // Starts the server, waits until it has loaded, stops it. Its log goes to `log_path`.
 ServerRun RunServer(const Options& options, const std::string& conninfo, const std::string& log_path) {
-  const int port = FreeLoopbackPort();
-  const std::string address = "127.0.0.1:" + std::to_string(port);
-  std::vector<std::string> args = {options.server, "--database-url", conninfo, "--listen", address,
-                                   "--force-kind", "flat", "--slot", "vecmirror_load_bench"};
+  std::remove(log_path.c_str());
+  vecmirror::testing::ServerProcess server(
+      conninfo, {"--force-kind", "flat", "--slot", "vecmirror_load_bench"}, options.server, log_path);
   const auto start = Clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* log = std::fopen(log_path.c_str(), "w");
-    if (log) {
-      dup2(fileno(log), STDOUT_FILENO);
-      dup2(fileno(log), STDERR_FILENO);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
+  server.Start();
+  if (!server.WaitLoaded(std::chrono::seconds(options.timeout_s))) {
+    Die("the server did not load in time; see " + log_path);
   }
-  const auto deadline = start + std::chrono::seconds(options.timeout_s);
-  auto exited = [&] {
-    int status = 0;
-    return waitpid(pid, &status, WNOHANG) == pid;
-  };
-  while (!Listening(port)) {
-    if (exited() || Clock::now() > deadline) Die("the server did not start; see " + log_path);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  auto stub = v1::VectorSearch::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   ServerRun run;
-  for (;;) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    v1::MirrorStatus status;
-    if (stub->GetMirrorStatus(&context, v1::GetMirrorStatusRequest(), &status).ok() && status.loaded()) {
-      run.seconds_to_loaded = Seconds(start);
-      break;
-    }
-    if (exited() || Clock::now() > deadline) Die("the server did not load in time; see " + log_path);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-
-  std::ifstream in(log_path);
-  std::stringstream log;
-  log << in.rdbuf();
-  run.load_line = LineWith(log.str(), "initial load: embedding", "(done)");
-  run.apply_line = LineWith(log.str(), "initial load applied", "indexed in");
+  run.seconds_to_loaded = Seconds(start);
+  server.Kill(SIGTERM);
+  const std::string log = server.Log();
+  run.load_line = LineWith(log, "initial load: embedding", "(done)");
+  run.apply_line = LineWith(log, "initial load applied", "indexed in");
   return run;
 }
 

@@ -12,5 +12,5 @@ target_link_libraries(vecmirror_service_bench PRIVATE vecmirror_service vecmirro
 add_executable(vecmirror_load_bench ${CMAKE_CURRENT_LIST_DIR}/load_bench.cc)
 target_include_directories(vecmirror_load_bench PRIVATE ${PROJECT_SOURCE_DIR})
 target_link_libraries(vecmirror_load_bench PRIVATE vecmirror_test_pg vecmirror_datagen
-  vecmirror_proto CLI11::CLI11 PkgConfig::PQ)
+  vecmirror_proto CLI11::CLI11 PkgConfig::PQ gRPC::grpc++)
 add_dependencies(vecmirror_load_bench vecmirror-server)

@@ -436,27 +436,6 @@ bool WaitForKind(ServerProcess& server, v1::IndexKind kind, uint64_t min_rows,
   return false;
 }
 
-// Waits until something accepts TCP connections on 127.0.0.1:port. A gRPC channel whose first
-// call finds nothing listening backs off for seconds before it tries again; asking only once
-// the server listens keeps the measured load time honest.
-bool WaitListening(int port, std::chrono::seconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    const bool connected = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    close(fd);
-    if (connected) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
-int PortOf(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
-
 std::string Tail(const std::string& text, size_t bytes = 4000) {
   return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
 }
@@ -549,8 +528,6 @@ void IntegrationSearchTest::CheckRun(const RunSpec& run) {
   ServerProcess server(g_corpus->db->conninfo(), run.flags);
   const auto start = Clock::now();
   server.Start();
-  ASSERT_TRUE(WaitListening(PortOf(server.address()), std::chrono::seconds(30)))
-      << "the server never listened; its log:\n" << Tail(server.Log());
   ASSERT_TRUE(server.WaitLoaded(std::chrono::seconds(120)))
       << "the server did not load; its log:\n" << Tail(server.Log());
   const double load_seconds = Seconds(start);

@@ -48,17 +48,24 @@ inline std::string BinaryDir() {
 
 class ServerProcess {
  public:
-  // `args` are extra flags after --database-url and --listen.
-  ServerProcess(std::string conninfo, std::vector<std::string> args = {})
-      : conninfo_(std::move(conninfo)), args_(std::move(args)) {}
+  // `args` are extra flags after --database-url and --listen. `binary` and `log_path` default
+  // to the build tree's server (VECMIRROR_BINARY_DIR) and a log file beside the tests.
+  ServerProcess(std::string conninfo, std::vector<std::string> args = {}, std::string binary = "",
+                std::string log_path = "")
+      : conninfo_(std::move(conninfo)),
+        args_(std::move(args)),
+        binary_(std::move(binary)),
+        log_path_(std::move(log_path)) {}
   ~ServerProcess() { Kill(SIGKILL); }
 
   void Start() {
     if (port_ == 0) port_ = FreeLoopbackPort();
-    log_path_ = BinaryDir() + "/tests/server-" + std::to_string(getpid()) + "-" +
-                std::to_string(port_) + ".log";
-    std::vector<std::string> argv = {BinaryDir() + "/src/vecmirror-server", "--database-url",
-                                     conninfo_, "--listen", address()};
+    if (binary_.empty()) binary_ = BinaryDir() + "/src/vecmirror-server";
+    if (log_path_.empty()) {
+      log_path_ = BinaryDir() + "/tests/server-" + std::to_string(getpid()) + "-" +
+                  std::to_string(port_) + ".log";
+    }
+    std::vector<std::string> argv = {binary_, "--database-url", conninfo_, "--listen", address()};
     argv.insert(argv.end(), args_.begin(), args_.end());
     pid_ = fork();
     if (pid_ == 0) {
@@ -73,7 +80,13 @@ class ServerProcess {
       execv(raw[0], raw.data());
       _exit(127);
     }
-    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+    // The server is not listening yet: without short reconnect backoffs the channel's first
+    // failure would delay every later call by gRPC's default backoff (about 1 s, growing).
+    grpc::ChannelArguments channel_args;
+    channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+    channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+    channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 250);
+    channel_ = grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), channel_args);
     stub_ = v1::VectorSearch::NewStub(channel_);
   }
 
@@ -131,9 +144,10 @@ class ServerProcess {
  private:
   std::string conninfo_;
   std::vector<std::string> args_;
+  std::string binary_;
+  std::string log_path_;
   int port_ = 0;
   pid_t pid_ = -1;
-  std::string log_path_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::VectorSearch::Stub> stub_;
 };
