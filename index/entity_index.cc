@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <unordered_map>
 
 #include "index/fast_flat.h"
@@ -319,8 +321,10 @@ LiveRows CopyLiveRows(const State& state) {
 }
 
 // May throw (FAISS reports errors as exceptions, allocation may fail).
+// `progress(rows_done)` is called after each chunk of a long HNSW build.
 std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, size_t rows,
-                                    size_t dim, const IndexOptions& options) {
+                                    size_t dim, const IndexOptions& options,
+                                    const std::function<void(size_t)>& progress) {
   auto sealed = std::make_unique<Sealed>();
   sealed->kind = kind;
   sealed->rows = rows;
@@ -341,7 +345,14 @@ std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, 
       sealed->hnsw->is_trained = true;
       sealed->hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
       sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
-      sealed->hnsw->add(n, vectors.data());
+      // In tenths, so a build of minutes reports as it goes; HNSW add is incremental.
+      const faiss::Index::idx_t chunk = std::max<faiss::Index::idx_t>(n / 10, 10000);
+      for (faiss::Index::idx_t done = 0; done < n;) {
+        const faiss::Index::idx_t count = std::min(chunk, n - done);
+        sealed->hnsw->add(count, vectors.data() + done * d);
+        done += count;
+        if (progress && done < n) progress(static_cast<size_t>(done));
+      }
       // The graph's flat storage now holds the rows; it serves the exact scans too.
       std::vector<float>().swap(vectors);
       sealed->vectors = static_cast<const faiss::IndexFlat&>(*sealed->hnsw->storage).get_xb();
@@ -374,10 +385,11 @@ std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, 
 
 // A new State whose slots are `rows` in order, all live, sealed as `kind`.
 std::unique_ptr<State> BuildState(LiveRows rows, IndexKind kind, size_t dim,
-                                  const IndexOptions& options) {
+                                  const IndexOptions& options,
+                                  const std::function<void(size_t)>& progress) {
   auto state = std::make_unique<State>(dim);
   const size_t n = rows.ids.size();
-  state->sealed = BuildSealed(kind, std::move(rows.vectors), n, dim, options);
+  state->sealed = BuildSealed(kind, std::move(rows.vectors), n, dim, options, progress);
   state->ids = std::move(rows.ids);
   state->types = std::move(rows.types);
   state->live.assign(n, 1);
@@ -460,7 +472,7 @@ struct EntityIndex::Impl {
     return top.TakeSorted();
   }
 
-  Status RebuildLocked(std::optional<IndexKind> new_pin);
+  Status RebuildLocked(const IndexKey& key, std::optional<IndexKind> new_pin);
 };
 
 // ANN over the sealed part plus an exact scan of the tail. nullopt when the ANN structure came
@@ -512,7 +524,7 @@ std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& al
   return top.TakeSorted();
 }
 
-Status EntityIndex::Impl::RebuildLocked(std::optional<IndexKind> new_pin) {
+Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<IndexKind> new_pin) {
   LiveRows rows;
   IndexKind kind;
   {
@@ -524,10 +536,23 @@ Status EntityIndex::Impl::RebuildLocked(std::optional<IndexKind> new_pin) {
     rebuilding.store(true);
   }
 
+  const auto started = std::chrono::steady_clock::now();
+  const size_t total = rows.ids.size();
+  auto report = [&](size_t done, bool finished) {
+    if (!options.on_rebuild_progress) return;
+    RebuildProgress p;
+    p.kind = kind;
+    p.rows_done = done;
+    p.rows_total = total;
+    p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    p.finished = finished;
+    options.on_rebuild_progress(key, p);
+  };
+  report(0, false);
   std::unique_ptr<State> fresh;
   Status status;
   try {
-    fresh = BuildState(std::move(rows), kind, dim, options);
+    fresh = BuildState(std::move(rows), kind, dim, options, [&](size_t done) { report(done, false); });
   } catch (const std::exception& e) {
     status = Status::Internal(std::string("building a ") + IndexKindName(kind) +
                               " index failed: " + e.what());
@@ -544,6 +569,7 @@ Status EntityIndex::Impl::RebuildLocked(std::optional<IndexKind> new_pin) {
     }
     replayed.swap(write_log);
   }
+  report(status.ok() ? total : 0, true);
   // `fresh` now holds the old state (or nothing); it and the log are freed here, unlocked.
   return status;
 }
@@ -661,7 +687,7 @@ bool EntityIndex::NeedsRebuild() const {
 
 Status EntityIndex::Rebuild(std::optional<IndexKind> kind) {
   std::lock_guard<std::mutex> one_rebuild(impl_->rebuild_mu);
-  return impl_->RebuildLocked(kind);
+  return impl_->RebuildLocked(key_, kind);
 }
 
 bool EntityIndex::RebuildIfNeeded() {
@@ -672,7 +698,7 @@ bool EntityIndex::RebuildIfNeeded() {
     if (impl_->WhyRebuildNow() == RebuildReason::kNone) return false;
     pin = impl_->pinned_kind;
   }
-  return impl_->RebuildLocked(pin).ok();
+  return impl_->RebuildLocked(key_, pin).ok();
 }
 
 }  // namespace vecmirror

@@ -80,6 +80,18 @@ struct IndexOptions {
   double compact_dead_share = 0.2;
   // Absorb the tail into the ANN structure when it exceeds this many rows. Default: 5,000.
   size_t tail_absorb_rows = 5000;
+
+  // Called by the rebuilding thread when a rebuild starts, after each tenth of a long build,
+  // and when it ends, so long work shows progress. Must be thread-safe. Default: none.
+  std::function<void(const IndexKey&, const struct RebuildProgress&)> on_rebuild_progress;
+};
+
+struct RebuildProgress {
+  IndexKind kind = IndexKind::kFlat;  // what is being built
+  size_t rows_done = 0;
+  size_t rows_total = 0;
+  double seconds = 0;     // since the rebuild started
+  bool finished = false;  // the new structure is swapped in (or the build failed)
 };
 
 // One write to an index. Upserts carry a unit-norm vector of the index's dimension.

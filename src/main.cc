@@ -28,8 +28,23 @@ sigset_t BlockShutdownSignals() {
   return set;
 }
 
-int Run(const Config& config) {
+// One line when a rebuild starts, after each tenth of a long build, and when it ends.
+void LogRebuildProgress(const IndexKey& key, const RebuildProgress& p) {
+  if (p.finished) {
+    spdlog::info("rebuild {}: {} of {} rows as {} done in {:.1f} s", key.ToString(), p.rows_done,
+                 p.rows_total, IndexKindName(p.kind), p.seconds);
+  } else if (p.rows_done == 0) {
+    spdlog::info("rebuild {}: building {} from {} live rows", key.ToString(), IndexKindName(p.kind),
+                 p.rows_total);
+  } else {
+    spdlog::info("rebuild {}: {} of {} rows ({:.0f}%), {:.1f} s", key.ToString(), p.rows_done,
+                 p.rows_total, 100.0 * p.rows_done / p.rows_total, p.seconds);
+  }
+}
+
+int Run(Config config) {
   const sigset_t signals = BlockShutdownSignals();
+  config.index.on_rebuild_progress = LogRebuildProgress;
   Registry registry(config.index);
   ModelCatalog models(config.models);
   MirrorStatusBoard board;
@@ -91,5 +106,5 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  return vecmirror::Run(config);
+  return vecmirror::Run(std::move(config));
 }

@@ -2,6 +2,8 @@
 // filters, and the query options. Data are clustered, embedding-like vectors.
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -615,6 +617,33 @@ TEST(EntityIndexTest, SizePolicyPromotesAndAPinnedKindSticks) {
   // ...until a rebuild without a kind hands it back to the size policy.
   ASSERT_TRUE(index.Rebuild().ok());
   EXPECT_EQ(index.Stats().kind, IndexKind::kHnsw);
+}
+
+TEST(EntityIndexTest, ARebuildReportsItsProgress) {
+  const size_t dim = 16;
+  std::vector<RebuildProgress> events;
+  std::mutex mu;
+  IndexOptions options;
+  options.on_rebuild_progress = [&](const IndexKey& key, const RebuildProgress& p) {
+    EXPECT_EQ(key, KeyOfDim(dim));
+    std::lock_guard lock(mu);
+    events.push_back(p);
+  };
+  EntityIndex index(KeyOfDim(dim), options);
+  ClusteredEmbeddings gen(dim, 10, 7);
+  Fill(index, gen, 25000);
+  ASSERT_TRUE(index.Rebuild(IndexKind::kHnsw).ok());
+
+  ASSERT_GE(events.size(), 3u) << "a start, at least one chunk, and the end";
+  EXPECT_EQ(events.front().rows_done, 0u);
+  EXPECT_FALSE(events.front().finished);
+  EXPECT_TRUE(events.back().finished);
+  EXPECT_EQ(events.back().rows_done, 25000u);
+  for (size_t i = 1; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].rows_total, 25000u);
+    EXPECT_EQ(events[i].kind, IndexKind::kHnsw);
+    EXPECT_GT(events[i].rows_done, events[i - 1].rows_done) << "progress only moves forward";
+  }
 }
 
 }  // namespace
