@@ -8,6 +8,7 @@ readonly PACKAGES=(
   build-essential cmake pkg-config
   libfaiss-dev libopenblas-dev libeigen3-dev
   libpq-dev libpqxx-dev postgresql
+  postgresql-server-dev-15  # server headers: tests/pgvector_shim, the pgvector stand-in
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libbenchmark-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev
