@@ -18,8 +18,8 @@
 -- Inf, all zeros). A query with NaN, Inf or all zeros is the caller's error; the result is then
 -- empty or meaningless.
 --
--- Written and tested for a real[] vector column. It reads the column as emb.vector::real[], so
--- on a pgvector `vector` column it relies on pgvector's vector -> real[] cast (not tested here).
+-- It reads the column as emb.vector::real[], so on a pgvector `vector` column it relies on
+-- pgvector's vector -> real[] cast (tested with the tests' stand-in type, which has one).
 -- It is a sequential scan over the tenant's rows: fine for tests, not for production.
 --
 -- Idempotent (CREATE OR REPLACE); run it after sql/schema.sql.

@@ -105,6 +105,7 @@ void Mirror::UpsertEmbedding(const EmbeddingRow& row) {
 void Mirror::RemoveEmbedding(const std::string& key) {
   if (skipping_) return;
   ++changes_in_transaction_;
+  bad_keys_.erase(key);
   EraseEmbeddingKey(key);
 }
 
@@ -122,6 +123,7 @@ void Mirror::TruncateEmbeddings() {
   for (const auto& [id, keys] : embedding_keys_) Touch(id);
   embeddings_.clear();
   embedding_keys_.clear();
+  bad_keys_.clear();
 }
 
 void Mirror::CommitTransaction(uint64_t end_lsn, int64_t commit_time_us) {
@@ -187,6 +189,8 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
   }
   if (record.status == EmbeddingStatus::kCompleted && record.bad_reason) {
     CountBadRow(row.key, record, row.error);
+  } else {
+    bad_keys_.erase(row.key);  // good again: a later bad version counts anew
   }
 
   if (previous != embeddings_.end()) EraseEmbeddingKey(row.key);
@@ -235,6 +239,8 @@ void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record) {
 
 void Mirror::CountBadRow(const std::string& key, const EmbeddingRecord& record,
                          const std::string& detail) {
+  // A row is counted and logged once while it stays bad, however often it is updated.
+  if (!bad_keys_.insert(key).second) return;
   board_.Update([&](MirrorState& s) {
     auto& c = s.bad_rows;
     if (record.bad_reason == kNullVector) c.null_vector++;
@@ -243,8 +249,6 @@ void Mirror::CountBadRow(const std::string& key, const EmbeddingRecord& record,
     else if (record.bad_reason == kDimensionMismatch) c.dimension_mismatch++;
     else c.malformed++;
   });
-  // Logged once per row: a row that stays bad through later updates does not flood the log.
-  if (!logged_bad_keys_.insert(key).second) return;
   const auto expected = models_.DimensionOf(record.model);
   spdlog::warn("embedding not searchable: {} (entity_id={} model={} dim={}{}){}{}",
                record.bad_reason, record.entity_id.ToString(), record.model, record.raw_dim,

@@ -112,7 +112,7 @@ class Mirror {
   std::unordered_map<Uuid, IndexedByModel, UuidHash> indexed_;
 
   std::unordered_set<Uuid, UuidHash> touched_;
-  std::unordered_set<std::string> logged_bad_keys_;
+  std::unordered_set<std::string> bad_keys_;  // completed rows counted as bad, still bad
   bool skipping_ = false;
   size_t changes_in_transaction_ = 0;
 };

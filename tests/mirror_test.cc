@@ -226,6 +226,31 @@ TEST_F(MirrorTest, BadRowsAreCountedAndNeverIndexed) {
   EXPECT_EQ(bad.dimension_mismatch, 1u);
 }
 
+TEST_F(MirrorTest, ABadRowIsCountedOnceWhileItStaysBad) {
+  EmbeddingRow null_vector = Embedding("e1", 1, EmbeddingStatus::kCompleted, {});
+  null_vector.vector_state = EmbeddingRow::VectorState::kNull;
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEmbedding(null_vector);
+  Commit();
+  for (int i = 0; i < 3; ++i) {  // e.g. updated_at touched: still bad, not a new bad row
+    Begin();
+    mirror_.UpsertEmbedding(null_vector);
+    Commit();
+  }
+  EXPECT_EQ(board_.Get().bad_rows.null_vector, 1u);
+
+  Begin();
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
+  Commit();
+  EXPECT_EQ(Indexed().size(), 1u);
+  Begin();
+  mirror_.UpsertEmbedding(null_vector);  // bad again after being good: counted again
+  Commit();
+  EXPECT_EQ(board_.Get().bad_rows.null_vector, 2u);
+  EXPECT_TRUE(Indexed().empty());
+}
+
 TEST_F(MirrorTest, UnknownModelIsLearnedFromItsFirstRowAndCreatesItsIndex) {
   Begin();
   mirror_.UpsertEntity(Entity("v1", 1, "context"));

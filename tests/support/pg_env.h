@@ -59,7 +59,7 @@ Status RunPsqlFile(const std::string& conninfo, const std::string& path);
 
 // Creates the tables of sql/schema.sql and the function of sql/search_similar_entities.sql.
 // vector_type: "auto" (pgvector's vector when available, else real[]), "vector" or "real[]".
-// vm_search_similar_entities is tested on real[] only.
+// A "vector" column needs a `vector` type: pgvector, or tests/pgvector_shim's stand-in.
 Status LoadSchema(const std::string& conninfo, std::string_view vector_type = "real[]");
 
 // A database of its own for one test, named vmtest_<hint>_<pid>_<counter>, dropped by the
