@@ -78,6 +78,8 @@ struct Options {
   int writer_threads = 2;
   int apply_rows = 50000;
   int apply_batch = 1000;
+  uint64_t ann_min_rows = 10000;  // the server's default
+  std::string server_args;        // more flags for vecmirror-server
 };
 
 [[noreturn]] void Die(const std::string& message) {
@@ -155,8 +157,8 @@ struct Row {
 // The server under test, on a free loopback port, with the bench's slot.
 class Server {
  public:
-  explicit Server(const std::string& conninfo)
-      : process_(conninfo, {"--slot", kSlot, "--threads", "16"}) {}
+  Server(const std::string& conninfo, const Options& options)
+      : process_(conninfo, Arguments(options)), ann_min_rows_(options.ann_min_rows) {}
   void Start() {
     process_.Start();
     // Let the port open before the first call: a call that finds nothing listening puts the
@@ -175,8 +177,9 @@ class Server {
     }
     if (!process_.WaitLoaded(std::chrono::seconds(600))) Die("the server did not load; its log:\n" + process_.Log());
   }
-  // Waits until no index is being built or compacted (the promotion to HNSW after the load
-  // would otherwise take the CPU from the first measurement). Returns a "kind, rows" summary.
+  // Waits until no index is being built or compacted, and every index of at least
+  // --ann-min-rows rows has been promoted from flat (the promotion after the load would
+  // otherwise take the CPU from the first measurement). Returns a "kind, rows" summary.
   std::string WaitIndexesSettled() {
     int quiet = 0;
     std::string summary;
@@ -188,7 +191,8 @@ class Server {
       bool rebuilding = false;
       summary.clear();
       for (const auto& index : listed.indexes()) {
-        rebuilding = rebuilding || index.rebuilding();
+        rebuilding = rebuilding || index.rebuilding() ||
+                     (index.kind() == v1::INDEX_KIND_FLAT && index.live_count() >= ann_min_rows_);
         summary += (summary.empty() ? "" : "; ") + v1::IndexKind_Name(index.kind()) + " " +
                    std::to_string(index.live_count()) + " live, " + std::to_string(index.dead_count()) + " dead";
       }
@@ -211,7 +215,16 @@ class Server {
   void Stop() { process_.Kill(SIGTERM); }
 
  private:
+  static std::vector<std::string> Arguments(const Options& options) {
+    std::vector<std::string> args = {"--slot", kSlot, "--threads", "16", "--ann-min-rows",
+                                     std::to_string(options.ann_min_rows)};
+    std::istringstream extra(options.server_args);
+    for (std::string arg; extra >> arg;) args.push_back(arg);
+    return args;
+  }
+
   testing::ServerProcess process_;
+  const uint64_t ann_min_rows_;
 };
 
 grpc::Status Search(v1::VectorSearch::Stub& stub, const std::string& tenant, const std::vector<float>& v,
@@ -484,6 +497,11 @@ int Run(const Options& options) {
   }
   std::printf("vecmirror_freshness_bench: nproc %u, %s, load average %s\n",
               std::thread::hardware_concurrency(), CpuModel().c_str(), LoadAverage().c_str());
+  std::printf("%d s per run, %d repetitions, %d writer connections, %d commits/s at most, %d search "
+              "threads at %d QPS in all (0 = no pause), server flags: --ann-min-rows %llu %s\n",
+              options.seconds, options.repetitions, options.writer_threads, options.commits_per_second,
+              options.search_threads, options.search_qps, static_cast<unsigned long long>(options.ann_min_rows),
+              options.server_args.c_str());
 
   std::unique_ptr<testing::ScratchDatabase> db;
   if (Status s = testing::ScratchDatabase::CreateWithSchema("freshness", &db, "real[]"); !s.ok()) {
@@ -516,7 +534,7 @@ int Run(const Options& options) {
   std::printf("data: %u tenant(s) x %u entities, one %s (%u-d, real[]) embedding each: %zu rows\n",
               options.tenants, options.entities, kModel, kDim, rows.size());
 
-  Server server(db->conninfo());
+  Server server(db->conninfo(), options);
   const auto load_start = Clock::now();
   server.Start();
   std::printf("server loaded in %.1f s\n", Seconds(Clock::now() - load_start));
@@ -619,6 +637,9 @@ int main(int argc, char** argv) {
   app.add_option("--probe-threads", options.probe_threads, "threads waiting for commits to show")->capture_default_str();
   app.add_option("--apply-rows", options.apply_rows, "vector updates in the apply run")->capture_default_str();
   app.add_option("--apply-batch", options.apply_batch, "rows per transaction in the apply run")->capture_default_str();
+  app.add_option("--ann-min-rows", options.ann_min_rows, "passed to the server; indexes this large wait for ANN")
+      ->capture_default_str();
+  app.add_option("--server-args", options.server_args, "more vecmirror-server flags, space-separated");
   CLI11_PARSE(app, argc, argv);
   if (options.pgdir.empty()) {
     std::fprintf(stderr, "--pgdir is required (start one: scripts/pg-cluster.sh start DIR)\n");
