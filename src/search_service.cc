@@ -267,6 +267,11 @@ std::chrono::steady_clock::time_point SearchService::WaitDeadline(
   return steady_now + (remaining - margin);
 }
 
+Status SearchService::MinLsnNotReached(const v1::SearchRequest& request) const {
+  return Status::DeadlineExceeded("min_lsn " + LsnText(request.min_lsn()) +
+                                  " not applied; applied is " + LsnText(registry_.applied_lsn()));
+}
+
 Status SearchService::Search(const v1::SearchRequest& request,
                              std::chrono::steady_clock::time_point deadline,
                              v1::SearchResponse* response) const {
@@ -277,7 +282,14 @@ Status SearchService::Search(const v1::SearchRequest& request,
   }
 
   const std::string& model = request.model();
-  const std::optional<uint32_t> dim = model.empty() ? std::nullopt : models_.DimensionOf(model);
+  auto lookup = [&] { return model.empty() ? std::nullopt : models_.DimensionOf(model); };
+  std::optional<uint32_t> dim = lookup();
+  // A model first seen in a transaction the caller waits for is not known until it is applied:
+  // wait for min_lsn before calling the model unknown.
+  if (!dim && !model.empty() && request.min_lsn() > registry_.applied_lsn()) {
+    if (!registry_.WaitForLsn(request.min_lsn(), deadline)) return MinLsnNotReached(request);
+    dim = lookup();
+  }
   if (!dim) {
     return Status::InvalidArgument(
         (model.empty() ? std::string("model is required")
@@ -291,9 +303,7 @@ Status SearchService::Search(const v1::SearchRequest& request,
   }
 
   if (request.min_lsn() > 0 && !registry_.WaitForLsn(request.min_lsn(), deadline)) {
-    return Status::DeadlineExceeded("min_lsn " + LsnText(request.min_lsn()) +
-                                    " not applied; applied is " +
-                                    LsnText(registry_.applied_lsn()));
+    return MinLsnNotReached(request);
   }
 
   // Read the watermark before looking anything up. Indexes and entity types come into being

@@ -79,6 +79,7 @@ class SearchService final : public v1::VectorSearch::Service {
                 v1::SearchResponse* response) const;
 
  private:
+  Status MinLsnNotReached(const v1::SearchRequest& request) const;
   std::chrono::steady_clock::time_point WaitDeadline(const grpc::ServerContext& context) const;
   std::string KnownModelsText() const;
 
