@@ -60,7 +60,7 @@ bool ParseConfig(int argc, char** argv, Config* config, std::string* message, in
   app.add_option("--database-url", database_url,
                  "PostgreSQL URI or key=value conninfo (default: $DATABASE_URL, else the PG* variables)");
   app.add_option("--listen", config->server.listen, "gRPC listen address (host:port)")->capture_default_str();
-  app.add_option("--threads", config->server.threads, "gRPC threads (0 = 2 x cores, at least 4)")->capture_default_str();
+  app.add_option("--threads", config->server.threads, "gRPC threads (0 = 4 x cores, at least 16)")->capture_default_str();
   app.add_option("--max-message-bytes", config->server.max_message_bytes, "largest gRPC message")->capture_default_str();
   app.add_option("--max-limit", config->service.max_limit, "largest search limit a request may ask for")
       ->capture_default_str()->check(CLI::Range(1u, 1000u));

@@ -28,7 +28,10 @@ void EnableHealthAndReflectionOnce() {
 int ResolveServerThreads(int threads) {
   if (threads > 0) return threads;
   const int hardware = static_cast<int>(std::thread::hardware_concurrency());
-  return std::max(4, 2 * hardware);
+  // The sync server's pollers come out of this budget too, and a search waiting for min_lsn
+  // holds its thread while it waits: a budget near the core count refuses calls that would
+  // only have waited (RESOURCE_EXHAUSTED under a modest load on 2 cores).
+  return std::max(16, 4 * hardware);
 }
 
 GrpcServer::GrpcServer(GrpcServerOptions options) : options_(std::move(options)) {}

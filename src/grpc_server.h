@@ -29,7 +29,7 @@ namespace vecmirror {
 struct GrpcServerOptions {
   // host:port to listen on. Port 0 picks a free port (see bound_port). Default: 127.0.0.1:50051.
   std::string listen = "127.0.0.1:50051";
-  // Most threads serving calls at once. Default: 0 = twice the hardware threads, at least 4.
+  // Most threads serving calls at once. Default: 0 = four per hardware thread, at least 16.
   int threads = 0;
   // Largest request or response, in bytes. Default: 64 MiB (a batch of 1000 3072-d queries is
   // about 12 MiB).

@@ -343,8 +343,8 @@ TEST(ServiceServerTest, StartFailsOnAnAddressItCannotBind) {
 
 TEST(ServiceServerTest, ThreadBudgetDefaultsToTwicePerCoreAtLeastFour) {
   EXPECT_EQ(ResolveServerThreads(7), 7);
-  EXPECT_GE(ResolveServerThreads(0), 4);
-  EXPECT_GE(ResolveServerThreads(0), 2 * static_cast<int>(std::thread::hardware_concurrency()));
+  EXPECT_GE(ResolveServerThreads(0), 16);
+  EXPECT_GE(ResolveServerThreads(0), 4 * static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 // Server reflection answers list_services with our service. Called through a generic stub
