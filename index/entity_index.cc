@@ -414,6 +414,8 @@ struct EntityIndex::Impl {
   mutable std::mutex turnstile;
   mutable std::shared_mutex mu;
   std::mutex rebuild_mu;  // one Rebuild at a time
+  // Maintenance rebuilds of this index wait until then (guarded by rebuild_mu).
+  std::chrono::steady_clock::time_point next_maintenance_rebuild{};
 
   // Guarded by mu.
   std::unique_ptr<State> state;
@@ -570,6 +572,13 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
     replayed.swap(write_log);
   }
   report(status.ok() ? total : 0, true);
+  // Under a steady stream of writes the tail and the tombstones refill while a rebuild runs;
+  // back-to-back rebuilds would take every core. Keep background rebuilds to a duty cycle.
+  const auto ended = std::chrono::steady_clock::now();
+  const double duty = std::clamp(options.rebuild_duty_cycle, 0.01, 1.0);
+  next_maintenance_rebuild =
+      ended + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                  (ended - started) * (1.0 / duty - 1.0));
   // `fresh` now holds the old state (or nothing); it and the log are freed here, unlocked.
   return status;
 }
@@ -692,6 +701,7 @@ Status EntityIndex::Rebuild(std::optional<IndexKind> kind) {
 
 bool EntityIndex::RebuildIfNeeded() {
   std::lock_guard<std::mutex> one_rebuild(impl_->rebuild_mu);
+  if (std::chrono::steady_clock::now() < impl_->next_maintenance_rebuild) return false;
   std::optional<IndexKind> pin;
   {
     auto lock = impl_->ReadLock();

@@ -577,6 +577,7 @@ TEST(EntityIndexTest, SizePolicyPromotesAndAPinnedKindSticks) {
   IndexOptions options;
   options.ann_min_rows = 1000;
   options.tail_absorb_rows = 200;
+  options.rebuild_duty_cycle = 1.0;  // no pause between maintenance rebuilds here
   EntityIndex index(KeyOfDim(dim), options);
   ClusteredEmbeddings gen(dim, 10, 5);
   Model model = Fill(index, gen, 999);
@@ -617,6 +618,32 @@ TEST(EntityIndexTest, SizePolicyPromotesAndAPinnedKindSticks) {
   // ...until a rebuild without a kind hands it back to the size policy.
   ASSERT_TRUE(index.Rebuild().ok());
   EXPECT_EQ(index.Stats().kind, IndexKind::kHnsw);
+}
+
+TEST(EntityIndexTest, MaintenanceRebuildsKeepToTheirDutyCycle) {
+  const size_t dim = 32;
+  IndexOptions options;
+  options.ann_min_rows = 500;
+  options.tail_absorb_rows = 50;
+  options.rebuild_duty_cycle = 0.001;  // after a build of t, wait 999 t
+  EntityIndex index(KeyOfDim(dim), options);
+  ClusteredEmbeddings gen(dim, 10, 5);
+  Fill(index, gen, 2000);
+  ASSERT_TRUE(index.RebuildIfNeeded());  // the promotion to HNSW
+  ASSERT_EQ(index.Stats().kind, IndexKind::kHnsw);
+
+  std::vector<IndexWrite> writes;
+  std::vector<float> v(dim);
+  for (size_t i = 0; i < 60; ++i) {
+    gen.Next(v.data());
+    writes.push_back(testing::Upsert(TestId(50000 + i), 0, v));
+  }
+  index.Apply(writes, 2);
+  EXPECT_TRUE(index.NeedsRebuild()) << "the tail is past tail_absorb_rows";
+  EXPECT_FALSE(index.RebuildIfNeeded()) << "but the last build was just now";
+  EXPECT_EQ(index.Stats().tail, 60u);
+  ASSERT_TRUE(index.Rebuild().ok()) << "an explicit rebuild is not limited";
+  EXPECT_EQ(index.Stats().tail, 0u);
 }
 
 TEST(EntityIndexTest, ARebuildReportsItsProgress) {
