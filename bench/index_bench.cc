@@ -20,6 +20,8 @@
 //                FilterSweep/<share>/exact   exact scan of the allowed rows
 //                FilterSweep/<share>/ann     filtered HNSW, ef raised by the planner (1 / share)
 //                FilterSweep/<share>/ann_ef64   filtered HNSW at the unraised ef_search 64
+//              counter default_is_exact: 1 where IndexOptions' default thresholds choose the
+//              exact scan for this filter at this size
 //   ef         hnsw_ef_search: unfiltered HNSW at --n/--dim for ef_search 16 to 512.
 //                EfSweep/ef<ef>
 //   promotion  ann_min_rows: flat (exact) against HNSW for 1536-d at 2k to 50k rows, 384-d at
@@ -359,14 +361,14 @@ void RunEngine(benchmark::State& state, const std::string& name, const Corpus& c
   for (const auto& [key, value] : counters) state.counters[key] = value;
 }
 
-// The ef_search the planner picks for an HNSW filter at default settings, thresholds off.
-int PlannedEf(size_t n, size_t allowed) {
+// The plan for an HNSW filter of `allowed` rows out of `n` under `options`.
+SearchPlan PlanFor(size_t n, size_t allowed, const IndexOptions& options) {
   SearchPlanInput in;
   in.kind = IndexKind::kHnsw;
   in.sealed_rows = in.live = n;
   in.allowed = allowed;
   in.limit = kTopK;
-  return PlanSearch(in, EngineOptions(IndexKind::kHnsw)).ef_search;
+  return PlanSearch(in, options);
 }
 
 // ---- raw FAISS ----
@@ -551,10 +553,13 @@ void RegisterFilterSweep() {
         const Corpus& c = GetCorpus();
         const size_t f = c.FilterIndex(s);
         RunEngine(state, name, c, GetEngine(IndexKind::kHnsw), f, effort);
-        state.counters["allowed"] = double(c.filters[f].rows.size());
-        state.counters["ef_search"] =
-            effort.exact ? 0 : effort.ef_search > 0 ? effort.ef_search
-                                                    : PlannedEf(c.n, c.filters[f].rows.size());
+        const size_t allowed = c.filters[f].rows.size();
+        state.counters["allowed"] = double(allowed);
+        int ef = effort.ef_search;
+        if (ef == 0) ef = PlanFor(c.n, allowed, EngineOptions(IndexKind::kHnsw)).ef_search;
+        state.counters["ef_search"] = effort.exact ? 0 : ef;
+        // What IndexOptions' default thresholds choose for this filter: 1 = the exact scan.
+        state.counters["default_is_exact"] = PlanFor(c.n, allowed, IndexOptions{}).exact;
       };
     };
     Register("FilterSweep/" + s + "/exact", run(ExactEffort()));
