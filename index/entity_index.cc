@@ -345,6 +345,8 @@ std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, 
       sealed->hnsw->is_trained = true;
       sealed->hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
       sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
+      // Room for every row up front: chunked adds would otherwise grow the storage by doubling.
+      static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage).codes.reserve(rows * dim * sizeof(float));
       // In tenths, so a build of minutes reports as it goes; HNSW add is incremental.
       const faiss::Index::idx_t chunk = std::max<faiss::Index::idx_t>(n / 10, 10000);
       for (faiss::Index::idx_t done = 0; done < n;) {

@@ -83,12 +83,10 @@ struct IndexOptions {
   // hnsw_ef_search / share allowed rows, so it walks about hnsw_ef_search / share^2 nodes: it
   // beats the exact scan of the allowed rows only above about 7.5 * live^(2/3) of them at
   // 1536-d (3,800 of 10,000 live rows, 5,800 of 20,000, 10,000 of 50,000, 15,600 of 100,000);
-  // below that it is up to 60x slower. Defaults: 5,000 rows and 5%. The share is too low from
-  // 20,000 to 1,000,000 live rows, where the crossover falls from 29% to about 7.5% (at 100,000
-  // rows a 10% filter takes 33 ms by ANN, 5.3 ms exactly): about 15% would fit better, a change
-  // still pending (bench/RESULTS.md, "Index engine").
+  // below that it is up to 60x slower. Defaults: 5,000 rows and 15% (the crossover at
+  // 100,000 live rows; bench/RESULTS.md, "Index engine").
   size_t exact_max_allowed_rows = 5000;
-  double exact_max_allowed_share = 0.05;
+  double exact_max_allowed_share = 0.15;
 
   // Rebuild (compact) when tombstones exceed this share of the slots. Default: 0.2.
   double compact_dead_share = 0.2;

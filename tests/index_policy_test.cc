@@ -88,7 +88,9 @@ TEST(PolicyTest, UnfilteredSearchUsesTheDefaults) {
 }
 
 TEST(PolicyTest, SmallAllowListsAreScannedExactly) {
-  IndexOptions options;  // 2,000 rows or 5%
+  IndexOptions options;
+  options.exact_max_allowed_rows = 2000;
+  options.exact_max_allowed_share = 0.05;
   SearchPlanInput in = AnnInput();
   in.allowed = 2000;
   EXPECT_TRUE(PlanSearch(in, options).exact);
@@ -98,6 +100,15 @@ TEST(PolicyTest, SmallAllowListsAreScannedExactly) {
   EXPECT_FALSE(PlanSearch(in, options).exact);
   in.effort.exact = true;
   EXPECT_TRUE(PlanSearch(in, options).exact);
+  // The defaults: 5,000 rows or 15% (bench/RESULTS.md, "Index engine").
+  in = AnnInput();
+  in.allowed = 15000;
+  EXPECT_TRUE(PlanSearch(in, IndexOptions()).exact);
+  in.allowed = 15001;
+  EXPECT_FALSE(PlanSearch(in, IndexOptions()).exact);
+  in.live = in.sealed_rows = 20000;
+  in.allowed = 5000;  // 25% of a small index, but few rows
+  EXPECT_TRUE(PlanSearch(in, IndexOptions()).exact);
   in = AnnInput();
   in.kind = IndexKind::kFlat;
   EXPECT_TRUE(PlanSearch(in, options).exact);
