@@ -49,6 +49,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/machine.h"
 #include "tests/support/pg_env.h"
 #include "tests/support/server_process.h"
 #include "tools/datagen/generator.h"
@@ -161,20 +162,6 @@ class Server {
       : process_(conninfo, Arguments(options)), ann_min_rows_(options.ann_min_rows) {}
   void Start() {
     process_.Start();
-    // Let the port open before the first call: a call that finds nothing listening puts the
-    // channel into reconnect backoff.
-    const int port = std::stoi(process_.address().substr(process_.address().rfind(':') + 1));
-    for (int i = 0; i < 1500; ++i) {
-      const int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      addr.sin_port = htons(static_cast<uint16_t>(port));
-      const bool open = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-      close(fd);
-      if (open) break;
-      std::this_thread::sleep_for(milliseconds(20));
-    }
     if (!process_.WaitLoaded(std::chrono::seconds(600))) Die("the server did not load; its log:\n" + process_.Log());
   }
   // Waits until no index is being built or compacted, and every index of at least
@@ -472,22 +459,6 @@ ApplyResult RunApply(const Options& options, const std::string& conninfo, Server
 
 // ---- Main --------------------------------------------------------------------------------
 
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
 int Run(const Options& options) {
   setenv("VECMIRROR_TEST_PGDIR", options.pgdir.c_str(), 1);
   if (!std::getenv("VECMIRROR_BINARY_DIR")) {
@@ -496,7 +467,7 @@ int Run(const Options& options) {
     setenv("VECMIRROR_BINARY_DIR", self.parent_path().parent_path().c_str(), 1);
   }
   std::printf("vecmirror_freshness_bench: nproc %u, %s, load average %s\n",
-              std::thread::hardware_concurrency(), CpuModel().c_str(), LoadAverage().c_str());
+              std::thread::hardware_concurrency(), vecmirror::bench::CpuModel().c_str(), vecmirror::bench::LoadAverage().c_str());
   std::printf("%d s per run, %d repetitions, %d writer connections, %d commits/s at most, %d search "
               "threads at %d QPS in all (0 = no pause), server flags: --ann-min-rows %llu %s\n",
               options.seconds, options.repetitions, options.writer_threads, options.commits_per_second,
@@ -570,7 +541,7 @@ int Run(const Options& options) {
     std::fflush(stdout);
   }
 
-  std::printf("\nMedians over %d repetitions (load average now %s):\n\n", options.repetitions, LoadAverage().c_str());
+  std::printf("\nMedians over %d repetitions (load average now %s):\n\n", options.repetitions, vecmirror::bench::LoadAverage().c_str());
   std::printf("| updates/s (target) | batch | achieved | freshness p50 ms | p90 ms | p99 ms | search QPS meanwhile |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
   for (size_t i = 0; i < options.rates.size(); ++i) {

@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/machine.h"
 #include "index/model_catalog.h"
 #include "tests/support/pg_env.h"
 #include "tests/support/server_process.h"
@@ -179,23 +180,6 @@ bool ParseLoadLine(const std::string& line, double* rows_per_s, double* mb_per_s
                      &rows, &mb, rows_per_s, mb_per_s) == 4;
 }
 
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-// /proc/loadavg's first three fields: how busy the shared machine was.
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
-
 std::string DefaultServerPath() {
   std::error_code error;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
@@ -211,7 +195,7 @@ int Run(const Options& options) {
   std::printf("vecmirror_load_bench: %u rows of %s (%u-d, real[]), %u tenants, %d repetitions\n",
               options.rows, options.model.c_str(), *dim, options.tenants, options.repetitions);
   std::printf("machine: %u CPUs (nproc), %s; load average %s\n", std::thread::hardware_concurrency(),
-              CpuModel().c_str(), LoadAverage().c_str());
+              vecmirror::bench::CpuModel().c_str(), vecmirror::bench::LoadAverage().c_str());
 
   std::unique_ptr<testing::ScratchDatabase> db;
   if (Status s = testing::ScratchDatabase::CreateWithSchema("load_bench", &db, "real[]"); !s.ok()) {
@@ -276,7 +260,7 @@ int Run(const Options& options) {
                 "server's log: embedding COPY phase", "", Median(logged_rows_s), Median(logged_mb_s),
                 Median(logged_rows_s) / (rows / copy));
   }
-  std::printf("load average after: %s\n", LoadAverage().c_str());
+  std::printf("load average after: %s\n", vecmirror::bench::LoadAverage().c_str());
   std::filesystem::remove_all(log_dir);
   return 0;
 }

@@ -39,6 +39,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "bench/machine.h"
 #include "index/model_catalog.h"
 #include "index/registry.h"
 #include "src/grpc_server.h"
@@ -183,14 +184,6 @@ class World {
 World& TheWorld() {
   static World* world = new World();  // built on first use; lives until exit
   return *world;
-}
-
-// /proc/loadavg's first three fields: how busy the shared machine was.
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
 }
 
 // CPU time of the whole process (every thread: client, gRPC server, its pollers), in seconds.
@@ -411,13 +404,13 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   std::printf("vecmirror_service_bench: n=%zu dim=%zu queries=%zu limit=%u\n", vecmirror::g_config.n,
               vecmirror::g_config.dim, vecmirror::g_config.queries, vecmirror::kLimit);
-  std::printf("load average before: %s\n", vecmirror::LoadAverage().c_str());
+  std::printf("load average before: %s\n", vecmirror::bench::LoadAverage().c_str());
   vecmirror::Register();
   vecmirror::TheWorld();  // data and index builds, before any timing
   vecmirror::MedianReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios();
-  std::printf("load average after: %s\n", vecmirror::LoadAverage().c_str());
+  std::printf("load average after: %s\n", vecmirror::bench::LoadAverage().c_str());
   benchmark::Shutdown();
   return 0;
 }

@@ -282,12 +282,10 @@ class PgvectorIntegrationTest : public ::testing::Test {
       // The slot is cluster-wide: named after the database. ~ScratchDatabase drops it.
       std::string slot = "vmtest_" + db->name();
       slot.resize(std::min<size_t>(slot.size(), 63));
-      // --threads: as tests/support/live_mirror.h explains, more than the default for a busy CI.
       server = std::make_unique<ServerProcess>(
           db->conninfo(),
-          std::vector<std::string>{"--slot", slot, "--publication", "vecmirror", "--threads", "16"});
+          std::vector<std::string>{"--slot", slot, "--publication", "vecmirror"});
       server->Start();
-      WaitForPort(server->address(), std::chrono::seconds(30));
       if (!server->WaitLoaded(std::chrono::seconds(120))) {
         return Status::Unavailable("the server did not load; its log:\n" + Tail(server->Log()));
       }

@@ -150,24 +150,6 @@ inline std::vector<float> RandomVector(std::mt19937_64& rng, uint32_t dim) {
   return v;
 }
 
-// Waits until something accepts TCP connections at "127.0.0.1:port". False on timeout.
-inline bool WaitForPort(const std::string& address, std::chrono::milliseconds timeout) {
-  const int port = std::stoi(address.substr(address.rfind(':') + 1));
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    const bool open = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    close(fd);
-    if (open) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
 class LiveMirror {
  public:
   LiveMirror() = default;
@@ -186,16 +168,10 @@ class LiveMirror {
   // Starts a server on the database (a fresh process: fresh slot and load) and, unless told
   // not to, waits until its first load is complete.
   Status StartServer(std::vector<std::string> extra_args = {}, bool wait_loaded = true) {
-    // --threads: the default (4 on this machine) lets gRPC's sync server answer
-    // RESOURCE_EXHAUSTED "Server Threadpool Exhausted" to a single client's back-to-back calls
-    // when the CPUs are busy; these suites test the mirror, not that limit.
-    std::vector<std::string> args = {"--slot", slot_, "--publication", "vecmirror", "--threads", "16"};
+    std::vector<std::string> args = {"--slot", slot_, "--publication", "vecmirror"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     server_ = std::make_unique<ServerProcess>(db_->conninfo(), std::move(args));
     server_->Start();
-    // A first call that finds nothing listening puts the channel into reconnect backoff
-    // (1 s, then longer): wait for the port to accept connections before the first call.
-    WaitForPort(server_->address(), std::chrono::seconds(30));
     if (wait_loaded && !server_->WaitLoaded()) {
       return Status::Unavailable("the server did not finish its first load; its log:\n" + LogTail());
     }
