@@ -29,3 +29,11 @@ vecmirror_test(mirror_fault_test mirror_fault_test.cc
   TIMEOUT 900)
 add_dependencies(mirror_fault_test vecmirror-server)
 set_tests_properties(mirror_fault_test PROPERTIES RUN_SERIAL TRUE)
+
+# Operator errors at start-up (no REPLICATION, a publication the role may not create).
+vecmirror_test(server_startup_test server_startup_test.cc
+  LIBS ${_vecmirror_live_libs}
+  FIXTURES pg_cluster
+  LABELS integration
+  TIMEOUT 300)
+add_dependencies(server_startup_test vecmirror-server)

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -100,6 +101,22 @@ class ServerProcess {
   }
 
   bool running() const { return pid_ > 0; }
+
+  // Waits for the process to exit on its own; its exit code, or nullopt on timeout (the process
+  // keeps running) or if it died of a signal.
+  std::optional<int> WaitExit(std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        if (WIFEXITED(status)) return WEXITSTATUS(status);
+        return std::nullopt;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::nullopt;
+  }
 
   // Waits until the first load is complete (GetMirrorStatus says loaded). False on timeout or
   // if the process died.
