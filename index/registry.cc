@@ -1,5 +1,8 @@
 #include "index/registry.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace vecmirror {
@@ -150,6 +153,11 @@ void Registry::StopMaintenance() {
 }
 
 void Registry::MaintenanceLoop(std::chrono::milliseconds period) {
+  // Background rebuilds yield the cores to applying changes and to searches: this thread, and
+  // the OpenMP workers its builds start (a Linux thread inherits its creator's nice value), run
+  // at a lower priority. Best effort: if it fails they keep the default one.
+  constexpr int kMaintenanceNice = 10;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kMaintenanceNice);
   std::unique_lock<std::mutex> lock(maintenance_mu_);
   while (!maintenance_cv_.wait_for(lock, period, [this] { return stop_maintenance_; })) {
     lock.unlock();

@@ -81,7 +81,8 @@ class Registry {
                                  std::optional<IndexKind> kind);
 
   // Starts/stops the thread that rebuilds indexes whose NeedsRebuild() is true, one at a time,
-  // checking every `period`. Stop waits for a build in progress to finish.
+  // checking every `period`, at a lower CPU priority than applying and searching. Stop waits
+  // for a build in progress to finish.
   void StartMaintenance(std::chrono::milliseconds period = std::chrono::milliseconds(500));
   void StopMaintenance();
 
