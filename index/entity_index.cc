@@ -320,6 +320,44 @@ LiveRows CopyLiveRows(const State& state) {
   return rows;
 }
 
+// Adds `n` rows to an HNSW index in tenths, so that a build of minutes reports as it goes
+// (HNSW add is incremental). `progress(rows_added)` is called after each chunk but the last.
+void AddToGraph(faiss::IndexHNSW& index, const float* rows, size_t n,
+                const std::function<void(size_t)>& progress) {
+  const size_t d = static_cast<size_t>(index.d);
+  const size_t chunk = std::max<size_t>(n / 10, 10000);
+  for (size_t done = 0; done < n;) {
+    const size_t count = std::min(chunk, n - done);
+    index.add(static_cast<faiss::Index::idx_t>(count), rows + done * d);
+    done += count;
+    if (progress && done < n) progress(done);
+  }
+}
+
+// A copy of the sealed HNSW structure `base` with `n` more rows added: rows base.rows.. of the
+// result are `rows`. The graph and its storage are copied, then extended, so `base` stays
+// intact for the searches that read it meanwhile. May throw like BuildSealed.
+std::unique_ptr<Sealed> ExtendHnsw(const Sealed& base, const float* rows, size_t n, size_t dim,
+                                   const std::function<void(size_t)>& progress) {
+  auto sealed = std::make_unique<Sealed>();
+  sealed->kind = IndexKind::kHnsw;
+  sealed->rows = base.rows + n;
+  const auto& base_storage = static_cast<const faiss::IndexFlat&>(*base.hnsw->storage);
+  sealed->hnsw =
+      std::make_unique<faiss::IndexHNSW>(new FastFlatIP(static_cast<faiss::Index::idx_t>(dim)));
+  sealed->hnsw->own_fields = true;
+  sealed->hnsw->is_trained = true;
+  sealed->hnsw->hnsw = base.hnsw->hnsw;  // the graph, its parameters and its level generator
+  auto& storage = static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage);
+  storage.codes.reserve(sealed->rows * dim * sizeof(float));
+  storage.codes.assign(base_storage.codes.begin(), base_storage.codes.end());
+  storage.ntotal = base_storage.ntotal;
+  sealed->hnsw->ntotal = base.hnsw->ntotal;
+  AddToGraph(*sealed->hnsw, rows, n, progress);
+  sealed->vectors = storage.get_xb();
+  return sealed;
+}
+
 // May throw (FAISS reports errors as exceptions, allocation may fail).
 // `progress(rows_done)` is called after each chunk of a long HNSW build.
 std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, size_t rows,
@@ -347,14 +385,7 @@ std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, 
       sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
       // Room for every row up front: chunked adds would otherwise grow the storage by doubling.
       static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage).codes.reserve(rows * dim * sizeof(float));
-      // In tenths, so a build of minutes reports as it goes; HNSW add is incremental.
-      const faiss::Index::idx_t chunk = std::max<faiss::Index::idx_t>(n / 10, 10000);
-      for (faiss::Index::idx_t done = 0; done < n;) {
-        const faiss::Index::idx_t count = std::min(chunk, n - done);
-        sealed->hnsw->add(count, vectors.data() + done * d);
-        done += count;
-        if (progress && done < n) progress(static_cast<size_t>(done));
-      }
+      AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
       // The graph's flat storage now holds the rows; it serves the exact scans too.
       std::vector<float>().swap(vectors);
       sealed->vectors = static_cast<const faiss::IndexFlat&>(*sealed->hnsw->storage).get_xb();
@@ -477,6 +508,35 @@ struct EntityIndex::Impl {
   }
 
   Status RebuildLocked(const IndexKey& key, std::optional<IndexKind> new_pin);
+  // Requires rebuild_mu and an HNSW sealed structure.
+  Status AbsorbTailLocked(const IndexKey& key);
+  // Requires rebuild_mu. Keeps background rebuilds to options.rebuild_duty_cycle.
+  void ScheduleNextMaintenance(std::chrono::steady_clock::time_point build_started);
+};
+
+// Reports one rebuild's progress through options.on_rebuild_progress.
+class ProgressReporter {
+ public:
+  ProgressReporter(const IndexOptions& options, const IndexKey& key, RebuildProgress shape)
+      : options_(options), key_(key), shape_(shape), started_(std::chrono::steady_clock::now()) {}
+
+  std::chrono::steady_clock::time_point started() const { return started_; }
+
+  void operator()(size_t rows_done, bool finished) const {
+    if (!options_.on_rebuild_progress) return;
+    RebuildProgress p = shape_;
+    p.rows_done = rows_done;
+    p.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    p.finished = finished;
+    options_.on_rebuild_progress(key_, p);
+  }
+
+ private:
+  const IndexOptions& options_;
+  const IndexKey& key_;
+  const RebuildProgress shape_;
+  const std::chrono::steady_clock::time_point started_;
 };
 
 // ANN over the sealed part plus an exact scan of the tail. nullopt when the ANN structure came
@@ -540,18 +600,11 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
     rebuilding.store(true);
   }
 
-  const auto started = std::chrono::steady_clock::now();
   const size_t total = rows.ids.size();
-  auto report = [&](size_t done, bool finished) {
-    if (!options.on_rebuild_progress) return;
-    RebuildProgress p;
-    p.kind = kind;
-    p.rows_done = done;
-    p.rows_total = total;
-    p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    p.finished = finished;
-    options.on_rebuild_progress(key, p);
-  };
+  RebuildProgress shape;
+  shape.kind = kind;
+  shape.rows_total = total;
+  const ProgressReporter report(options, key, shape);
   report(0, false);
   std::unique_ptr<State> fresh;
   Status status;
@@ -574,6 +627,57 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
     replayed.swap(write_log);
   }
   report(status.ok() ? total : 0, true);
+  ScheduleNextMaintenance(report.started());
+  // `fresh` now holds the old state (or nothing); it and the log are freed here, unlocked.
+  return status;
+}
+
+Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key) {
+  // Only a rebuild replaces the State or its sealed structure, and the caller holds rebuild_mu,
+  // so the sealed graph can be read here without the index lock. The tail can't: appends may
+  // move its chunk table.
+  const Sealed& base = *state->sealed;
+  std::vector<float> rows;
+  size_t absorbed = 0;
+  {
+    auto lock = ReadLock();
+    absorbed = state->tail_rows();
+    rows.resize(absorbed * dim);
+    state->tail.ForEachContiguousRun(0, absorbed, [&](size_t first, size_t n, const float* run) {
+      std::memcpy(rows.data() + first * dim, run, n * dim * sizeof(float));
+    });
+  }
+
+  RebuildProgress shape;
+  shape.kind = IndexKind::kHnsw;
+  shape.rows_total = absorbed;
+  shape.extends_graph = true;
+  shape.graph_rows = base.rows;
+  const ProgressReporter report(options, key, shape);
+  report(0, false);
+  std::unique_ptr<Sealed> extended;
+  Status status;
+  try {
+    extended = ExtendHnsw(base, rows.data(), absorbed, dim, [&](size_t done) { report(done, false); });
+  } catch (const std::exception& e) {
+    status = Status::Internal(std::string("adding the tail to the HNSW graph failed: ") + e.what());
+  }
+
+  if (status.ok()) {
+    // Tombstones and types live in the State, which stays; only the slots the graph now holds
+    // leave the tail. Rows appended since the copy above stay in it.
+    RowStore rest(dim);
+    auto lock = WriteLock();
+    for (size_t i = absorbed; i < state->tail.size(); ++i) rest.Append(state->tail.Row(i));
+    state->tail = std::move(rest);
+    state->sealed.swap(extended);
+  }
+  report(status.ok() ? absorbed : 0, true);
+  // `extended` now holds the old sealed structure (or nothing); it is freed here, unlocked.
+  return status;
+}
+
+void EntityIndex::Impl::ScheduleNextMaintenance(std::chrono::steady_clock::time_point started) {
   // Under a steady stream of writes the tail and the tombstones refill while a rebuild runs;
   // back-to-back rebuilds would take every core. Keep background rebuilds to a duty cycle.
   const auto ended = std::chrono::steady_clock::now();
@@ -581,8 +685,6 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
   next_maintenance_rebuild =
       ended + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                   (ended - started) * (1.0 / duty - 1.0));
-  // `fresh` now holds the old state (or nothing); it and the log are freed here, unlocked.
-  return status;
 }
 
 EntityIndex::EntityIndex(IndexKey key, IndexOptions options)
@@ -703,13 +805,25 @@ Status EntityIndex::Rebuild(std::optional<IndexKind> kind) {
 
 bool EntityIndex::RebuildIfNeeded() {
   std::lock_guard<std::mutex> one_rebuild(impl_->rebuild_mu);
-  if (std::chrono::steady_clock::now() < impl_->next_maintenance_rebuild) return false;
   std::optional<IndexKind> pin;
+  RebuildReason reason;
+  bool long_graph_tail = false;
   {
     auto lock = impl_->ReadLock();
-    if (impl_->WhyRebuildNow() == RebuildReason::kNone) return false;
+    reason = impl_->WhyRebuildNow();
+    if (reason == RebuildReason::kNone) return false;
     pin = impl_->pinned_kind;
+    long_graph_tail = impl_->state->sealed->hnsw != nullptr &&
+                      impl_->state->tail_rows() > impl_->options.tail_absorb_rows;
   }
+  // Only full rebuilds keep to the duty cycle. Absorbing a graph's tail costs one insert per
+  // row written, and a tail left long makes every search scan it, so it goes on while a due
+  // compaction waits its turn.
+  const bool resting = std::chrono::steady_clock::now() < impl_->next_maintenance_rebuild;
+  if (long_graph_tail && (reason == RebuildReason::kTail || resting)) {
+    return impl_->AbsorbTailLocked(key_).ok();
+  }
+  if (resting) return false;
   return impl_->RebuildLocked(key_, pin).ok();
 }
 

@@ -6,8 +6,10 @@
 // an immutable "sealed" structure (flat, HNSW or IVF) that searches read without copying;
 // slots [sealed, end) are the "tail", appended by writes and always scanned exactly. A
 // background Rebuild() builds a new sealed structure from the live slots (promotion to a new
-// kind, absorbing the tail, compaction of tombstones) without blocking searches, then swaps it
-// in under a brief exclusive lock, replaying the writes that arrived meanwhile.
+// kind, compaction of tombstones) without blocking searches, then swaps it in under a brief
+// exclusive lock, replaying the writes that arrived meanwhile. A long tail on an HNSW index is
+// absorbed instead: the tail is added to a copy of the graph (one insert per tail row, not one
+// per live row), and the copy is swapped in; its tombstones stay until a compaction.
 //
 // Search never returns fewer than min(limit, allowed rows) because of the index: a selective
 // filter is answered by an exact scan of the allowed slots; otherwise the ANN search runs with
@@ -90,12 +92,13 @@ struct IndexOptions {
 
   // Rebuild (compact) when tombstones exceed this share of the slots. Default: 0.2.
   double compact_dead_share = 0.2;
-  // Absorb the tail into the ANN structure when it exceeds this many rows. Default: 5,000.
+  // Absorb the tail into the ANN structure when it exceeds this many rows: HNSW adds it to its
+  // graph, IVF rebuilds. Default: 5,000.
   size_t tail_absorb_rows = 5000;
-  // Background (maintenance) rebuilds of one index take at most this share of the time: after
-  // a build of t seconds the next waits t * (1 / share - 1). Searches stay correct meanwhile
-  // (the tail is scanned exactly, tombstones are skipped); only their cost grows. Explicit
-  // Rebuild calls are not limited. Default: 0.25.
+  // Full background (maintenance) rebuilds of one index take at most this share of the time:
+  // after a build of t seconds the next waits t * (1 / share - 1). Searches stay correct
+  // meanwhile (the tail is scanned exactly, tombstones are skipped); only their cost grows.
+  // Absorbing an HNSW tail and explicit Rebuild calls are not limited. Default: 0.25.
   double rebuild_duty_cycle = 0.25;
 
   // Called by the rebuilding thread when a rebuild starts, after each tenth of a long build,
@@ -109,6 +112,9 @@ struct RebuildProgress {
   size_t rows_total = 0;
   double seconds = 0;     // since the rebuild started
   bool finished = false;  // the new structure is swapped in (or the build failed)
+  // The rows are a tail added to the existing graph of `graph_rows` rows, not a new build.
+  bool extends_graph = false;
+  size_t graph_rows = 0;
 };
 
 // One write to an index. Upserts carry a unit-norm vector of the index's dimension.

@@ -25,15 +25,17 @@ size_t IvfDefaultProbes(size_t nlist, const IndexOptions& options) {
 RebuildReason WhyRebuild(const IndexShape& shape, const IndexOptions& options) {
   // Building an ANN structure over nothing is pointless; an empty index just waits for rows.
   if (shape.kind != shape.target && shape.live > 0) return RebuildReason::kKind;
-  // A flat index scans its tail exactly like its sealed part, so a long tail costs nothing.
-  if (shape.kind != IndexKind::kFlat && shape.tail > options.tail_absorb_rows) {
-    return RebuildReason::kTail;
-  }
+  // Tombstones before the tail: a compaction absorbs the tail too, and kTail alone lets an
+  // HNSW index add its tail to the graph it has instead of building a new one.
   // No minimum count is needed: above 5,000 slots a 20% dead share is already 1,000 rows, and
   // below that a rebuild is cheap.
   const size_t slots = shape.live + shape.dead;
   if (shape.dead > 0 && double(shape.dead) > options.compact_dead_share * double(slots)) {
     return RebuildReason::kTombstones;
+  }
+  // A flat index scans its tail exactly like its sealed part, so a long tail costs nothing.
+  if (shape.kind != IndexKind::kFlat && shape.tail > options.tail_absorb_rows) {
+    return RebuildReason::kTail;
   }
   return RebuildReason::kNone;
 }

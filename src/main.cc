@@ -33,6 +33,9 @@ void LogRebuildProgress(const IndexKey& key, const RebuildProgress& p) {
   if (p.finished) {
     spdlog::info("rebuild {}: {} of {} rows as {} done in {:.1f} s", key.ToString(), p.rows_done,
                  p.rows_total, IndexKindName(p.kind), p.seconds);
+  } else if (p.rows_done == 0 && p.extends_graph) {
+    spdlog::info("rebuild {}: adding {} tail rows to the {} graph of {} rows", key.ToString(),
+                 p.rows_total, IndexKindName(p.kind), p.graph_rows);
   } else if (p.rows_done == 0) {
     spdlog::info("rebuild {}: building {} from {} live rows", key.ToString(), IndexKindName(p.kind),
                  p.rows_total);

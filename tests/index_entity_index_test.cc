@@ -633,17 +633,124 @@ TEST(EntityIndexTest, MaintenanceRebuildsKeepToTheirDutyCycle) {
   ASSERT_EQ(index.Stats().kind, IndexKind::kHnsw);
 
   std::vector<IndexWrite> writes;
+  for (size_t i = 0; i < 600; ++i) writes.push_back(testing::Remove(TestId(i)));
+  index.Apply(writes, 2);
+  EXPECT_TRUE(index.NeedsRebuild()) << "30% of the slots are tombstones";
+  EXPECT_FALSE(index.RebuildIfNeeded()) << "but the last build was just now";
+  EXPECT_EQ(index.Stats().dead, 600u);
+
+  // A long tail is still added to the graph: that is not a full rebuild.
+  writes.clear();
   std::vector<float> v(dim);
   for (size_t i = 0; i < 60; ++i) {
     gen.Next(v.data());
     writes.push_back(testing::Upsert(TestId(50000 + i), 0, v));
   }
-  index.Apply(writes, 2);
-  EXPECT_TRUE(index.NeedsRebuild()) << "the tail is past tail_absorb_rows";
-  EXPECT_FALSE(index.RebuildIfNeeded()) << "but the last build was just now";
-  EXPECT_EQ(index.Stats().tail, 60u);
-  ASSERT_TRUE(index.Rebuild().ok()) << "an explicit rebuild is not limited";
+  index.Apply(writes, 3);
+  EXPECT_TRUE(index.RebuildIfNeeded());
   EXPECT_EQ(index.Stats().tail, 0u);
+  EXPECT_EQ(index.Stats().dead, 600u) << "the compaction still waits";
+  EXPECT_FALSE(index.RebuildIfNeeded());
+
+  ASSERT_TRUE(index.Rebuild().ok()) << "an explicit rebuild is not limited";
+  EXPECT_EQ(index.Stats().dead, 0u);
+  EXPECT_EQ(index.Stats().live, 2000u - 600u + 60u);
+}
+
+TEST(EntityIndexTest, ALongTailIsAddedToTheGraphAndTombstonesStay) {
+  const size_t dim = 64;
+  IndexOptions options;
+  options.ann_min_rows = 1000;
+  options.tail_absorb_rows = 500;
+  options.compact_dead_share = 0.9;  // so only the tail asks for a rebuild
+  options.rebuild_duty_cycle = 1.0;
+  options.exact_max_allowed_rows = 0;  // searches take the ANN path, so they read the graph
+  options.exact_max_allowed_share = 0;
+  std::vector<RebuildProgress> events;
+  std::function<void()> while_absorbing;
+  options.on_rebuild_progress = [&](const IndexKey&, const RebuildProgress& p) {
+    events.push_back(p);
+    if (p.extends_graph && p.rows_done == 0 && !p.finished && while_absorbing) while_absorbing();
+  };
+  EntityIndex index(KeyOfDim(dim), options);
+  ClusteredEmbeddings gen(dim, 20, 11);
+  Model model = Fill(index, gen, 3000);
+  ASSERT_TRUE(index.RebuildIfNeeded());  // the promotion to HNSW: a full build
+  ASSERT_EQ(index.Stats().kind, IndexKind::kHnsw);
+  ASSERT_FALSE(events.back().extends_graph);
+
+  // A tail of 700 slots: 300 updates, 400 new rows; and 100 removes.
+  std::vector<IndexWrite> writes;
+  std::vector<float> v(dim);
+  auto upsert = [&](size_t i, EntityTypeCode type) {
+    gen.Next(v.data());
+    writes.push_back(testing::Upsert(TestId(i), type, v));
+    model[TestId(i)] = {type, v};
+  };
+  for (size_t i = 0; i < 300; ++i) upsert(i, 1);
+  for (size_t i = 0; i < 400; ++i) upsert(10000 + i, 2);
+  for (size_t i = 300; i < 400; ++i) {
+    writes.push_back(testing::Remove(TestId(i)));
+    model.erase(TestId(i));
+  }
+  index.Apply(writes, 2);
+  ASSERT_EQ(index.Stats().tail, 700u);
+
+  // Writes that land after the tail was copied: 50 new rows, updates and removes of rows being
+  // added to the graph.
+  while_absorbing = [&] {
+    writes.clear();
+    for (size_t i = 0; i < 50; ++i) upsert(20000 + i, 3);
+    for (size_t i = 10000; i < 10020; ++i) upsert(i, 0);
+    for (size_t i = 10020; i < 10030; ++i) {
+      writes.push_back(testing::Remove(TestId(i)));
+      model.erase(TestId(i));
+    }
+    index.Apply(writes, 3);
+  };
+  events.clear();
+  ASSERT_TRUE(index.RebuildIfNeeded());
+
+  ASSERT_FALSE(events.empty());
+  EXPECT_TRUE(events.front().extends_graph);
+  EXPECT_EQ(events.front().graph_rows, 3000u);
+  EXPECT_EQ(events.front().rows_total, 700u);
+  EXPECT_TRUE(events.back().finished);
+  EXPECT_EQ(events.back().rows_done, 700u);
+
+  const IndexStats s = index.Stats();
+  EXPECT_EQ(s.kind, IndexKind::kHnsw);
+  EXPECT_EQ(s.tail, 70u) << "only the writes made during the absorb are left in the tail";
+  EXPECT_EQ(s.live, model.size());
+  EXPECT_EQ(s.dead, 300u + 100u + 20u + 10u) << "tombstones stay until a compaction";
+  EXPECT_EQ(s.covered_lsn, 3u);
+  for (const auto& [id, row] : model) ASSERT_EQ(*index.VectorOf(id), row.vector);
+  for (size_t i = 300; i < 400; ++i) ASSERT_FALSE(index.Contains(TestId(i)));
+  for (size_t i = 10020; i < 10030; ++i) ASSERT_FALSE(index.Contains(TestId(i)));
+
+  // The absorbed rows are found through the graph: each is its own nearest neighbour, on the
+  // ANN path.
+  for (size_t i = 10030; i < 10400; i += 37) {
+    const SearchResult r = index.Search(QueryOf(model.at(TestId(i)).vector, 1));
+    ASSERT_FALSE(r.exact);
+    ASSERT_EQ(r.hits.size(), 1u);
+    EXPECT_EQ(r.hits[0].entity_id, TestId(i));
+  }
+  const Dataset data = testing::ToDataset(model, dim);
+  const auto queries = Queries(gen, 50);
+  EXPECT_GE(MeanRecall(index, data, queries, SearchQuery{}, OracleQuery{}), 0.95);
+  SearchQuery filtered;
+  filtered.types = MaskOf({1, 2});
+  OracleQuery oq;
+  oq.types = std::vector<uint8_t>{1, 2};
+  EXPECT_GE(MeanRecall(index, data, queries, filtered, oq), 0.95);
+  for (const auto& qv : queries) {
+    SearchQuery q = QueryOf(qv, 20);
+    q.effort.exact = true;
+    OracleQuery exact;
+    exact.limit = 20;
+    ExpectSameAsOracle(index.Search(q).hits, data, qv.data(), exact);
+  }
 }
 
 TEST(EntityIndexTest, ARebuildReportsItsProgress) {

@@ -46,6 +46,9 @@ TEST(PolicyTest, RebuildReasons) {
   EXPECT_EQ(WhyRebuild(shape, options), RebuildReason::kNone);
   shape.tail = options.tail_absorb_rows + 1;
   EXPECT_EQ(WhyRebuild(shape, options), RebuildReason::kTail);
+  shape.dead = 100;  // tombstones too: only a full rebuild compacts them
+  EXPECT_EQ(WhyRebuild(shape, options), RebuildReason::kTombstones);
+  shape.dead = 0;
 
   // A flat index never rebuilds for its tail: it is scanned the same way as its sealed part.
   shape.kind = shape.target = IndexKind::kFlat;
