@@ -456,6 +456,7 @@ struct EntityIndex::Impl {
   std::optional<IndexKind> pinned_kind;
   std::vector<IndexWrite> write_log;    // writes applied while a rebuild copies and builds
   std::atomic<bool> rebuilding{false};  // written under mu; read by Stats without it
+  std::atomic<bool> absorbing{false};   // a tail is being added to the graph
   std::vector<float> scratch;           // normalization buffer for writes
 
   std::shared_lock<std::shared_mutex> ReadLock() const {
@@ -654,6 +655,7 @@ Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key) {
   shape.extends_graph = true;
   shape.graph_rows = base.rows;
   const ProgressReporter report(options, key, shape);
+  absorbing.store(true);
   report(0, false);
   std::unique_ptr<Sealed> extended;
   Status status;
@@ -672,6 +674,7 @@ Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key) {
     state->tail = std::move(rest);
     state->sealed.swap(extended);
   }
+  absorbing.store(false);
   report(status.ok() ? absorbed : 0, true);
   // `extended` now holds the old sealed structure (or nothing); it is freed here, unlocked.
   return status;
@@ -779,7 +782,7 @@ IndexStats EntityIndex::Stats() const {
       sizeof(Impl) + state.MemoryBytes() +
       impl_->write_log.capacity() * (sizeof(IndexWrite) + impl_->dim * sizeof(float));
   stats.covered_lsn = impl_->covered_lsn;
-  stats.rebuilding = impl_->rebuilding.load();
+  stats.rebuilding = impl_->rebuilding.load() || impl_->absorbing.load();
   return stats;
 }
 

@@ -161,7 +161,7 @@ struct IndexStats {
   size_t tail = 0;          // slots appended since the last rebuild, scanned exactly
   size_t memory_bytes = 0;  // estimate: vectors, graph or lists, slot tables, id map
   uint64_t covered_lsn = 0;  // LSN of the last transaction applied to this index
-  bool rebuilding = false;
+  bool rebuilding = false;  // a rebuild, or the addition of the tail to the graph, is running
 };
 
 class EntityIndex {

@@ -699,6 +699,7 @@ TEST(EntityIndexTest, ALongTailIsAddedToTheGraphAndTombstonesStay) {
   // Writes that land after the tail was copied: 50 new rows, updates and removes of rows being
   // added to the graph.
   while_absorbing = [&] {
+    EXPECT_TRUE(index.Stats().rebuilding);
     writes.clear();
     for (size_t i = 0; i < 50; ++i) upsert(20000 + i, 3);
     for (size_t i = 10000; i < 10020; ++i) upsert(i, 0);
