@@ -7,8 +7,10 @@
 // synchronously, so that covers the commit) and hands it to a prober thread, which searches
 // for the updated vector with min_lsn set to it. Freshness is the time from the COMMIT's return
 // to that search's answer: "committed" to "visible in a search", gRPC round trip included.
-// The background searches (limit 10, random vectors) run at --search-qps in all, or without
-// pause with --search-qps 0.
+// The background searches (limit 10) run at --search-qps in all, or without pause with
+// --search-qps 0. Updated vectors and queries are drawn from the loaded data's own clustered
+// space (tools/datagen), as real embeddings would be: uniform random vectors are near-orthogonal
+// to every row, which leaves an HNSW search without a gradient to follow.
 // Each answer is also checked: its top hit must be the updated entity at similarity ~1.
 //
 // Apply throughput: --apply-rows vector updates in transactions of --apply-batch rows, the
@@ -200,6 +202,20 @@ class Server {
   v1::VectorSearch::Stub& stub() { return process_.stub(); }
   v1::MirrorStatus Status() { return process_.Status(); }
   void Stop() { process_.Kill(SIGTERM); }
+  // CPU time the server has used so far (all its threads, user and system).
+  double CpuSeconds() const {
+    std::ifstream stat("/proc/" + std::to_string(process_.pid()) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields 14 and 15 (utime, stime) follow the ")" that ends the command name.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i < 14 && rest >> field; ++i) {
+    }
+    double utime = 0, stime = 0;
+    rest >> utime >> stime;
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
 
  private:
   static std::vector<std::string> Arguments(const Options& options) {
@@ -246,13 +262,16 @@ struct FreshnessResult {
   double search_qps = 0, search_p50_ms = 0, search_p99_ms = 0;
   size_t failed_searches = 0;
   int rebuilds = 0;  // index builds or compactions that finished during the run
+  double server_cpu_s = 0;  // CPU the server used during the run
 };
 
 FreshnessResult RunFreshness(const Options& options, const std::string& conninfo, Server& server,
-                             const std::vector<Row>& rows, int rate, uint64_t seed) {
+                             const std::vector<Row>& rows, const datagen::ClusteredVectors& space,
+                             int rate, uint64_t seed) {
   FreshnessResult result;
   result.rate = rate;
   const int rebuilds_before = server.RebuildsDone();
+  const double cpu_before = server.CpuSeconds();
   result.batch = std::max(1, rate / options.commits_per_second);
   const auto interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(static_cast<double>(result.batch) / rate));
@@ -316,7 +335,7 @@ FreshnessResult RunFreshness(const Options& options, const std::string& conninfo
         const Row& row = rows[rng() % rows.size()];
         v1::SearchResponse response;
         const auto start = Clock::now();
-        if (!Search(server.stub(), row.tenant_id, RandomVector(rng), 10, 0, &response).ok()) ++failed_searches;
+        if (!Search(server.stub(), row.tenant_id, space.Query(rng()), 10, 0, &response).ok()) ++failed_searches;
         search_ms[t].push_back(Seconds(Clock::now() - start) * 1e3);
       }
     });
@@ -345,7 +364,8 @@ FreshnessResult RunFreshness(const Options& options, const std::string& conninfo
         std::string sql = "BEGIN;";
         for (int i = 0; i < result.batch; ++i) {
           const Row& row = rows[i == 0 ? order[k] : order[scheduled + rng() % (rows.size() - scheduled)]];
-          std::vector<float> v = RandomVector(rng);
+          // A random key: a new vector of the loaded rows' space.
+          std::vector<float> v = space.Vector(rng());
           sql += "UPDATE embedding SET vector = " + VectorLiteral(v) + " WHERE id = " + row.embedding_id + ";";
           if (i == 0) {
             c.tenant = row.tenant_id;
@@ -394,6 +414,7 @@ FreshnessResult RunFreshness(const Options& options, const std::string& conninfo
   result.search_p99_ms = Percentile(all_searches, 0.99);
   result.failed_searches = failed_searches;
   result.rebuilds = server.RebuildsDone() - rebuilds_before;
+  result.server_cpu_s = server.CpuSeconds() - cpu_before;
   return result;
 }
 
@@ -478,13 +499,15 @@ int Run(const Options& options) {
   if (Status s = testing::ScratchDatabase::CreateWithSchema("freshness", &db, "real[]"); !s.ok()) {
     Die(s.ToString());
   }
+  datagen::DatasetSpec spec;
+  spec.tenants = options.tenants;
+  spec.entities_per_tenant = options.entities;
+  spec.models = {{kModel, kDim}};
+  spec.versioned_share = spec.deleted_share = spec.pending_share = spec.failed_share = 0;
+  const datagen::ClusteredVectors space(kDim, spec.clusters, datagen::ModelSpaceSeed(spec.seed, kModel),
+                                        spec.shape);
   {
     Session loader(db->conninfo());
-    datagen::DatasetSpec spec;
-    spec.tenants = options.tenants;
-    spec.entities_per_tenant = options.entities;
-    spec.models = {{kModel, kDim}};
-    spec.versioned_share = spec.deleted_share = spec.pending_share = spec.failed_share = 0;
     datagen::LoadStats stats;
     if (Status s = datagen::LoadDataset(loader.raw(), spec, {}, &stats); !s.ok()) Die(s.ToString());
     loader.Exec("VACUUM ANALYZE entity");
@@ -513,18 +536,18 @@ int Run(const Options& options) {
 
   std::vector<std::vector<FreshnessResult>> by_rate(options.rates.size());
   std::vector<ApplyResult> applies;
-  std::printf("\n| rep | updates/s (target) | batch | achieved | commits | p50 ms | p90 ms | p99 ms | max ms | probe-queue p99 ms | wrong | search QPS | search p50 ms | search p99 ms | rebuilds |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("\n| rep | updates/s (target) | batch | achieved | commits | p50 ms | p90 ms | p99 ms | max ms | probe-queue p99 ms | wrong | search QPS | search p50 ms | search p99 ms | rebuilds | server CPU s |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int rep = 0; rep < options.repetitions; ++rep) {
     for (size_t i = 0; i < options.rates.size(); ++i) {
       server.WaitIndexesSettled();  // no compaction left over from the previous run
-      const FreshnessResult r = RunFreshness(options, db->conninfo(), server, rows, options.rates[i],
-                                             1000 * rep + i + 1);
+      const FreshnessResult r = RunFreshness(options, db->conninfo(), server, rows, space,
+                                             options.rates[i], 1000 * rep + i + 1);
       by_rate[i].push_back(r);
-      std::printf("| %d | %d | %d | %.0f | %zu | %.2f | %.2f | %.2f | %.2f | %.2f | %zu | %.0f | %.2f | %.2f | %d |\n",
+      std::printf("| %d | %d | %d | %.0f | %zu | %.2f | %.2f | %.2f | %.2f | %.2f | %zu | %.0f | %.2f | %.2f | %d | %.1f |\n",
                   rep + 1, r.rate, r.batch, r.achieved_updates_per_s, r.commits, r.p50_ms, r.p90_ms, r.p99_ms,
                   r.max_ms, r.probe_queue_p99_ms, r.wrong_answers + r.failed_probes, r.search_qps,
-                  r.search_p50_ms, r.search_p99_ms, r.rebuilds);
+                  r.search_p50_ms, r.search_p99_ms, r.rebuilds, r.server_cpu_s);
       if (r.failed_searches) std::printf("  (%zu background searches failed)\n", r.failed_searches);
       std::fflush(stdout);
     }
@@ -542,20 +565,21 @@ int Run(const Options& options) {
   }
 
   std::printf("\nMedians over %d repetitions (load average now %s):\n\n", options.repetitions, vecmirror::bench::LoadAverage().c_str());
-  std::printf("| updates/s (target) | batch | achieved | freshness p50 ms | p90 ms | p99 ms | search QPS meanwhile |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| updates/s (target) | batch | achieved | freshness p50 ms | p90 ms | p99 ms | search QPS meanwhile | server CPU s |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (size_t i = 0; i < options.rates.size(); ++i) {
     auto m = [&](auto field) {
       std::vector<double> v;
       for (const auto& r : by_rate[i]) v.push_back(field(r));
       return Median(v);
     };
-    std::printf("| %d | %d | %.0f | %.2f | %.2f | %.2f | %.0f |\n", options.rates[i], by_rate[i][0].batch,
+    std::printf("| %d | %d | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f |\n", options.rates[i], by_rate[i][0].batch,
                 m([](const FreshnessResult& r) { return r.achieved_updates_per_s; }),
                 m([](const FreshnessResult& r) { return r.p50_ms; }),
                 m([](const FreshnessResult& r) { return r.p90_ms; }),
                 m([](const FreshnessResult& r) { return r.p99_ms; }),
-                m([](const FreshnessResult& r) { return r.search_qps; }));
+                m([](const FreshnessResult& r) { return r.search_qps; }),
+                m([](const FreshnessResult& r) { return r.server_cpu_s; }));
   }
   std::vector<double> produced, applied, ratio;
   for (const auto& a : applies) {

@@ -156,6 +156,7 @@ class ServerProcess {
   }
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
   v1::VectorSearch::Stub& stub() { return *stub_; }
 
  private:
