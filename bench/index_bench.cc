@@ -29,6 +29,9 @@
 //              don't apply).
 //                Promotion/d<dim>/n<rows>/<kind>   counters build_s / build_cpu_s: the Rebuild
 //                                                 that builds it (wall / all threads' CPU)
+//   absorb     tail_absorb_rows: a tail of 1k, 5k or 20k rows absorbed into the HNSW graph of
+//              the other --n rows, by adding it to a copy of the graph or by a full rebuild.
+//                Absorb/tail<rows>/add_to_graph | full_rebuild   counters cpu_s, recall@10
 //
 // Every EntityIndex here is built with its kind forced and the exact-scan thresholds
 // (exact_max_allowed_rows / _share) off, so that a row measures the path it names.
@@ -265,21 +268,26 @@ struct Engine {
   double build_cpu_s = 0;
 };
 
-// Loads the corpus's rows (as the mirror's writes would) and rebuilds into the policy's kind.
-Engine BuildEngine(const Corpus& c, const IndexOptions& options) {
-  Engine e;
-  e.index = std::make_unique<EntityIndex>(IndexKey{Uuid{}, "bench", uint32_t(c.dim)}, options);
-  for (size_t begin = 0; begin < c.n; begin += 10000) {
+// Upserts the corpus's rows [begin, end) as the mirror's writes would.
+void ApplyRows(const Corpus& c, size_t begin, size_t end, EntityIndex& index) {
+  for (; begin < end; begin += 10000) {
     std::vector<IndexWrite> writes;
-    for (size_t i = begin; i < std::min(c.n, begin + 10000); ++i) {
+    for (size_t i = begin; i < std::min(end, begin + 10000); ++i) {
       IndexWrite w;
       w.entity_id = c.ids[i];
       w.type = TypeOfRow(i);
       w.vector.assign(c.rows.begin() + i * c.dim, c.rows.begin() + (i + 1) * c.dim);
       writes.push_back(std::move(w));
     }
-    e.index->Apply(writes, 1);
+    index.Apply(writes, 1);
   }
+}
+
+// Loads the corpus's rows and rebuilds into the policy's kind.
+Engine BuildEngine(const Corpus& c, const IndexOptions& options) {
+  Engine e;
+  e.index = std::make_unique<EntityIndex>(IndexKey{Uuid{}, "bench", uint32_t(c.dim)}, options);
+  ApplyRows(c, 0, c.n, *e.index);
   const auto start = std::chrono::steady_clock::now();
   const double cpu_start = ProcessCpuSeconds();
   const Status s = e.index->Rebuild();
@@ -326,18 +334,35 @@ const Engine& GetSizedEngine(size_t n, size_t dim, IndexKind kind) {
   return it->second;
 }
 
+SearchQuery QueryOf(const Corpus& c, size_t q, size_t filter, SearchEffort effort) {
+  SearchQuery query;
+  query.vector = std::span<const float>(c.Query(q), c.dim);
+  query.types = c.filters[filter].mask;
+  query.limit = kTopK;
+  query.effort = effort;
+  return query;
+}
+
+// recall@10 over all the corpus's queries, and exact_share: how many answers were exact scans
+// (asked for, or ANN fallbacks).
+Counters MeasureRecall(const Corpus& c, const EntityIndex& index, size_t filter,
+                       SearchEffort effort) {
+  double recall = 0, exact_share = 0;
+  for (size_t i = 0; i < c.nq; ++i) {
+    const SearchResult r = index.Search(QueryOf(c, i, filter, effort));
+    std::vector<uint32_t> rows;
+    for (const Hit& h : r.hits) rows.push_back(c.row_of.at(h.entity_id));
+    recall += RecallOf(rows, c.truth[filter][i]);
+    exact_share += r.exact;
+  }
+  return Counters{{"recall@10", recall / double(c.nq)}, {"exact_share", exact_share / double(c.nq)}};
+}
+
 // Times index.Search over the corpus's queries under `filter`, then sets recall@10 and
-// exact_share (how many answers were exact scans: asked for, or ANN fallbacks).
+// exact_share.
 void RunEngine(benchmark::State& state, const std::string& name, const Corpus& c,
                const EntityIndex& index, size_t filter, SearchEffort effort) {
-  auto query_of = [&](size_t q) {
-    SearchQuery query;
-    query.vector = std::span<const float>(c.Query(q), c.dim);
-    query.types = c.filters[filter].mask;
-    query.limit = kTopK;
-    query.effort = effort;
-    return query;
-  };
+  auto query_of = [&](size_t q) { return QueryOf(c, q, filter, effort); };
   size_t& q = QueryCursor(name);
   for (auto _ : state) {
     SearchResult r = index.Search(query_of(q));
@@ -346,18 +371,7 @@ void RunEngine(benchmark::State& state, const std::string& name, const Corpus& c
   }
   state.SetItemsProcessed(int64_t(state.iterations()));
 
-  const Counters& counters = OnceFor(name, [&] {
-    double recall = 0, exact_share = 0;
-    for (size_t i = 0; i < c.nq; ++i) {
-      const SearchResult r = index.Search(query_of(i));
-      std::vector<uint32_t> rows;
-      for (const Hit& h : r.hits) rows.push_back(c.row_of.at(h.entity_id));
-      recall += RecallOf(rows, c.truth[filter][i]);
-      exact_share += r.exact;
-    }
-    return Counters{{"recall@10", recall / double(c.nq)},
-                    {"exact_share", exact_share / double(c.nq)}};
-  });
+  const Counters& counters = OnceFor(name, [&] { return MeasureRecall(c, index, filter, effort); });
   for (const auto& [key, value] : counters) state.counters[key] = value;
 }
 
@@ -599,15 +613,54 @@ void RegisterPromotion() {
   }
 }
 
+// Each iteration builds an HNSW index over the corpus's first n - tail rows, writes the last
+// `tail` rows, and times what absorbs them: adding them to a copy of the graph
+// (RebuildIfNeeded) or a full Rebuild. Either way the index then holds the whole corpus, so
+// recall is measured against its truth.
+void RegisterAbsorb() {
+  for (size_t tail : {1000, 5000, 20000}) {
+    for (bool add : {true, false}) {
+      const std::string name =
+          "Absorb/tail" + std::to_string(tail) + (add ? "/add_to_graph" : "/full_rebuild");
+      benchmark::RegisterBenchmark(name.c_str(), [tail, add](benchmark::State& s) {
+        const Corpus& c = GetCorpus();
+        if (tail >= c.n) {
+          s.SkipWithError("--n must be larger than the tail");
+          return;
+        }
+        for (auto _ : s) {
+          s.PauseTiming();
+          IndexOptions options = EngineOptions(IndexKind::kHnsw);
+          options.tail_absorb_rows = tail - 1;
+          options.rebuild_duty_cycle = 1.0;
+          EntityIndex index(IndexKey{Uuid{}, "bench", uint32_t(c.dim)}, options);
+          ApplyRows(c, 0, c.n - tail, index);
+          if (!index.Rebuild().ok()) s.SkipWithError("the base build failed");
+          ApplyRows(c, c.n - tail, c.n, index);
+          const double cpu_start = ProcessCpuSeconds();
+          s.ResumeTiming();
+          const bool done = add ? index.RebuildIfNeeded() : index.Rebuild().ok();
+          s.PauseTiming();
+          s.counters["cpu_s"] = ProcessCpuSeconds() - cpu_start;
+          if (!done || index.Stats().tail != 0) s.SkipWithError("the tail was not absorbed");
+          for (const auto& [key, value] : MeasureRecall(c, index, 0, {})) s.counters[key] = value;
+          s.ResumeTiming();
+        }
+      })->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+    }
+  }
+}
+
 bool RegisterAll() {
   const std::map<std::string, void (*)()> suites = {{"issue", RegisterIssue},
                                                     {"filters", RegisterFilterSweep},
                                                     {"ef", RegisterEfSweep},
-                                                    {"promotion", RegisterPromotion}};
+                                                    {"promotion", RegisterPromotion},
+                                                    {"absorb", RegisterAbsorb}};
   for (const std::string& suite : g_config.suites) {
     auto it = suites.find(suite);
     if (it == suites.end()) {
-      std::fprintf(stderr, "unknown suite %s (issue, filters, ef, promotion)\n", suite.c_str());
+      std::fprintf(stderr, "unknown suite %s (issue, filters, ef, promotion, absorb)\n", suite.c_str());
       return false;
     }
     it->second();
