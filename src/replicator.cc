@@ -100,9 +100,31 @@ Replicator::Replicator(ReplicatorOptions options, Mirror& mirror, Registry& regi
 
 Replicator::~Replicator() { Stop(); }
 
+class Replicator::CancelOnStop {
+ public:
+  CancelOnStop(Replicator& replicator, PGconn* conn) : replicator_(replicator), canceller_(conn) {
+    std::lock_guard lock(replicator_.cancel_mu_);
+    replicator_.cancellable_ = &canceller_;
+  }
+  ~CancelOnStop() {
+    std::lock_guard lock(replicator_.cancel_mu_);
+    replicator_.cancellable_ = nullptr;
+  }
+  CancelOnStop(const CancelOnStop&) = delete;
+  CancelOnStop& operator=(const CancelOnStop&) = delete;
+
+ private:
+  Replicator& replicator_;
+  const pg::QueryCanceller canceller_;
+};
+
 void Replicator::Start() {
   stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
+  finished_ = false;
+  thread_ = std::thread([this] {
+    Run();
+    finished_ = true;
+  });
 }
 
 void Replicator::Stop() {
@@ -111,7 +133,17 @@ void Replicator::Stop() {
     stopping_ = true;
   }
   sleep_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  // A cancel that reaches PostgreSQL before its statement does is lost, so repeat it until the
+  // thread has seen stopping_.
+  while (!finished_) {
+    {
+      std::lock_guard lock(cancel_mu_);
+      if (cancellable_ != nullptr) cancellable_->Cancel();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  thread_.join();
 }
 
 bool Replicator::SleepFor(std::chrono::milliseconds duration) {
@@ -184,7 +216,11 @@ Status Replicator::LoadAndStream() {
 
   if (auto s = pg::DropSlotIfExists(*control_, options_.slot_name); !s.ok()) return s;
   pg::CreatedSlot slot;
-  if (auto s = stream->CreateSlot(options_.slot_name, &slot); !s.ok()) return s;
+  {
+    CancelOnStop cancel_on_stop(*this, stream->raw());
+    if (stopping_) return Status::Unavailable("stopping");
+    if (auto s = stream->CreateSlot(options_.slot_name, &slot); !s.ok()) return s;
+  }
   SetState("loading");
   spdlog::info("slot {} created at {}; loading the snapshot", options_.slot_name,
                pg::FormatLsn(slot.consistent_point));
@@ -196,6 +232,8 @@ Status Replicator::LoadAndStream() {
 Status Replicator::Load(const pg::CreatedSlot& slot) {
   std::unique_ptr<pg::PgConnection> conn;
   if (auto s = pg::PgConnection::Connect(options_.conninfo, false, &conn); !s.ok()) return s;
+  CancelOnStop cancel_on_stop(*this, conn->raw());
+  if (stopping_) return Status::Unavailable("stopping");
   if (auto s = conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s.ok()) return s;
   if (auto s = conn->Exec("SET TRANSACTION SNAPSHOT " + conn->EscapeLiteral(slot.snapshot_name));
       !s.ok()) {

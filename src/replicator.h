@@ -105,8 +105,15 @@ class Replicator {
 
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> finished_{false};  // Run has returned
   std::mutex sleep_mu_;
   std::condition_variable sleep_cv_;
+
+  // Stop() cancels the statement that may block the thread for long (the initial load's COPY,
+  // a slot creation waiting for open transactions) while a CancelOnStop scope registers it.
+  class CancelOnStop;
+  std::mutex cancel_mu_;
+  const pg::QueryCanceller* cancellable_ = nullptr;  // guarded by cancel_mu_
 };
 
 }  // namespace vecmirror

@@ -2,10 +2,14 @@
 // change, and exits, instead of retrying forever (DESIGN.md "Without logical replication",
 // issue: "Say so in one clear error"). Real PostgreSQL, real server binary.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "tests/support/pg_env.h"
 #include "tests/support/server_process.h"
@@ -55,6 +59,37 @@ TEST_F(ServerStartupTest, AMissingPublicationThatTheRoleMayNotCreateIsNamed) {
   EXPECT_EQ(*code, 2);
   EXPECT_NE(log.find("needs ownership of the tables"), std::string::npos) << log;
   EXPECT_NE(log.find("CREATE PUBLICATION \"vecmirror\" FOR TABLE"), std::string::npos) << log;
+}
+
+// Creating a logical slot waits for every transaction that holds an xid to end; one left open
+// on the primary would hold the server there, and a SIGTERM with it, for as long as it stays
+// open. The server cancels the waiting statement instead.
+TEST_F(ServerStartupTest, ASigtermWhileTheSlotWaitsForAnOpenTransactionStopsTheServer) {
+  PGconn* open_tx = PQconnectdb(db_->conninfo().c_str());
+  ASSERT_EQ(PQstatus(open_tx), CONNECTION_OK) << PQerrorMessage(open_tx);
+  PGresult* r = PQexec(open_tx, "BEGIN; SELECT txid_current()");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(open_tx);
+  PQclear(r);
+
+  ServerProcess server(db_->conninfo(), {"--slot", role_});
+  server.Start();
+  // Wait (bounded) until the server's walsender is in CREATE_REPLICATION_SLOT.
+  const std::string waiting_sql =
+      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender' AND "
+      "state = 'active' AND query LIKE 'CREATE_REPLICATION_SLOT%" + role_ + "%'";
+  std::string waiting = "0";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (waiting == "0" && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(QueryValue(db_->admin_conninfo(), waiting_sql, &waiting).ok());
+    if (waiting == "0") std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(waiting, "1") << "the server never waited in slot creation; its log:\n" << server.Log();
+
+  server.Signal(SIGTERM);
+  const std::optional<int> code = server.WaitExit(std::chrono::seconds(30));
+  PQfinish(open_tx);  // only now does the transaction end
+  ASSERT_TRUE(code.has_value()) << "the server waited for the open transaction; its log:\n" << server.Log();
+  EXPECT_EQ(*code, 0) << server.Log();
 }
 
 }  // namespace

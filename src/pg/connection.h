@@ -24,6 +24,28 @@ namespace vecmirror::pg {
 
 using Row = std::vector<std::optional<std::string>>;
 
+// Cancels the statement running on one connection, from another thread (PQcancel): a COPY or
+// a slot creation that would otherwise hold up a shutdown. Must not outlive that connection.
+// Thread-safety: Cancel may be called from any thread.
+class QueryCanceller {
+ public:
+  explicit QueryCanceller(PGconn* conn) : cancel_(PQgetCancel(conn)) {}
+  ~QueryCanceller() {
+    if (cancel_ != nullptr) PQfreeCancel(cancel_);
+  }
+  QueryCanceller(const QueryCanceller&) = delete;
+  QueryCanceller& operator=(const QueryCanceller&) = delete;
+
+  // Best effort: a cancel that arrives while no statement runs does nothing.
+  void Cancel() const {
+    char error[256];
+    if (cancel_ != nullptr) PQcancel(cancel_, error, sizeof(error));
+  }
+
+ private:
+  PGcancel* cancel_;
+};
+
 class PgConnection {
  public:
   // `conninfo` is a URI or key=value string ("" = libpq defaults and PG* variables).

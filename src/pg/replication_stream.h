@@ -39,6 +39,7 @@ class ReplicationStream {
   Status SendStatus(Lsn write, Lsn flush, Lsn apply, bool reply_requested);
 
   const std::string& last_sqlstate() const { return conn_->last_sqlstate(); }
+  PGconn* raw() { return conn_->raw(); }
 
  private:
   explicit ReplicationStream(std::unique_ptr<PgConnection> conn) : conn_(std::move(conn)) {}

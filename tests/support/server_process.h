@@ -100,6 +100,11 @@ class ServerProcess {
     pid_ = -1;
   }
 
+  // Only sends the signal; WaitExit then says how the process ended.
+  void Signal(int signal) {
+    if (pid_ > 0) ::kill(pid_, signal);
+  }
+
   bool running() const { return pid_ > 0; }
 
   // Waits for the process to exit on its own; its exit code, or nullopt on timeout (the process
