@@ -320,12 +320,14 @@ LiveRows CopyLiveRows(const State& state) {
   return rows;
 }
 
-// Adds `n` rows to an HNSW index in tenths, so that a build of minutes reports as it goes
-// (HNSW add is incremental). `progress(rows_added)` is called after each chunk but the last.
+// Adds `n` rows to an HNSW index in chunks (HNSW add is incremental), so that a build of
+// minutes can report as it goes and be cancelled. `progress(rows_added)` is called after each
+// chunk but the last; it may throw to stop the build.
 void AddToGraph(faiss::IndexHNSW& index, const float* rows, size_t n,
                 const std::function<void(size_t)>& progress) {
+  constexpr size_t kChunkRows = 10000;  // a few seconds of one core at 1536-d
   const size_t d = static_cast<size_t>(index.d);
-  const size_t chunk = std::max<size_t>(n / 10, 10000);
+  const size_t chunk = kChunkRows;
   for (size_t done = 0; done < n;) {
     const size_t count = std::min(chunk, n - done);
     index.add(static_cast<faiss::Index::idx_t>(count), rows + done * d);
@@ -508,36 +510,67 @@ struct EntityIndex::Impl {
     return top.TakeSorted();
   }
 
-  Status RebuildLocked(const IndexKey& key, std::optional<IndexKind> new_pin);
+  // `cancel`, if given and set, stops the build between chunks; the index stays as it was.
+  Status RebuildLocked(const IndexKey& key, std::optional<IndexKind> new_pin,
+                       const std::atomic<bool>* cancel = nullptr);
   // Requires rebuild_mu and an HNSW sealed structure.
-  Status AbsorbTailLocked(const IndexKey& key);
+  Status AbsorbTailLocked(const IndexKey& key, const std::atomic<bool>* cancel);
   // Requires rebuild_mu. Keeps background rebuilds to options.rebuild_duty_cycle.
   void ScheduleNextMaintenance(std::chrono::steady_clock::time_point build_started);
 };
 
-// Reports one rebuild's progress through options.on_rebuild_progress.
+// Thrown out of a build whose cancel flag was set.
+struct BuildCancelled : std::exception {
+  const char* what() const noexcept override { return "cancelled"; }
+};
+
+// One rebuild's progress: reported through options.on_rebuild_progress at the start, at each
+// tenth and at the end; between chunks of the build it also checks the cancel flag.
 class ProgressReporter {
  public:
-  ProgressReporter(const IndexOptions& options, const IndexKey& key, RebuildProgress shape)
-      : options_(options), key_(key), shape_(shape), started_(std::chrono::steady_clock::now()) {}
+  ProgressReporter(const IndexOptions& options, const IndexKey& key, RebuildProgress shape,
+                   const std::atomic<bool>* cancel)
+      : options_(options),
+        key_(key),
+        shape_(shape),
+        cancel_(cancel),
+        started_(std::chrono::steady_clock::now()) {}
 
   std::chrono::steady_clock::time_point started() const { return started_; }
 
-  void operator()(size_t rows_done, bool finished) const {
+  // After a chunk of the build. Throws BuildCancelled if the cancel flag is set.
+  void Step(size_t rows_done) {
+    if (cancel_ != nullptr && cancel_->load()) throw BuildCancelled();
+    const size_t tenth = shape_.rows_total == 0 ? 0 : rows_done * 10 / shape_.rows_total;
+    if (tenth > last_tenth_) {
+      last_tenth_ = tenth;
+      Report(rows_done, false, false);
+    }
+  }
+
+  void Start() const { Report(0, false, false); }
+  void Finish(const Status& status, bool cancelled) const {
+    Report(status.ok() ? shape_.rows_total : 0, true, cancelled);
+  }
+
+ private:
+  void Report(size_t rows_done, bool finished, bool cancelled) const {
     if (!options_.on_rebuild_progress) return;
     RebuildProgress p = shape_;
     p.rows_done = rows_done;
     p.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     p.finished = finished;
+    p.cancelled = cancelled;
     options_.on_rebuild_progress(key_, p);
   }
 
- private:
   const IndexOptions& options_;
   const IndexKey& key_;
   const RebuildProgress shape_;
+  const std::atomic<bool>* const cancel_;
   const std::chrono::steady_clock::time_point started_;
+  size_t last_tenth_ = 0;
 };
 
 // ANN over the sealed part plus an exact scan of the tail. nullopt when the ANN structure came
@@ -589,7 +622,8 @@ std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& al
   return top.TakeSorted();
 }
 
-Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<IndexKind> new_pin) {
+Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<IndexKind> new_pin,
+                                        const std::atomic<bool>* cancel) {
   LiveRows rows;
   IndexKind kind;
   {
@@ -605,12 +639,16 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
   RebuildProgress shape;
   shape.kind = kind;
   shape.rows_total = total;
-  const ProgressReporter report(options, key, shape);
-  report(0, false);
+  ProgressReporter progress(options, key, shape, cancel);
+  progress.Start();
   std::unique_ptr<State> fresh;
   Status status;
+  bool cancelled = false;
   try {
-    fresh = BuildState(std::move(rows), kind, dim, options, [&](size_t done) { report(done, false); });
+    fresh = BuildState(std::move(rows), kind, dim, options, [&](size_t done) { progress.Step(done); });
+  } catch (const BuildCancelled&) {
+    cancelled = true;
+    status = Status::Unavailable("rebuild cancelled");
   } catch (const std::exception& e) {
     status = Status::Internal(std::string("building a ") + IndexKindName(kind) +
                               " index failed: " + e.what());
@@ -627,13 +665,13 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
     }
     replayed.swap(write_log);
   }
-  report(status.ok() ? total : 0, true);
-  ScheduleNextMaintenance(report.started());
+  progress.Finish(status, cancelled);
+  ScheduleNextMaintenance(progress.started());
   // `fresh` now holds the old state (or nothing); it and the log are freed here, unlocked.
   return status;
 }
 
-Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key) {
+Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key, const std::atomic<bool>* cancel) {
   // Only a rebuild replaces the State or its sealed structure, and the caller holds rebuild_mu,
   // so the sealed graph can be read here without the index lock. The tail can't: appends may
   // move its chunk table.
@@ -654,13 +692,17 @@ Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key) {
   shape.rows_total = absorbed;
   shape.extends_graph = true;
   shape.graph_rows = base.rows;
-  const ProgressReporter report(options, key, shape);
+  ProgressReporter progress(options, key, shape, cancel);
   absorbing.store(true);
-  report(0, false);
+  progress.Start();
   std::unique_ptr<Sealed> extended;
   Status status;
+  bool cancelled = false;
   try {
-    extended = ExtendHnsw(base, rows.data(), absorbed, dim, [&](size_t done) { report(done, false); });
+    extended = ExtendHnsw(base, rows.data(), absorbed, dim, [&](size_t done) { progress.Step(done); });
+  } catch (const BuildCancelled&) {
+    cancelled = true;
+    status = Status::Unavailable("adding the tail to the graph cancelled");
   } catch (const std::exception& e) {
     status = Status::Internal(std::string("adding the tail to the HNSW graph failed: ") + e.what());
   }
@@ -675,7 +717,7 @@ Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key) {
     state->sealed.swap(extended);
   }
   absorbing.store(false);
-  report(status.ok() ? absorbed : 0, true);
+  progress.Finish(status, cancelled);
   // `extended` now holds the old sealed structure (or nothing); it is freed here, unlocked.
   return status;
 }
@@ -806,7 +848,7 @@ Status EntityIndex::Rebuild(std::optional<IndexKind> kind) {
   return impl_->RebuildLocked(key_, kind);
 }
 
-bool EntityIndex::RebuildIfNeeded() {
+bool EntityIndex::RebuildIfNeeded(const std::atomic<bool>* cancel) {
   std::lock_guard<std::mutex> one_rebuild(impl_->rebuild_mu);
   std::optional<IndexKind> pin;
   RebuildReason reason;
@@ -824,10 +866,10 @@ bool EntityIndex::RebuildIfNeeded() {
   // compaction waits its turn.
   const bool resting = std::chrono::steady_clock::now() < impl_->next_maintenance_rebuild;
   if (long_graph_tail && (reason == RebuildReason::kTail || resting)) {
-    return impl_->AbsorbTailLocked(key_).ok();
+    return impl_->AbsorbTailLocked(key_, cancel).ok();
   }
   if (resting) return false;
-  return impl_->RebuildLocked(key_, pin).ok();
+  return impl_->RebuildLocked(key_, pin, cancel).ok();
 }
 
 }  // namespace vecmirror

@@ -101,8 +101,8 @@ struct IndexOptions {
   // Absorbing an HNSW tail and explicit Rebuild calls are not limited. Default: 0.25.
   double rebuild_duty_cycle = 0.25;
 
-  // Called by the rebuilding thread when a rebuild starts, after each tenth of a long build,
-  // and when it ends, so long work shows progress. Must be thread-safe. Default: none.
+  // Called by the rebuilding thread when a rebuild starts, after each tenth of a build of over
+  // 10,000 rows, and when it ends, so long work shows progress. Must be thread-safe. Default: none.
   std::function<void(const IndexKey&, const struct RebuildProgress&)> on_rebuild_progress;
 };
 
@@ -112,6 +112,7 @@ struct RebuildProgress {
   size_t rows_total = 0;
   double seconds = 0;     // since the rebuild started
   bool finished = false;  // the new structure is swapped in (or the build failed)
+  bool cancelled = false;  // with finished: the build was cancelled, nothing was swapped in
   // The rows are a tail added to the existing graph of `graph_rows` rows, not a new build.
   bool extends_graph = false;
   size_t graph_rows = 0;
@@ -212,8 +213,9 @@ class EntityIndex {
   // kind (an operator's choice sticks). nullopt: clear any pin and use the size policy.
   // Fails (leaving the index as it was) only if FAISS fails, e.g. out of memory.
   Status Rebuild(std::optional<IndexKind> kind = std::nullopt);
-  // Rebuilds, keeping any pinned kind, if NeedsRebuild(). Returns whether it rebuilt.
-  bool RebuildIfNeeded();
+  // Rebuilds, keeping any pinned kind, if NeedsRebuild(). Returns whether it rebuilt. A set
+  // `cancel` stops an HNSW build between chunks of 10,000 rows and leaves the index as it was.
+  bool RebuildIfNeeded(const std::atomic<bool>* cancel = nullptr);
 
  private:
   struct Impl;

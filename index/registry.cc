@@ -138,6 +138,7 @@ void Registry::StartMaintenance(std::chrono::milliseconds period) {
   std::lock_guard<std::mutex> lock(maintenance_mu_);
   if (maintenance_thread_.joinable()) return;
   stop_maintenance_ = false;
+  cancel_builds_ = false;
   maintenance_thread_ = std::thread([this, period] { MaintenanceLoop(period); });
 }
 
@@ -146,6 +147,7 @@ void Registry::StopMaintenance() {
   {
     std::lock_guard<std::mutex> lock(maintenance_mu_);
     stop_maintenance_ = true;
+    cancel_builds_ = true;
     thread.swap(maintenance_thread_);
   }
   maintenance_cv_.notify_all();
@@ -167,7 +169,7 @@ void Registry::MaintenanceLoop(std::chrono::milliseconds period) {
         std::lock_guard<std::mutex> check(maintenance_mu_);
         if (stop_maintenance_) break;
       }
-      index->RebuildIfNeeded();
+      index->RebuildIfNeeded(&cancel_builds_);
     }
     lock.lock();
   }

@@ -81,8 +81,8 @@ class Registry {
                                  std::optional<IndexKind> kind);
 
   // Starts/stops the thread that rebuilds indexes whose NeedsRebuild() is true, one at a time,
-  // checking every `period`, at a lower CPU priority than applying and searching. Stop waits
-  // for a build in progress to finish.
+  // checking every `period`, at a lower CPU priority than applying and searching. Stop
+  // cancels an HNSW build in progress (within one chunk of 10,000 rows) and waits for it.
   void StartMaintenance(std::chrono::milliseconds period = std::chrono::milliseconds(500));
   void StopMaintenance();
 
@@ -105,6 +105,7 @@ class Registry {
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;
   bool stop_maintenance_ = false;
+  std::atomic<bool> cancel_builds_{false};  // set by StopMaintenance, read by the builds
   std::thread maintenance_thread_;
 };
 

@@ -30,7 +30,9 @@ sigset_t BlockShutdownSignals() {
 
 // One line when a rebuild starts, after each tenth of a long build, and when it ends.
 void LogRebuildProgress(const IndexKey& key, const RebuildProgress& p) {
-  if (p.finished) {
+  if (p.finished && p.cancelled) {
+    spdlog::info("rebuild {}: cancelled after {:.1f} s", key.ToString(), p.seconds);
+  } else if (p.finished) {
     spdlog::info("rebuild {}: {} of {} rows as {} done in {:.1f} s", key.ToString(), p.rows_done,
                  p.rows_total, IndexKindName(p.kind), p.seconds);
   } else if (p.rows_done == 0 && p.extends_graph) {

@@ -2,12 +2,12 @@
 // filters, and the query options. Data are clustered, embedding-like vectors.
 #include <gtest/gtest.h>
 
-#include <mutex>
-
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <mutex>
 #include <thread>
 
 #include "index/entity_index.h"
@@ -752,6 +752,40 @@ TEST(EntityIndexTest, ALongTailIsAddedToTheGraphAndTombstonesStay) {
     exact.limit = 20;
     ExpectSameAsOracle(index.Search(q).hits, data, qv.data(), exact);
   }
+}
+
+TEST(EntityIndexTest, ACancelledBuildLeavesTheIndexAsItWas) {
+  const size_t dim = 32;
+  std::atomic<bool> cancel{false};
+  bool cancel_after_a_chunk = true;
+  std::vector<RebuildProgress> events;
+  IndexOptions options;
+  options.rebuild_duty_cycle = 1.0;
+  options.on_rebuild_progress = [&](const IndexKey&, const RebuildProgress& p) {
+    events.push_back(p);
+    if (cancel_after_a_chunk && p.rows_done > 0 && !p.finished) cancel = true;
+  };
+  EntityIndex index(KeyOfDim(dim), options);
+  ClusteredEmbeddings gen(dim, 10, 12);
+  const Model model = Fill(index, gen, 30000);
+
+  EXPECT_FALSE(index.RebuildIfNeeded(&cancel));
+  ASSERT_FALSE(events.empty());
+  EXPECT_TRUE(events.back().finished);
+  EXPECT_TRUE(events.back().cancelled);
+  IndexStats s = index.Stats();
+  EXPECT_EQ(s.kind, IndexKind::kFlat);
+  EXPECT_EQ(s.live, 30000u);
+  EXPECT_FALSE(s.rebuilding);
+  const Dataset data = testing::ToDataset(model, dim);
+  const auto qv = Queries(gen, 1)[0];
+  ExpectSameAsOracle(index.Search(QueryOf(qv)).hits, data, qv.data(), OracleQuery{});
+
+  cancel = false;
+  cancel_after_a_chunk = false;
+  EXPECT_TRUE(index.RebuildIfNeeded(&cancel)) << "the next maintenance pass builds it";
+  EXPECT_EQ(index.Stats().kind, IndexKind::kHnsw);
+  EXPECT_FALSE(events.back().cancelled);
 }
 
 TEST(EntityIndexTest, ARebuildReportsItsProgress) {

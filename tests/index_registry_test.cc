@@ -4,7 +4,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "index/registry.h"
 #include "tests/support/index_test_util.h"
@@ -225,6 +228,44 @@ TEST(RegistryTest, MaintenancePromotesAndCompacts) {
   EXPECT_EQ(registry.Find(key)->Stats().live, 300u);
   registry.StopMaintenance();
   registry.StopMaintenance();  // idempotent
+}
+
+TEST(RegistryTest, StopMaintenanceCancelsABuildInProgress) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<RebuildProgress> events;
+  IndexOptions options;
+  options.ann_min_rows = 1000;
+  options.on_rebuild_progress = [&](const IndexKey&, const RebuildProgress& p) {
+    std::lock_guard lock(mu);
+    events.push_back(p);
+    cv.notify_all();
+  };
+  Registry registry(options);
+  ClusteredEmbeddings gen(kDim, 5, 8);
+  const IndexKey key = Key(1, "a");
+  std::vector<KeyedWrite> writes;
+  std::vector<float> v(kDim);
+  for (size_t i = 0; i < 60000; ++i) {  // six chunks of 10,000 rows
+    gen.Next(v.data());
+    writes.push_back(Put(key, TestId(i), v));
+  }
+  registry.ApplyTransaction(writes, 1);
+  registry.StartMaintenance(10ms);
+  {
+    // The first report after a chunk: the build is under way.
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return !events.empty() && events.back().rows_done > 0; }));
+  }
+  registry.StopMaintenance();
+
+  std::lock_guard lock(mu);
+  ASSERT_TRUE(events.back().finished);
+  EXPECT_TRUE(events.back().cancelled) << "the build ran to its end";
+  const IndexStats s = registry.Find(key)->Stats();
+  EXPECT_EQ(s.kind, IndexKind::kFlat) << "a cancelled build swaps nothing in";
+  EXPECT_EQ(s.live, 60000u);
+  EXPECT_FALSE(s.rebuilding);
 }
 
 }  // namespace
