@@ -327,9 +327,8 @@ void AddToGraph(faiss::IndexHNSW& index, const float* rows, size_t n,
                 const std::function<void(size_t)>& progress) {
   constexpr size_t kChunkRows = 10000;  // a few seconds of one core at 1536-d
   const size_t d = static_cast<size_t>(index.d);
-  const size_t chunk = kChunkRows;
   for (size_t done = 0; done < n;) {
-    const size_t count = std::min(chunk, n - done);
+    const size_t count = std::min(kChunkRows, n - done);
     index.add(static_cast<faiss::Index::idx_t>(count), rows + done * d);
     done += count;
     if (progress && done < n) progress(done);
