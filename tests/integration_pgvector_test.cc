@@ -62,10 +62,6 @@ constexpr int kVectorQueries = 40;
 constexpr int kLikeQueries = 8;
 // SQL rows fetched beyond `limit`, to judge ties at the cut.
 constexpr int kExtraTruthRows = 5;
-// Two results may trade places when SQL's similarities differ by at most this much (float
-// rounding in the service, double in SQL); each similarity must be within the second.
-constexpr double kTieTolerance = 1e-6;
-constexpr double kSimilarityTolerance = 1e-5;
 constexpr auto kSearchTimeout = std::chrono::seconds(30);
 
 const std::vector<std::string> kTypes = {"context", "template", "workflow", "library"};

@@ -52,6 +52,8 @@ using testing::ScratchDatabase;
 using testing::ServerProcess;
 using testing::SqlGroundTruth;
 using testing::SqlHit;
+using testing::kSimilarityTolerance;
+using testing::kTieTolerance;
 
 constexpr uint64_t kDefaultSeed = 20250611;
 constexpr int kVectorQueries = 200;
@@ -59,10 +61,6 @@ constexpr int kLikeQueries = 25;
 constexpr int kNotFoundQueries = 12;
 // SQL rows fetched beyond `limit`, to judge ties and near misses at the cut.
 constexpr int kExtraTruthRows = 10;
-// Two results may trade places when PostgreSQL's similarities differ by at most this much
-// (float rounding in the service, double in SQL).
-constexpr double kTieTolerance = 1e-6;
-constexpr double kSimilarityTolerance = 1e-5;
 constexpr double kMinMeanRecall = 0.95;
 // Index sizes at which the ANN runs promote: every index of the data set is above it.
 constexpr int kAnnMinRows = 200;

@@ -28,6 +28,11 @@
 
 namespace vecmirror::testing {
 
+// Two results may trade places when SQL's similarities differ by at most this much (float
+// rounding in the service, double in SQL); each similarity must be within the second.
+constexpr double kTieTolerance = 1e-6;
+constexpr double kSimilarityTolerance = 1e-5;
+
 struct SqlHit {
   std::string entity_id;  // canonical lower-case UUID, as PostgreSQL prints it
   std::string entity_type;
