@@ -51,6 +51,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/lsn.h"
 #include "bench/machine.h"
 #include "tests/support/pg_env.h"
 #include "tests/support/server_process.h"
@@ -99,12 +100,6 @@ double Percentile(std::vector<double> v, double p) {
   return v[i];
 }
 double Median(const std::vector<double>& v) { return Percentile(v, 0.5); }
-
-std::optional<uint64_t> ParseLsn(const std::string& text) {
-  unsigned hi = 0, lo = 0;
-  if (std::sscanf(text.c_str(), "%X/%X", &hi, &lo) != 2) return std::nullopt;
-  return (static_cast<uint64_t>(hi) << 32) | lo;
-}
 
 // One libpq session that commits synchronously (the cluster's default is off, which would let
 // a commit return before its WAL is written, and pg_current_wal_lsn() would not cover it).

@@ -188,7 +188,7 @@ std::string DefaultServerPath() {
 }
 
 int Run(const Options& options) {
-  const auto dim = ModelCatalog(ModelCatalog::DefaultModels()).DimensionOf(options.model);
+  const auto dim = ModelCatalog().DimensionOf(options.model);
   if (!dim) Die("unknown model " + options.model);
   if (!options.pgdir.empty()) setenv("VECMIRROR_TEST_PGDIR", options.pgdir.c_str(), 1);
 

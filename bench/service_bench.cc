@@ -68,7 +68,7 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 std::string ModelFor(size_t dim) {
-  for (const auto& [name, known_dim] : ModelCatalog::DefaultModels()) {
+  for (const auto& [name, known_dim] : DefaultModels()) {
     if (known_dim == dim) return name;
   }
   return "bench-" + std::to_string(dim);
@@ -131,9 +131,9 @@ class World {
  private:
   static Uuid TenantOf(IndexKind kind) { return UuidFrom(0x7e4a47, static_cast<uint64_t>(kind) + 1); }
 
-  std::vector<std::pair<std::string, uint32_t>> Models() const {
-    auto models = ModelCatalog::DefaultModels();
-    if (model_.rfind("bench-", 0) == 0) models.emplace_back(model_, static_cast<uint32_t>(g_config.dim));
+  std::vector<ModelDimension> Models() const {
+    std::vector<ModelDimension> models = DefaultModels();
+    if (model_.rfind("bench-", 0) == 0) models.push_back({model_, static_cast<uint32_t>(g_config.dim)});
     return models;
   }
 

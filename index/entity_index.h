@@ -49,10 +49,10 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
+#include "base/uuid.h"
 #include "index/entity_types.h"
 #include "index/index_key.h"
-#include "index/status.h"
-#include "index/uuid.h"
 
 namespace vecmirror {
 

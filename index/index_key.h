@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "index/uuid.h"
+#include "base/uuid.h"
 
 namespace vecmirror {
 

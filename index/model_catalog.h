@@ -11,23 +11,16 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
-#include <utility>
 #include <vector>
+
+#include "base/model_list.h"
 
 namespace vecmirror {
 
 class ModelCatalog {
  public:
-  // The defaults of DESIGN.md.
-  static std::vector<std::pair<std::string, uint32_t>> DefaultModels() {
-    return {{"text-embedding-ada-002", 1536},
-            {"text-embedding-3-small", 1536},
-            {"text-embedding-3-large", 3072},
-            {"all-MiniLM-L6-v2", 384}};
-  }
-
-  explicit ModelCatalog(std::vector<std::pair<std::string, uint32_t>> models = DefaultModels()) {
-    for (auto& [name, dim] : models) dims_[name] = dim;
+  explicit ModelCatalog(const std::vector<ModelDimension>& models = DefaultModels()) {
+    for (const auto& [name, dim] : models) dims_[name] = dim;
   }
 
   std::optional<uint32_t> DimensionOf(const std::string& model) const {

@@ -21,10 +21,10 @@
 #include <thread>
 #include <vector>
 
+#include "base/status.h"
 #include "index/entity_index.h"
 #include "index/entity_types.h"
 #include "index/index_key.h"
-#include "index/status.h"
 
 namespace vecmirror {
 

@@ -20,33 +20,6 @@ Status ParseKind(const std::string& text, IndexKind* kind) {
 
 }  // namespace
 
-Status ParseModelList(const std::string& text, std::vector<std::pair<std::string, uint32_t>>* out) {
-  std::stringstream items(text);
-  std::string item;
-  while (std::getline(items, item, ',')) {
-    if (item.empty()) continue;
-    const auto colon = item.rfind(':');
-    if (colon == std::string::npos || colon == 0) {
-      return Status::InvalidArgument("--models item \"" + item + "\"; expected name:dimension");
-    }
-    char* end = nullptr;
-    const unsigned long dim = std::strtoul(item.c_str() + colon + 1, &end, 10);
-    if (*end != '\0' || dim == 0 || dim > 65535) {
-      return Status::InvalidArgument("--models item \"" + item + "\": dimension must be 1..65535");
-    }
-    const std::string name = item.substr(0, colon);
-    bool replaced = false;
-    for (auto& [known, known_dim] : *out) {
-      if (known == name) {
-        known_dim = static_cast<uint32_t>(dim);
-        replaced = true;
-      }
-    }
-    if (!replaced) out->emplace_back(name, static_cast<uint32_t>(dim));
-  }
-  return Status::Ok();
-}
-
 bool ParseConfig(int argc, char** argv, Config* config, std::string* message, int* exit_code) {
   CLI::App app{"vecmirror-server: mirrors PostgreSQL embeddings into FAISS indexes and serves "
                "SearchSimilarEntities over gRPC"};
@@ -103,7 +76,7 @@ bool ParseConfig(int argc, char** argv, Config* config, std::string* message, in
   }
   r.conninfo = database_url;
 
-  config->models = ModelCatalog::DefaultModels();
+  config->models = DefaultModels();
   Status s = ParseModelList(models_text, &config->models);
   if (s.ok()) s = ParseKind(ann_kind, &idx.ann_kind);
   if (s.ok() && !forced_kind.empty()) {

@@ -7,8 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/model_list.h"
+#include "base/status.h"
 #include "index/entity_index.h"
-#include "index/status.h"
 #include "src/grpc_server.h"
 #include "src/replicator.h"
 #include "src/search_service.h"
@@ -20,15 +21,12 @@ struct Config {
   GrpcServerOptions server;
   SearchServiceOptions service;
   IndexOptions index;
-  std::vector<std::pair<std::string, uint32_t>> models;  // known models and dimensions
+  std::vector<ModelDimension> models;  // known models and dimensions
   std::string log_level = "info";
 };
 
 // Parses argv. On --help or a bad flag returns false with the text to print in *message and
 // the exit code in *exit_code.
 bool ParseConfig(int argc, char** argv, Config* config, std::string* message, int* exit_code);
-
-// "name:dim,name:dim" -> pairs. InvalidArgument names the bad item.
-Status ParseModelList(const std::string& text, std::vector<std::pair<std::string, uint32_t>>* out);
 
 }  // namespace vecmirror

@@ -22,7 +22,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "index/status.h"
+#include "base/status.h"
 
 namespace vecmirror {
 

@@ -11,12 +11,6 @@
 namespace vecmirror {
 namespace {
 
-constexpr const char* kNullVector = "null vector on a completed row";
-constexpr const char* kNonFinite = "NaN or Inf component";
-constexpr const char* kZeroVector = "all-zero vector";
-constexpr const char* kDimensionMismatch = "dimension disagrees with the model";
-constexpr const char* kMalformed = "malformed vector";
-
 double SecondsSince(int64_t pg_epoch_us) {
   if (pg_epoch_us == 0) return 0;
   constexpr int64_t kUnixToPgEpochSeconds = 946684800;
@@ -24,16 +18,6 @@ double SecondsSince(int64_t pg_epoch_us) {
   const int64_t now_us =
       std::chrono::duration_cast<std::chrono::microseconds>(now).count() - kUnixToPgEpochSeconds * 1000000;
   return std::max(0.0, static_cast<double>(now_us - pg_epoch_us) / 1e6);
-}
-
-// Which bad-row classification `vector` falls into, or nullptr when it is usable.
-const char* ClassifyVector(const std::vector<float>& vector) {
-  bool any_nonzero = false;
-  for (float x : vector) {
-    if (!std::isfinite(x)) return kNonFinite;
-    any_nonzero |= x != 0.0f;
-  }
-  return any_nonzero ? nullptr : kZeroVector;
 }
 
 }  // namespace
@@ -140,7 +124,7 @@ void Mirror::CommitTransaction(uint64_t end_lsn, int64_t commit_time_us) {
 
 void Mirror::CountUndecodableRow(const std::string& table, const Status& why) {
   spdlog::warn("bad row in {} not mirrored: {}", table, why.message());
-  board_.Update([](MirrorState& s) { s.bad_rows.malformed++; });
+  board_.Update([](MirrorState& s) { s.bad_rows[BadRowReason::kMalformed]++; });
 }
 
 // ---- State -------------------------------------------------------------------------------
@@ -179,10 +163,10 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
       // A model change under an unchanged vector must still agree on the dimension.
       if (record.vector && models_.DimensionOf(record.model).value_or(record.raw_dim) != record.raw_dim) {
         record.vector = nullptr;
-        record.bad_reason = kDimensionMismatch;
+        record.bad_reason = BadRowReason::kDimensionMismatch;
       }
     } else {
-      record.bad_reason = kMalformed;  // an unchanged TOAST value of a row never seen
+      record.bad_reason = BadRowReason::kMalformed;  // an unchanged TOAST value of a row never seen
     }
   } else {
     AcceptVector(row, &record);
@@ -215,21 +199,21 @@ void Mirror::EraseEmbeddingKey(const std::string& key) {
 void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record) {
   using State = EmbeddingRow::VectorState;
   if (row.vector_state == State::kNull) {
-    record->bad_reason = kNullVector;
+    record->bad_reason = BadRowReason::kNullVector;
     return;
   }
   if (row.vector_state == State::kMalformed) {
-    record->bad_reason = kMalformed;
+    record->bad_reason = BadRowReason::kMalformed;
     return;
   }
   const auto dim = static_cast<uint32_t>(row.vector.size());
   record->raw_dim = dim;
-  if (const char* bad = ClassifyVector(row.vector)) {
+  if (const std::optional<BadRowReason> bad = ClassifyVector(row.vector)) {
     record->bad_reason = bad;
     return;
   }
   if (!models_.Accept(row.model, dim)) {
-    record->bad_reason = kDimensionMismatch;
+    record->bad_reason = BadRowReason::kDimensionMismatch;
     return;
   }
   auto normalized = std::make_shared<std::vector<float>>(row.vector);
@@ -241,17 +225,11 @@ void Mirror::CountBadRow(const std::string& key, const EmbeddingRecord& record,
                          const std::string& detail) {
   // A row is counted and logged once while it stays bad, however often it is updated.
   if (!bad_keys_.insert(key).second) return;
-  board_.Update([&](MirrorState& s) {
-    auto& c = s.bad_rows;
-    if (record.bad_reason == kNullVector) c.null_vector++;
-    else if (record.bad_reason == kNonFinite) c.non_finite++;
-    else if (record.bad_reason == kZeroVector) c.zero_vector++;
-    else if (record.bad_reason == kDimensionMismatch) c.dimension_mismatch++;
-    else c.malformed++;
-  });
+  const BadRowReason reason = record.bad_reason.value_or(BadRowReason::kMalformed);
+  board_.Update([&](MirrorState& s) { s.bad_rows[reason]++; });
   const auto expected = models_.DimensionOf(record.model);
   spdlog::warn("embedding not searchable: {} (entity_id={} model={} dim={}{}){}{}",
-               record.bad_reason, record.entity_id.ToString(), record.model, record.raw_dim,
+               BadRowReasonText(reason), record.entity_id.ToString(), record.model, record.raw_dim,
                expected ? " expected=" + std::to_string(*expected) : std::string(),
                detail.empty() ? "" : ": ", detail);
 }

@@ -78,7 +78,7 @@ class Mirror {
     EmbeddingStatus status = EmbeddingStatus::kPending;
     VectorPtr vector;        // normalized; null when there is no usable vector
     uint32_t raw_dim = 0;    // dimension of the stored vector
-    const char* bad_reason = nullptr;  // why the vector is unusable, when it is
+    std::optional<BadRowReason> bad_reason;  // why the vector is unusable, when it is
   };
   // What one entity has in one model's index.
   struct IndexedEntry {

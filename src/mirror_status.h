@@ -11,18 +11,9 @@
 #include <mutex>
 #include <string>
 
-namespace vecmirror {
+#include "base/bad_row.h"
 
-struct BadRowCounts {
-  uint64_t null_vector = 0;
-  uint64_t non_finite = 0;
-  uint64_t zero_vector = 0;
-  uint64_t dimension_mismatch = 0;
-  uint64_t malformed = 0;
-  uint64_t total() const {
-    return null_vector + non_finite + zero_vector + dimension_mismatch + malformed;
-  }
-};
+namespace vecmirror {
 
 struct MirrorState {
   std::string state = "connecting";  // connecting, loading, streaming, reconnecting, failed

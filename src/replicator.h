@@ -22,8 +22,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/status.h"
 #include "index/registry.h"
-#include "index/status.h"
 #include "src/mirror.h"
 #include "src/mirror_status.h"
 #include "src/pg/catalog.h"

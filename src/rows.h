@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "index/status.h"
-#include "index/uuid.h"
+#include "base/status.h"
+#include "base/uuid.h"
 #include "src/pg/column_value.h"
 #include "src/pg/wire_format.h"
 

@@ -11,8 +11,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/uuid.h"
 #include "index/kernels.h"
-#include "index/uuid.h"
 
 namespace vecmirror {
 namespace {
@@ -202,13 +202,6 @@ grpc::Status Guarded(const char* method, Fn&& fn) {
 
 }  // namespace
 
-std::string LsnText(uint64_t lsn) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "%" PRIX32 "/%" PRIX32, static_cast<uint32_t>(lsn >> 32),
-                static_cast<uint32_t>(lsn));
-  return text;
-}
-
 double SecondsSinceLastCommitAt(const MirrorState& state,
                                 std::chrono::system_clock::time_point now) {
   if (state.last_commit_applied_at == std::chrono::system_clock::time_point{}) return 0;
@@ -268,8 +261,8 @@ std::chrono::steady_clock::time_point SearchService::WaitDeadline(
 }
 
 Status SearchService::MinLsnNotReached(const v1::SearchRequest& request) const {
-  return Status::DeadlineExceeded("min_lsn " + LsnText(request.min_lsn()) +
-                                  " not applied; applied is " + LsnText(registry_.applied_lsn()));
+  return Status::DeadlineExceeded("min_lsn " + FormatLsn(request.min_lsn()) +
+                                  " not applied; applied is " + FormatLsn(registry_.applied_lsn()));
 }
 
 Status SearchService::Search(const v1::SearchRequest& request,
@@ -435,11 +428,11 @@ grpc::Status SearchService::GetMirrorStatus(grpc::ServerContext* context,
     response->set_transactions_applied(state.transactions_applied);
     response->set_changes_applied(state.changes_applied);
     v1::BadRowCounters* bad = response->mutable_bad_rows();
-    bad->set_null_vector(state.bad_rows.null_vector);
-    bad->set_non_finite(state.bad_rows.non_finite);
-    bad->set_zero_vector(state.bad_rows.zero_vector);
-    bad->set_dimension_mismatch(state.bad_rows.dimension_mismatch);
-    bad->set_malformed(state.bad_rows.malformed);
+    bad->set_null_vector(state.bad_rows[BadRowReason::kNullVector]);
+    bad->set_non_finite(state.bad_rows[BadRowReason::kNonFinite]);
+    bad->set_zero_vector(state.bad_rows[BadRowReason::kZeroVector]);
+    bad->set_dimension_mismatch(state.bad_rows[BadRowReason::kDimensionMismatch]);
+    bad->set_malformed(state.bad_rows[BadRowReason::kMalformed]);
     response->set_last_error(state.last_error);
     response->set_loaded(state.loaded);
     return grpc::Status::OK;

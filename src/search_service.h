@@ -22,9 +22,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "base/lsn.h"
+#include "base/status.h"
 #include "index/model_catalog.h"
 #include "index/registry.h"
-#include "index/status.h"
 #include "src/mirror_status.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
 
@@ -41,9 +42,6 @@ struct SearchServiceOptions {
   // How long a min_lsn wait may last when the call carries no deadline. Default: 30 s.
   std::chrono::milliseconds max_lsn_wait = std::chrono::seconds(30);
 };
-
-// "X/Y", as PostgreSQL prints a pg_lsn: the high and low 32 bits in upper-case hex.
-std::string LsnText(uint64_t lsn);
 
 // GetMirrorStatus's lag at `now`. MirrorState::lag_seconds is read as the commit-to-apply
 // delay of the newest applied commit, measured when it was applied (last_commit_applied_at);

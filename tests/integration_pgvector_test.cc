@@ -360,17 +360,17 @@ TEST_F(PgvectorIntegrationTest, TheShimHasPgvectorsFormats) {
 // "more like this", with type filters) equal to SQL's answers; then every row compared.
 TEST_F(PgvectorIntegrationTest, InitialLoadAnswersAsSql) {
   ASSERT_EQ(suite_->stats.column, datagen::VectorColumn::kPgvector) << "the generator wrote real[]";
-  auto inserted = [](datagen::BadVector kind) {
+  auto inserted = [](BadRowReason kind) {
     const auto& bad = suite_->stats.bad_rows;
     return bad.count(kind) ? bad.at(kind) : uint64_t{0};
   };
-  ASSERT_GT(inserted(datagen::BadVector::kNull), 0u);
-  ASSERT_GT(inserted(datagen::BadVector::kZero), 0u);
-  ASSERT_GT(inserted(datagen::BadVector::kWrongDimension), 0u);
+  ASSERT_GT(inserted(BadRowReason::kNullVector), 0u);
+  ASSERT_GT(inserted(BadRowReason::kZeroVector), 0u);
+  ASSERT_GT(inserted(BadRowReason::kDimensionMismatch), 0u);
   const v1::MirrorStatus status = suite_->server->Status();
-  EXPECT_EQ(status.bad_rows().null_vector(), inserted(datagen::BadVector::kNull));
-  EXPECT_EQ(status.bad_rows().zero_vector(), inserted(datagen::BadVector::kZero));
-  EXPECT_EQ(status.bad_rows().dimension_mismatch(), inserted(datagen::BadVector::kWrongDimension));
+  EXPECT_EQ(status.bad_rows().null_vector(), inserted(BadRowReason::kNullVector));
+  EXPECT_EQ(status.bad_rows().zero_vector(), inserted(BadRowReason::kZeroVector));
+  EXPECT_EQ(status.bad_rows().dimension_mismatch(), inserted(BadRowReason::kDimensionMismatch));
   EXPECT_EQ(status.bad_rows().non_finite(), 0u);
   EXPECT_EQ(status.bad_rows().malformed(), 0u) << "the mirror could not decode some vector bytes";
 
@@ -390,7 +390,7 @@ TEST_F(PgvectorIntegrationTest, InitialLoadAnswersAsSql) {
   int compared = 0;
   for (int i = 0; i < kVectorQueries + kLikeQueries; ++i) {
     const std::string& tenant = suite_->plan.tenant_ids[rng() % suite_->plan.tenant_ids.size()];
-    const datagen::ModelSpec& model = suite_->spec.models[rng() % suite_->spec.models.size()];
+    const ModelDimension& model = suite_->spec.models[rng() % suite_->spec.models.size()];
     const std::vector<std::string> types = random_types();
     const int limit = limits[rng() % std::size(limits)];
     std::vector<SqlHit> expected;

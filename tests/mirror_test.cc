@@ -220,10 +220,10 @@ TEST_F(MirrorTest, BadRowsAreCountedAndNeverIndexed) {
 
   EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(6), "context"}}));
   const auto bad = board_.Get().bad_rows;
-  EXPECT_EQ(bad.non_finite, 2u);
-  EXPECT_EQ(bad.null_vector, 1u);
-  EXPECT_EQ(bad.zero_vector, 1u);
-  EXPECT_EQ(bad.dimension_mismatch, 1u);
+  EXPECT_EQ(bad[BadRowReason::kNonFinite], 2u);
+  EXPECT_EQ(bad[BadRowReason::kNullVector], 1u);
+  EXPECT_EQ(bad[BadRowReason::kZeroVector], 1u);
+  EXPECT_EQ(bad[BadRowReason::kDimensionMismatch], 1u);
 }
 
 TEST_F(MirrorTest, ABadRowIsCountedOnceWhileItStaysBad) {
@@ -238,7 +238,7 @@ TEST_F(MirrorTest, ABadRowIsCountedOnceWhileItStaysBad) {
     mirror_.UpsertEmbedding(null_vector);
     Commit();
   }
-  EXPECT_EQ(board_.Get().bad_rows.null_vector, 1u);
+  EXPECT_EQ(board_.Get().bad_rows[BadRowReason::kNullVector], 1u);
 
   Begin();
   mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1)));
@@ -247,7 +247,7 @@ TEST_F(MirrorTest, ABadRowIsCountedOnceWhileItStaysBad) {
   Begin();
   mirror_.UpsertEmbedding(null_vector);  // bad again after being good: counted again
   Commit();
-  EXPECT_EQ(board_.Get().bad_rows.null_vector, 2u);
+  EXPECT_EQ(board_.Get().bad_rows[BadRowReason::kNullVector], 2u);
   EXPECT_TRUE(Indexed().empty());
 }
 
@@ -260,7 +260,7 @@ TEST_F(MirrorTest, UnknownModelIsLearnedFromItsFirstRowAndCreatesItsIndex) {
   Commit();
   EXPECT_EQ(models_.DimensionOf("custom-64"), 64u);
   EXPECT_EQ(Indexed(kTenant, "custom-64", 64).size(), 1u);
-  EXPECT_EQ(board_.Get().bad_rows.dimension_mismatch, 1u);
+  EXPECT_EQ(board_.Get().bad_rows[BadRowReason::kDimensionMismatch], 1u);
 }
 
 TEST_F(MirrorTest, TruncateEmptiesTheIndexes) {

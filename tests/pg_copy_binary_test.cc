@@ -9,7 +9,7 @@
 #include <random>
 
 #include "src/pg/wire_format.h"
-#include "tests/pg_test_bytes.h"
+#include "tests/support/pg_test_bytes.h"
 
 namespace vecmirror::pg {
 namespace {

@@ -55,7 +55,7 @@
 
 #include "src/pg/pgoutput.h"
 #include "src/pg/wire_format.h"
-#include "tests/pg_test_bytes.h"
+#include "tests/support/pg_test_bytes.h"
 
 namespace vecmirror::pg {
 namespace {
@@ -442,9 +442,9 @@ TEST(PgOutputGolden, TransactionsAreBracketedWithConsistentLsns) {
     }
     ASSERT_LT(c, s.size()) << "Begin at " << i << " has no Commit";
     const Commit& commit = s.Get<Commit>(c);
-    Lsn end_lsn = 0;
-    ASSERT_TRUE(ParseLsn(s.frame(c).lsn, &end_lsn));
-    EXPECT_EQ(commit.end_lsn, end_lsn);
+    const std::optional<Lsn> end_lsn = ParseLsn(s.frame(c).lsn);
+    ASSERT_TRUE(end_lsn);
+    EXPECT_EQ(commit.end_lsn, *end_lsn);
     EXPECT_EQ(commit.commit_lsn, b.final_lsn);
     EXPECT_LT(commit.commit_lsn, commit.end_lsn);
     EXPECT_EQ(commit.commit_time_us, b.commit_time_us);
@@ -589,9 +589,9 @@ TEST(PgOutputGolden, TruncateMessagesAndOrigin) {
   EXPECT_FALSE(heartbeat.transactional);
   EXPECT_EQ(heartbeat.prefix, "vecmirror.hb");
   EXPECT_EQ(heartbeat.content, "12345");
-  Lsn frame_lsn = 0;
-  ASSERT_TRUE(ParseLsn(s.frame(41).lsn, &frame_lsn));
-  EXPECT_LE(heartbeat.lsn, frame_lsn);
+  const std::optional<Lsn> frame_lsn = ParseLsn(s.frame(41).lsn);
+  ASSERT_TRUE(frame_lsn);
+  EXPECT_LE(heartbeat.lsn, *frame_lsn);
   EXPECT_GT(heartbeat.lsn, 0u);
 
   const Origin& origin = s.Get<Origin>(43);

@@ -8,7 +8,7 @@
 #include <deque>
 #include <random>
 
-#include "tests/pg_test_bytes.h"
+#include "tests/support/pg_test_bytes.h"
 
 namespace vecmirror::pg {
 namespace {
@@ -513,45 +513,6 @@ TEST(PgEpoch, MatchesTheWallClock) {
   const int64_t after = (static_cast<int64_t>(std::time(nullptr)) - 946684800 + 1) * 1000000;
   EXPECT_GE(now, before);
   EXPECT_LE(now, after);
-}
-
-// ---- LSN text -----------------------------------------------------------------------------
-
-TEST(Lsn, FormatsLikePostgres) {
-  EXPECT_EQ(FormatLsn(0x16B374D848ULL), "16/B374D848");
-  EXPECT_EQ(FormatLsn(0), "0/0");
-  EXPECT_EQ(FormatLsn(0x1000000ULL), "0/1000000");
-  EXPECT_EQ(FormatLsn(~0ULL), "FFFFFFFF/FFFFFFFF");
-}
-
-TEST(Lsn, Parses) {
-  Lsn lsn = 0;
-  ASSERT_TRUE(ParseLsn("16/B374D848", &lsn));
-  EXPECT_EQ(lsn, 0x16B374D848ULL);
-  ASSERT_TRUE(ParseLsn("16/b374d848", &lsn));
-  EXPECT_EQ(lsn, 0x16B374D848ULL);
-  ASSERT_TRUE(ParseLsn("0/0", &lsn));
-  EXPECT_EQ(lsn, 0u);
-  ASSERT_TRUE(ParseLsn("FFFFFFFF/FFFFFFFF", &lsn));
-  EXPECT_EQ(lsn, ~0ULL);
-  ASSERT_TRUE(ParseLsn("00000001/00000002", &lsn));
-  EXPECT_EQ(lsn, 0x100000002ULL);
-  for (const char* bad : {"", "/", "1/", "/1", "123456789/0", "0/123456789", "1/2/3", "g/0",
-                          " 1/0", "1/0 ", "1-0", "+1/0", "0x1/0"}) {
-    lsn = 99;
-    EXPECT_FALSE(ParseLsn(bad, &lsn)) << bad;
-    EXPECT_EQ(lsn, 99u) << bad;
-  }
-}
-
-TEST(Lsn, RoundTrips) {
-  std::mt19937_64 rng(5);
-  for (int i = 0; i < 1000; ++i) {
-    const Lsn lsn = rng() >> (rng() % 64);
-    Lsn back = 0;
-    ASSERT_TRUE(ParseLsn(FormatLsn(lsn), &back));
-    EXPECT_EQ(back, lsn);
-  }
 }
 
 }  // namespace

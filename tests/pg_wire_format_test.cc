@@ -12,7 +12,7 @@
 #include <limits>
 #include <random>
 
-#include "tests/pg_test_bytes.h"
+#include "tests/support/pg_test_bytes.h"
 
 namespace vecmirror::pg {
 namespace {

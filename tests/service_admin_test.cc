@@ -9,7 +9,7 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
-#include "tests/service_test_fixture.h"
+#include "tests/support/service_test_fixture.h"
 #include "tools/cli/health_check.h"
 
 namespace vecmirror::service_test {
@@ -101,11 +101,11 @@ TEST_F(ServiceAdminTest, GetMirrorStatusReportsTheBoardWithLagAtReadTime) {
     s.initial_loads = 1;
     s.transactions_applied = 77;
     s.changes_applied = 1234;
-    s.bad_rows.null_vector = 1;
-    s.bad_rows.non_finite = 2;
-    s.bad_rows.zero_vector = 3;
-    s.bad_rows.dimension_mismatch = 4;
-    s.bad_rows.malformed = 5;
+    s.bad_rows[BadRowReason::kNullVector] = 1;
+    s.bad_rows[BadRowReason::kNonFinite] = 2;
+    s.bad_rows[BadRowReason::kZeroVector] = 3;
+    s.bad_rows[BadRowReason::kDimensionMismatch] = 4;
+    s.bad_rows[BadRowReason::kMalformed] = 5;
     s.last_error = "connection reset";
   });
   const MirrorState state = world().board.Get();
@@ -161,12 +161,6 @@ TEST(ServiceLagTest, LagAndSinceLastCommitAtAFixedTime) {
   EXPECT_DOUBLE_EQ(LagSecondsAt(s, t0), 3.75);
   s.server_lsn = 100;
   EXPECT_EQ(LagSecondsAt(s, t0), 0.0);
-}
-
-TEST(ServiceLsnTextTest, PrintsLikePgLsn) {
-  EXPECT_EQ(LsnText(0), "0/0");
-  EXPECT_EQ(LsnText(0x16B374D848ULL), "16/B374D848");
-  EXPECT_EQ(LsnText(0xFFFFFFFFFFFFFFFFULL), "FFFFFFFF/FFFFFFFF");
 }
 
 TEST_F(ServiceAdminTest, RebuildIndexSwapsInTheRequestedKind) {

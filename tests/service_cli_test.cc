@@ -6,7 +6,7 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "tests/service_test_fixture.h"
+#include "tests/support/service_test_fixture.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/cli_text.h"
 #include "tools/cli/health_check.h"
@@ -39,20 +39,20 @@ TEST(CliTextTest, VectorTextRejectsOtherTokensAndEmptyInput) {
 
 TEST(CliTextTest, LsnParsesBothFormsAndPrintsLikePostgres) {
   uint64_t lsn = 0;
-  ASSERT_TRUE(cli::ParseLsn("16/B374D848", &lsn));
+  ASSERT_TRUE(cli::ParseLsnArgument("16/B374D848", &lsn));
   EXPECT_EQ(lsn, 0x16B374D848ULL);
-  ASSERT_TRUE(cli::ParseLsn("0/0", &lsn));
+  ASSERT_TRUE(cli::ParseLsnArgument("0/0", &lsn));
   EXPECT_EQ(lsn, 0u);
-  ASSERT_TRUE(cli::ParseLsn("97500000000", &lsn));
+  ASSERT_TRUE(cli::ParseLsnArgument("97500000000", &lsn));
   EXPECT_EQ(lsn, 97500000000ULL);
-  EXPECT_FALSE(cli::ParseLsn("16/", &lsn));
-  EXPECT_FALSE(cli::ParseLsn("/1", &lsn));
-  EXPECT_FALSE(cli::ParseLsn("1/123456789", &lsn));  // more than 32 bits after the slash
-  EXPECT_FALSE(cli::ParseLsn("G/1", &lsn));
-  EXPECT_FALSE(cli::ParseLsn("12x", &lsn));
-  EXPECT_FALSE(cli::ParseLsn("", &lsn));
-  EXPECT_EQ(cli::FormatLsn(0x16B374D848ULL), "16/B374D848");
-  ASSERT_TRUE(cli::ParseLsn(cli::FormatLsn(0xABCDEF0123456789ULL), &lsn));
+  EXPECT_FALSE(cli::ParseLsnArgument("16/", &lsn));
+  EXPECT_FALSE(cli::ParseLsnArgument("/1", &lsn));
+  EXPECT_FALSE(cli::ParseLsnArgument("1/123456789", &lsn));  // more than 32 bits after the slash
+  EXPECT_FALSE(cli::ParseLsnArgument("G/1", &lsn));
+  EXPECT_FALSE(cli::ParseLsnArgument("12x", &lsn));
+  EXPECT_FALSE(cli::ParseLsnArgument("", &lsn));
+  EXPECT_EQ(FormatLsn(0x16B374D848ULL), "16/B374D848");
+  ASSERT_TRUE(cli::ParseLsnArgument(FormatLsn(0xABCDEF0123456789ULL), &lsn));
   EXPECT_EQ(lsn, 0xABCDEF0123456789ULL);
 }
 
@@ -169,7 +169,7 @@ TEST_F(CliRunTest, SearchByVectorFilePrintsTheRankedTable) {
     EXPECT_NE(lines[2 + i].find(expected[i].entity_type), std::string::npos) << lines[2 + i];
   }
   EXPECT_NE(lines.back().find("5 results  applied_lsn " +
-                              cli::FormatLsn(world().registry.applied_lsn()) +
+                              FormatLsn(world().registry.applied_lsn()) +
                               "  exact yes  index flat"),
             std::string::npos)
       << lines.back();
@@ -239,7 +239,7 @@ TEST_F(CliRunTest, IndexesStatusHealthAndRebuild) {
   const Run status = Cli({"status"});
   ASSERT_EQ(status.code, 0) << status.err;
   EXPECT_NE(status.out.find("streaming"), std::string::npos);
-  EXPECT_NE(status.out.find(cli::FormatLsn(world().registry.applied_lsn())), std::string::npos);
+  EXPECT_NE(status.out.find(FormatLsn(world().registry.applied_lsn())), std::string::npos);
 
   const Run health = Cli({"health"});
   EXPECT_EQ(health.code, 0) << health.err;

@@ -7,7 +7,7 @@
 #include <limits>
 #include <thread>
 
-#include "tests/service_test_fixture.h"
+#include "tests/support/service_test_fixture.h"
 
 namespace vecmirror::service_test {
 namespace {
@@ -303,8 +303,8 @@ TEST_F(ServiceSearchTest, MinLsnNeverAppliedIsDeadlineExceeded) {
   const Status direct = world().service->Search(
       request, std::chrono::steady_clock::now() + milliseconds(100), &response);
   EXPECT_EQ(direct.code(), Status::Code::kDeadlineExceeded);
-  EXPECT_NE(direct.message().find("min_lsn " + LsnText(future) + " not applied; applied is " +
-                                  LsnText(world().registry.applied_lsn())),
+  EXPECT_NE(direct.message().find("min_lsn " + FormatLsn(future) + " not applied; applied is " +
+                                  FormatLsn(world().registry.applied_lsn())),
             std::string::npos)
       << direct.message();
 }

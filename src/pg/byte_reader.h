@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "index/status.h"
+#include "base/status.h"
 
 namespace vecmirror::pg {
 

@@ -162,7 +162,9 @@ Status CurrentWalLsn(pqxx::connection& conn, Lsn* lsn) {
   try {
     pqxx::nontransaction tx(conn);
     const auto text = tx.exec1("SELECT pg_current_wal_lsn()::text")[0].as<std::string>();
-    if (!ParseLsn(text, lsn)) return Status::Corruption("unparsable LSN " + text);
+    const std::optional<Lsn> parsed = ParseLsn(text);
+    if (!parsed) return Status::Corruption("unparsable LSN " + text);
+    *lsn = *parsed;
     return Status::Ok();
   } catch (const std::exception& e) {
     return FromPqxx(e, "reading pg_current_wal_lsn()");

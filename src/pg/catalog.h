@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "index/status.h"
+#include "base/status.h"
 #include "src/pg/pgoutput.h"
 #include "src/pg/wire_format.h"
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "index/status.h"
+#include "base/status.h"
 #include "src/pg/column_value.h"
 
 namespace vecmirror::pg {

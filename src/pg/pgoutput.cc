@@ -26,23 +26,6 @@ std::string DescribeByte(uint8_t b) {
   return buf;
 }
 
-bool IsHexDigit(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-// Parses 1 to 8 hex digits, as pg_lsn_in accepts for each half.
-bool ParseLsnHalf(std::string_view text, uint32_t* out) {
-  if (text.empty() || text.size() > 8) return false;
-  uint32_t v = 0;
-  for (char c : text) {
-    if (!IsHexDigit(c)) return false;
-    const uint32_t digit = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-    v = v << 4 | digit;
-  }
-  *out = v;
-  return true;
-}
-
 // ---- TupleData ----------------------------------------------------------------------------
 
 // Reads a TupleData into *out. `which` ("new tuple", "old tuple") labels errors.
@@ -264,24 +247,6 @@ const char* LaterProtocolMessageName(uint8_t type) {
 }
 
 }  // namespace
-
-std::string FormatLsn(Lsn lsn) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%X/%X", static_cast<uint32_t>(lsn >> 32),
-                static_cast<uint32_t>(lsn));
-  return buf;
-}
-
-bool ParseLsn(std::string_view text, Lsn* out) {
-  const size_t slash = text.find('/');
-  if (slash == std::string_view::npos) return false;
-  uint32_t hi = 0, lo = 0;
-  if (!ParseLsnHalf(text.substr(0, slash), &hi) || !ParseLsnHalf(text.substr(slash + 1), &lo)) {
-    return false;
-  }
-  *out = Lsn{hi} << 32 | lo;
-  return true;
-}
 
 Status ParseReplicationMessage(std::string_view copy_data, ReplicationMessage* out) {
   if (copy_data.empty()) return Status::Corruption("replication message: empty CopyData");

@@ -21,18 +21,15 @@
 #include <variant>
 #include <vector>
 
-#include "index/status.h"
+#include "base/lsn.h"
+#include "base/status.h"
 #include "src/pg/column_value.h"
 
 namespace vecmirror::pg {
 
-using Lsn = uint64_t;
-
-// "X/Y" as PostgreSQL prints a pg_lsn (upper-case hex, "16/B374D848"); and back. ParseLsn
-// accepts what pg_lsn_in accepts (1 to 8 hex digits, either case, on each side of the slash)
-// and returns false, leaving *out untouched, on anything else.
-std::string FormatLsn(Lsn lsn);
-bool ParseLsn(std::string_view text, Lsn* out);
+using vecmirror::FormatLsn;
+using vecmirror::Lsn;
+using vecmirror::ParseLsn;
 
 // ---- Framing inside CopyData -------------------------------------------------------------
 

@@ -20,9 +20,11 @@ Status ReplicationStream::CreateSlot(const std::string& slot, CreatedSlot* out) 
   if (rows.size() != 1 || rows[0].size() < 3 || !rows[0][1] || !rows[0][2]) {
     return Status::Corruption("CREATE_REPLICATION_SLOT returned an unexpected result");
   }
-  if (!ParseLsn(*rows[0][1], &out->consistent_point)) {
+  const std::optional<Lsn> consistent_point = ParseLsn(*rows[0][1]);
+  if (!consistent_point) {
     return Status::Corruption("CREATE_REPLICATION_SLOT returned consistent_point " + *rows[0][1]);
   }
+  out->consistent_point = *consistent_point;
   out->snapshot_name = *rows[0][2];
   return Status::Ok();
 }

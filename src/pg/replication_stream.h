@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "index/status.h"
+#include "base/status.h"
 #include "src/pg/connection.h"
 #include "src/pg/pgoutput.h"
 

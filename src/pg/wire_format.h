@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "index/status.h"
-#include "index/uuid.h"
+#include "base/status.h"
+#include "base/uuid.h"
 #include "src/pg/column_value.h"
 
 namespace vecmirror::pg {

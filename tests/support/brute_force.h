@@ -13,7 +13,7 @@
 #include <optional>
 #include <vector>
 
-#include "index/uuid.h"
+#include "base/uuid.h"
 
 namespace vecmirror::testing {
 

@@ -20,7 +20,7 @@
 #include <random>
 #include <vector>
 
-#include "index/uuid.h"
+#include "base/uuid.h"
 
 namespace vecmirror::testing {
 

@@ -32,7 +32,7 @@
 #include <thread>
 #include <vector>
 
-#include "index/status.h"
+#include "base/status.h"
 #include "tests/support/mirror_check.h"
 #include "tests/support/pg_env.h"
 #include "tests/support/server_process.h"

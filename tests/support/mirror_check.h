@@ -37,6 +37,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "base/lsn.h"
 #include "index/model_catalog.h"
 #include "tests/support/pg_env.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
@@ -45,20 +46,8 @@ namespace vecmirror::testing {
 
 // ---- LSNs ------------------------------------------------------------------------------------
 
-// "16/B374D848" -> 0x16B374D848. nullopt on anything else.
-inline std::optional<uint64_t> ParseLsn(const std::string& text) {
-  unsigned hi = 0, lo = 0;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%X/%X%c", &hi, &lo, &tail) != 2) return std::nullopt;
-  return (static_cast<uint64_t>(hi) << 32) | lo;
-}
-
-inline std::string FormatLsn(uint64_t lsn) {
-  char text[24];
-  std::snprintf(text, sizeof text, "%X/%X", static_cast<unsigned>(lsn >> 32),
-                static_cast<unsigned>(lsn));
-  return text;
-}
+using vecmirror::FormatLsn;
+using vecmirror::ParseLsn;
 
 // The SQL that returns a WAL position covering every transaction committed before it ran:
 // pg_current_wal_lsn() once WAL is flushed that far. pg_current_wal_lsn() alone is the *write*
@@ -174,7 +163,7 @@ inline Status ReadSearchableSet(const std::string& conninfo, const MirrorCheckOp
   if (!s.ok()) return s;
 
   std::map<std::string, uint32_t> dims;
-  for (const auto& [name, dim] : ModelCatalog::DefaultModels()) dims[name] = dim;
+  for (const auto& [name, dim] : DefaultModels()) dims[name] = dim;
   for (const auto& [name, dim] : options.extra_models) dims[name] = dim;
 
   // Well-formed rows first; the dimension filter needs every row of an unknown model.

@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "index/status.h"
+#include "base/status.h"
 
 namespace vecmirror::testing {
 

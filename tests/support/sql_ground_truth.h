@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "index/status.h"
+#include "base/status.h"
 
 namespace vecmirror::testing {
 

@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/lsn.h"
 #include "tools/cli/cli_text.h"
 #include "tools/cli/health_check.h"
 #include "tools/cli/table.h"
@@ -153,7 +154,7 @@ bool BuildSearchRequest(const Session& session, const SearchArgs& a, const CLI::
   if (command.count("--min-similarity") > 0) request->set_min_similarity(a.min_similarity);
   if (!a.min_lsn.empty()) {
     uint64_t lsn = 0;
-    if (!ParseLsn(a.min_lsn, &lsn)) {
+    if (!ParseLsnArgument(a.min_lsn, &lsn)) {
       session.LocalError("--min-lsn \"" + a.min_lsn + "\": expected X/Y (hex) or a decimal LSN");
       return false;
     }

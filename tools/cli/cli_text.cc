@@ -6,17 +6,13 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "base/lsn.h"
+
 namespace vecmirror::cli {
 namespace {
 
 bool IsSeparator(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == '[' || c == ']';
-}
-
-bool ParseHex32(std::string_view text, uint32_t* out) {
-  if (text.empty() || text.size() > 8) return false;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out, 16);
-  return ec == std::errc() && end == text.data() + text.size();
 }
 
 }  // namespace
@@ -50,26 +46,15 @@ bool ParseVectorText(std::string_view text, std::vector<float>* out, std::string
   return true;
 }
 
-bool ParseLsn(std::string_view text, uint64_t* out) {
-  const size_t slash = text.find('/');
-  if (slash != std::string_view::npos) {
-    uint32_t hi = 0, lo = 0;
-    if (!ParseHex32(text.substr(0, slash), &hi) || !ParseHex32(text.substr(slash + 1), &lo)) {
-      return false;
-    }
-    *out = static_cast<uint64_t>(hi) << 32 | lo;
-    return true;
+bool ParseLsnArgument(std::string_view text, uint64_t* out) {
+  if (text.find('/') != std::string_view::npos) {
+    const std::optional<Lsn> lsn = ParseLsn(text);
+    if (lsn) *out = *lsn;
+    return lsn.has_value();
   }
   if (text.empty()) return false;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out, 10);
   return ec == std::errc() && end == text.data() + text.size();
-}
-
-std::string FormatLsn(uint64_t lsn) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "%" PRIX32 "/%" PRIX32, static_cast<uint32_t>(lsn >> 32),
-                static_cast<uint32_t>(lsn));
-  return text;
 }
 
 std::string FormatBytes(uint64_t bytes) {

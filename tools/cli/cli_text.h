@@ -15,9 +15,7 @@ namespace vecmirror::cli {
 bool ParseVectorText(std::string_view text, std::vector<float>* out, std::string* error);
 
 // An LSN as PostgreSQL prints it ("16/B374D848", hex) or as a decimal integer.
-bool ParseLsn(std::string_view text, uint64_t* out);
-// "X/Y", upper-case hex, as pg_lsn prints.
-std::string FormatLsn(uint64_t lsn);
+bool ParseLsnArgument(std::string_view text, uint64_t* out);
 
 // "512 B", "3.4 KiB", "1.2 GiB".
 std::string FormatBytes(uint64_t bytes);

@@ -12,7 +12,6 @@
 #include <numeric>
 #include <random>
 
-#include "index/model_catalog.h"
 
 namespace vecmirror::datagen {
 namespace {
@@ -172,12 +171,13 @@ void PlanEntities(const DatasetSpec& spec, uint32_t tenant, DatasetPlan* plan) {
 }
 
 // Bad kinds in the order they are handed out.
-std::vector<BadVector> BadKinds(bool allow_non_finite) {
+std::vector<BadRowReason> BadKinds(bool allow_non_finite) {
   if (allow_non_finite) {
-    return {BadVector::kNull, BadVector::kNaN, BadVector::kInf, BadVector::kZero,
-            BadVector::kWrongDimension};
+    // Non-finite twice: a NaN row, then an Infinity row.
+    return {BadRowReason::kNullVector, BadRowReason::kNonFinite, BadRowReason::kNonFinite,
+            BadRowReason::kZeroVector, BadRowReason::kDimensionMismatch};
   }
-  return {BadVector::kNull, BadVector::kZero, BadVector::kWrongDimension};
+  return {BadRowReason::kNullVector, BadRowReason::kZeroVector, BadRowReason::kDimensionMismatch};
 }
 
 void PlanEmbeddings(const DatasetSpec& spec, uint32_t tenant, uint32_t model,
@@ -188,7 +188,7 @@ void PlanEmbeddings(const DatasetSpec& spec, uint32_t tenant, uint32_t model,
   const uint32_t pending = std::min(ShareOf(spec.pending_share, n), n);
   const uint32_t failed = std::min(ShareOf(spec.failed_share, n), n - pending);
   const uint32_t bad = std::min(ShareOf(spec.bad_share, n), n - pending - failed);
-  const std::vector<BadVector> kinds = BadKinds(allow_non_finite);
+  const std::vector<BadRowReason> kinds = BadKinds(allow_non_finite);
 
   // The fate of each entity's current row, by its rank in `order`.
   std::vector<uint32_t> rank(n);
@@ -217,12 +217,14 @@ void PlanEmbeddings(const DatasetSpec& spec, uint32_t tenant, uint32_t model,
           row.status = "failed";
           row.has_vector = false;
         } else if (k < pending + failed + bad) {
-          row.bad = kinds[(k - pending - failed) % kinds.size()];
-          row.has_vector = row.bad != BadVector::kNull;
+          const size_t turn = (k - pending - failed) % kinds.size();
+          row.bad = kinds[turn];
+          row.bad_is_infinity = turn > 0 && kinds[turn - 1] == BadRowReason::kNonFinite;
+          row.has_vector = row.bad != BadRowReason::kNullVector;
         }
       }
       row.searchable = v == current && entity.deleted_at == 0 && row.status == "completed" &&
-                       row.bad == BadVector::kNone;
+                       !row.bad;
       plan->embeddings.push_back(std::move(row));
     }
   }
@@ -357,7 +359,7 @@ Status CopyEmbeddings(PGconn* conn, const DatasetPlan& plan, VectorColumn column
                       const LoadOptions& options, LoadStats* stats) {
   const DatasetSpec& spec = plan.spec;
   std::vector<std::unique_ptr<ClusteredVectors>> spaces;
-  for (const ModelSpec& model : spec.models) {
+  for (const ModelDimension& model : spec.models) {
     spaces.push_back(std::make_unique<ClusteredVectors>(
         model.dim, spec.clusters, ModelSpaceSeed(spec.seed, model.name), spec.shape));
   }
@@ -370,7 +372,7 @@ Status CopyEmbeddings(PGconn* conn, const DatasetPlan& plan, VectorColumn column
   for (size_t r = 0; r < plan.embeddings.size(); ++r) {
     const PlannedEmbedding& row = plan.embeddings[r];
     const PlannedEntity& entity = plan.entities[row.entity];
-    const ModelSpec& model = spec.models[row.model];
+    const ModelDimension& model = spec.models[row.model];
     const PlannedVersion& version = entity.versions[row.version];
     std::string& out = copy.buffer();
     AppendField(version.id, &out);
@@ -391,7 +393,7 @@ Status CopyEmbeddings(PGconn* conn, const DatasetPlan& plan, VectorColumn column
 
     ++stats->embedding_rows;
     ++stats->embeddings_by_status[row.status];
-    if (row.bad != BadVector::kNone) ++stats->bad_rows[row.bad];
+    if (row.bad) ++stats->bad_rows[*row.bad];
     if (row.searchable) ++stats->searchable[{plan.tenant_ids[entity.tenant], model.name}];
 
     const bool group_ends = r + 1 == plan.embeddings.size() ||
@@ -486,50 +488,6 @@ uint64_t ModelSpaceSeed(uint64_t dataset_seed, std::string_view model) {
   return Mix(dataset_seed, kModelSpaceStream, h);
 }
 
-Status ParseModels(std::string_view text, std::vector<ModelSpec>* out) {
-  out->clear();
-  while (!text.empty()) {
-    const size_t comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-    if (item.empty()) continue;
-    ModelSpec model;
-    const size_t colon = item.rfind(':');
-    if (colon == std::string_view::npos) {
-      model.name = std::string(item);
-      for (const auto& [name, dim] : ModelCatalog::DefaultModels()) {
-        if (name == model.name) model.dim = dim;
-      }
-      if (model.dim == 0) {
-        return Status::InvalidArgument("model " + model.name + " has no default dimension; write it as " +
-                                       model.name + ":DIM");
-      }
-    } else {
-      model.name = std::string(item.substr(0, colon));
-      const std::string_view digits = item.substr(colon + 1);
-      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), model.dim);
-      if (ec != std::errc() || end != digits.data() + digits.size() || model.dim == 0 || model.name.empty()) {
-        return Status::InvalidArgument("model \"" + std::string(item) + "\" is not NAME:DIM with DIM > 0");
-      }
-    }
-    out->push_back(std::move(model));
-  }
-  if (out->empty()) return Status::InvalidArgument("no model given");
-  return Status::Ok();
-}
-
-const char* BadVectorName(BadVector kind) {
-  switch (kind) {
-    case BadVector::kNone: return "none";
-    case BadVector::kNull: return "null";
-    case BadVector::kNaN: return "nan";
-    case BadVector::kInf: return "inf";
-    case BadVector::kZero: return "zero";
-    case BadVector::kWrongDimension: return "wrong-dimension";
-  }
-  return "unknown";
-}
-
 uint32_t ShareOf(double share, uint32_t n) {
   if (!(share > 0)) return 0;
   return static_cast<uint32_t>(std::min<long long>(std::llround(share * n), n));
@@ -555,21 +513,20 @@ std::vector<float> PlannedVector(const DatasetPlan& plan, const ClusteredVectors
                                  const PlannedEmbedding& row) {
   if (!row.has_vector) return {};
   std::vector<float> v = space.Vector(row.vector_key);
-  switch (row.bad) {
-    case BadVector::kNone:
-    case BadVector::kNull:
+  if (!row.bad) return v;
+  switch (*row.bad) {
+    case BadRowReason::kNonFinite:
+      v[v.size() / 2] = row.bad_is_infinity ? std::numeric_limits<float>::infinity()
+                                            : std::numeric_limits<float>::quiet_NaN();
       break;
-    case BadVector::kNaN:
-      v[v.size() / 2] = std::numeric_limits<float>::quiet_NaN();
-      break;
-    case BadVector::kInf:
-      v[v.size() / 2] = std::numeric_limits<float>::infinity();
-      break;
-    case BadVector::kZero:
+    case BadRowReason::kZeroVector:
       std::fill(v.begin(), v.end(), 0.0f);
       break;
-    case BadVector::kWrongDimension:
+    case BadRowReason::kDimensionMismatch:
       v.resize(std::max<size_t>(v.size() / 2, 1));
+      break;
+    case BadRowReason::kNullVector:
+    case BadRowReason::kMalformed:
       break;
   }
   return v;
@@ -617,7 +574,7 @@ void AppendVectorText(const float* v, size_t n, VectorColumn column, std::string
 Status LoadDataset(PGconn* conn, const DatasetSpec& spec, const LoadOptions& options,
                    LoadStats* stats) {
   *stats = LoadStats();
-  for (const ModelSpec& model : spec.models) {
+  for (const ModelDimension& model : spec.models) {
     if (model.dim == 0) return Status::InvalidArgument("model " + model.name + " has dimension 0");
   }
   if (Status s = DetectVectorColumn(conn, &stats->column); !s.ok()) return s;
@@ -631,7 +588,7 @@ Status LoadDataset(PGconn* conn, const DatasetSpec& spec, const LoadOptions& opt
   return Status::Ok();
 }
 
-Status SummarizeDatabase(PGconn* conn, const std::vector<ModelSpec>& models, DatabaseSummary* out) {
+Status SummarizeDatabase(PGconn* conn, const std::vector<ModelDimension>& models, DatabaseSummary* out) {
   *out = DatabaseSummary();
   ResultPtr result(nullptr, &PQclear);
   Status s = Query(conn,
@@ -651,7 +608,7 @@ Status SummarizeDatabase(PGconn* conn, const std::vector<ModelSpec>& models, Dat
   if (models.empty()) return Status::Ok();
 
   std::string values;
-  for (const ModelSpec& model : models) {
+  for (const ModelDimension& model : models) {
     char* literal = PQescapeLiteral(conn, model.name.data(), model.name.size());
     if (!literal) return Status::IOError("escaping a model name: " + ErrorOf(conn, nullptr));
     values += (values.empty() ? "(" : ", (") + std::string(literal) + ", " + std::to_string(model.dim) + ")";

@@ -24,12 +24,15 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "index/status.h"
+#include "base/bad_row.h"
+#include "base/model_list.h"
+#include "base/status.h"
 
 namespace vecmirror::datagen {
 
@@ -76,26 +79,6 @@ class ClusteredVectors {
 // model's embedding space, and a query made with the dataset's seed lands in the same space.
 uint64_t ModelSpaceSeed(uint64_t dataset_seed, std::string_view model);
 
-struct ModelSpec {
-  std::string name;
-  uint32_t dim = 0;
-};
-
-// Parses "name:dim,name:dim". A name alone takes its dimension from ModelCatalog's defaults.
-Status ParseModels(std::string_view text, std::vector<ModelSpec>* out);
-
-// What is wrong with a bad embedding row. Such a row has status 'completed' but is not
-// searchable.
-enum class BadVector : uint8_t {
-  kNone,
-  kNull,            // vector IS NULL
-  kNaN,             // one component is NaN (not storable in pgvector)
-  kInf,             // one component is +Infinity (not storable in pgvector)
-  kZero,            // all components are zero: the cosine is undefined
-  kWrongDimension,  // dim / 2 components instead of the model's dim
-};
-const char* BadVectorName(BadVector kind);
-
 // How entity versions are identified.
 enum class IdLayout : uint8_t {
   kStableId,      // every version has the entity's id (the PromptCraft layout)
@@ -107,7 +90,7 @@ enum class IdLayout : uint8_t {
 struct DatasetSpec {
   uint32_t tenants = 3;
   uint32_t entities_per_tenant = 1000;
-  std::vector<ModelSpec> models = {{"all-MiniLM-L6-v2", 384}};
+  std::vector<ModelDimension> models = {{"all-MiniLM-L6-v2", 384}};
   // Entity types and their shares. Skewed so that type filters have varied selectivity.
   std::vector<std::pair<std::string, double>> type_mix = {
       {"context", 0.60}, {"template", 0.25}, {"workflow", 0.10}, {"library", 0.05}};
@@ -149,7 +132,8 @@ struct PlannedEmbedding {
   uint32_t model = 0;    // index into DatasetSpec::models
   std::string status;    // pending, completed or failed
   bool has_vector = false;
-  BadVector bad = BadVector::kNone;
+  std::optional<BadRowReason> bad;  // a planted bad vector
+  bool bad_is_infinity = false;     // with kNonFinite: +Infinity, else NaN
   uint64_t vector_key = 0;  // the key of its vector in the model's ClusteredVectors
   // True when the contract's query returns this row.
   bool searchable = false;
@@ -191,7 +175,7 @@ struct LoadStats {
   uint64_t entity_rows = 0;
   uint64_t embedding_rows = 0;
   std::map<std::string, uint64_t> embeddings_by_status;
-  std::map<BadVector, uint64_t> bad_rows;
+  std::map<BadRowReason, uint64_t> bad_rows;
   // (tenant id, model) -> rows the contract's query returns.
   std::map<std::pair<std::string, std::string>, uint64_t> searchable;
 };
@@ -209,7 +193,7 @@ struct DatabaseSummary {
   // and wrong-dimension vectors (a model's dimension taken from `models`).
   std::map<std::pair<std::string, std::string>, uint64_t> searchable;
 };
-Status SummarizeDatabase(PGconn* conn, const std::vector<ModelSpec>& models,
+Status SummarizeDatabase(PGconn* conn, const std::vector<ModelDimension>& models,
                          DatabaseSummary* out);
 
 // Writes `v` as text, one float per line, for `vecmirror-cli search --vector-file`.

@@ -19,6 +19,9 @@
 
 namespace {
 
+using vecmirror::BadRowReasonName;
+using vecmirror::ModelDimension;
+using vecmirror::ParseModelList;
 using vecmirror::Status;
 namespace datagen = vecmirror::datagen;
 
@@ -32,11 +35,11 @@ int Fail(const Status& status) {
 
 int WriteQuery(const std::string& path, const std::string& models_flag, const std::string& model,
                const datagen::DatasetSpec& spec, uint64_t query_index) {
-  std::vector<datagen::ModelSpec> models;
+  std::vector<ModelDimension> models;
   // The model may be one of --models or one with a default dimension.
-  Status s = datagen::ParseModels(models_flag + "," + model, &models);
+  Status s = ParseModelList(models_flag + "," + model, &models);
   if (!s.ok()) return Fail(s);
-  for (const datagen::ModelSpec& m : models) {
+  for (const ModelDimension& m : models) {
     if (m.name != model) continue;
     const datagen::ClusteredVectors space(m.dim, spec.clusters,
                                           datagen::ModelSpaceSeed(spec.seed, m.name), spec.shape);
@@ -61,7 +64,7 @@ void PrintSummary(const datagen::DatabaseSummary& summary, const datagen::LoadSt
   if (!stats.bad_rows.empty()) {
     std::cout << "bad rows loaded (completed, not searchable):\n";
     for (const auto& [kind, rows] : stats.bad_rows) {
-      std::printf("  %-16s %6llu\n", datagen::BadVectorName(kind), static_cast<unsigned long long>(rows));
+      std::printf("  %-16s %6llu\n", BadRowReasonName(kind), static_cast<unsigned long long>(rows));
     }
   }
   std::cout << "searchable rows per tenant and model:\n";
@@ -132,8 +135,10 @@ int main(int argc, char** argv) {
     if (query_model.empty()) return Fail(Status::InvalidArgument("--write-query needs --model"));
     return WriteQuery(query_file, models_flag, query_model, spec, query_index);
   }
-  Status s = datagen::ParseModels(models_flag, &spec.models);
+  spec.models.clear();
+  Status s = ParseModelList(models_flag, &spec.models);
   if (!s.ok()) return Fail(s);
+  if (spec.models.empty()) return Fail(Status::InvalidArgument("--models names no model"));
   spec.id_layout = id_per_version ? datagen::IdLayout::kIdPerVersion : datagen::IdLayout::kStableId;
   if (database_url.empty()) {
     if (const char* env = std::getenv("DATABASE_URL")) database_url = env;

@@ -1,4 +1,4 @@
-#include "index/uuid.h"
+#include "base/uuid.h"
 
 namespace vecmirror {
 namespace {

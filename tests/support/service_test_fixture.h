@@ -22,9 +22,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "base/uuid.h"
 #include "index/model_catalog.h"
 #include "index/registry.h"
-#include "index/uuid.h"
 #include "src/grpc_server.h"
 #include "src/mirror_status.h"
 #include "src/search_service.h"
@@ -262,7 +262,7 @@ class TestWorld {
   std::mt19937_64 rng_{20240607};
   uint64_t next_lsn_ = 0x16B3A800;
   std::map<std::pair<Uuid, std::string>, Rows> rows_;
-  std::vector<std::pair<std::string, uint32_t>> models_list_;
+  std::vector<ModelDimension> models_list_;
 
  public:
   Registry registry;

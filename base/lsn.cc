@@ -1,0 +1,48 @@
+#include "base/lsn.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+namespace vecmirror {
+namespace {
+
+int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Parses 1 to 8 hex digits, as pg_lsn_in accepts for each half.
+bool ParseLsnHalf(std::string_view text, uint32_t* out) {
+  if (text.empty() || text.size() > 8) return false;
+  uint32_t value = 0;
+  for (char c : text) {
+    const int digit = HexDigitValue(c);
+    if (digit < 0) return false;
+    value = value << 4 | static_cast<uint32_t>(digit);
+  }
+  *out = value;
+  return true;
+}
+
+}  // namespace
+
+std::string FormatLsn(Lsn lsn) {
+  char text[24];
+  std::snprintf(text, sizeof text, "%" PRIX32 "/%" PRIX32, static_cast<uint32_t>(lsn >> 32),
+                static_cast<uint32_t>(lsn));
+  return text;
+}
+
+std::optional<Lsn> ParseLsn(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  uint32_t hi = 0, lo = 0;
+  if (!ParseLsnHalf(text.substr(0, slash), &hi) || !ParseLsnHalf(text.substr(slash + 1), &lo)) {
+    return std::nullopt;
+  }
+  return Lsn{hi} << 32 | lo;
+}
+
+}  // namespace vecmirror
