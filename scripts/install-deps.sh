@@ -4,7 +4,7 @@
 # installed it changes nothing and needs no network.
 set -euo pipefail
 
-readonly PACKAGES=(
+PACKAGES=(
   build-essential cmake pkg-config
   libfaiss-dev libopenblas-dev libeigen3-dev
   libpq-dev libpqxx-dev postgresql
@@ -13,6 +13,10 @@ readonly PACKAGES=(
   libgtest-dev libbenchmark-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev
 )
+# Node (18 or newer) and npm for clients/typescript; a Node installed otherwise is kept.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+readonly PACKAGES
 
 is_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
