@@ -11,6 +11,8 @@ const char* BadRowReasonName(BadRowReason reason) {
     case BadRowReason::kZeroVector: return "zero_vector";
     case BadRowReason::kDimensionMismatch: return "dimension_mismatch";
     case BadRowReason::kMalformed: return "malformed";
+    case BadRowReason::kUnknownModel: return "unknown_model";
+    case BadRowReason::kEntityTypeLimit: return "entity_type_limit";
   }
   return "unknown";
 }
@@ -22,6 +24,8 @@ const char* BadRowReasonText(BadRowReason reason) {
     case BadRowReason::kZeroVector: return "all-zero vector";
     case BadRowReason::kDimensionMismatch: return "dimension disagrees with the model";
     case BadRowReason::kMalformed: return "malformed vector";
+    case BadRowReason::kUnknownModel: return "model not configured";
+    case BadRowReason::kEntityTypeLimit: return "too many distinct entity types";
   }
   return "unknown";
 }

@@ -18,8 +18,10 @@ enum class BadRowReason : uint8_t {
   kZeroVector,         // every component zero: the cosine is undefined
   kDimensionMismatch,  // the vector's length disagrees with its model's dimension
   kMalformed,          // the column's bytes do not decode as a vector
+  kUnknownModel,       // a model that is not configured (nor learned)
+  kEntityTypeLimit,    // its entity's type is past the limit on distinct entity types
 };
-inline constexpr size_t kBadRowReasonCount = 5;
+inline constexpr size_t kBadRowReasonCount = 7;
 
 // Snake-case name, as the counter is called: "null_vector", "non_finite", ...
 const char* BadRowReasonName(BadRowReason reason);

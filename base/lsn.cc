@@ -45,4 +45,12 @@ std::optional<Lsn> ParseLsn(std::string_view text) {
   return Lsn{hi} << 32 | lo;
 }
 
+Lsn CoveringLsn(Lsn awaited, uint64_t wal_segment_bytes) {
+  const uint64_t offset_in_page = awaited % kWalPageBytes;
+  const Lsn page_start = awaited - offset_in_page;
+  const bool first_page_of_segment = wal_segment_bytes != 0 && page_start % wal_segment_bytes == 0;
+  const uint64_t header = first_page_of_segment ? kWalLongHeaderBytes : kWalShortHeaderBytes;
+  return offset_in_page <= header ? page_start : awaited;
+}
+
 }  // namespace vecmirror

@@ -1,25 +1,45 @@
-// ModelCatalog: model name -> vector dimension. Starts from the configured models; a model
-// first seen in the data is accepted with the dimension of its first valid row, and every
-// later row must agree.
+// ModelCatalog: model name -> vector dimension. It holds the configured models; a row of any
+// other model is not indexed, unless learning is on, which accepts a new model at the dimension
+// of its first valid row when that dimension is allowed and fewer than max_models were learned.
+// Every later row of a model must agree on its dimension. (DESIGN.md, "Index key".)
 //
 // Thread-safety: safe for concurrent use.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/model_list.h"
 
 namespace vecmirror {
 
+struct ModelLearning {
+  // Learn models that are not configured. Default: off, so a row cannot invent an index.
+  bool enabled = false;
+  // Dimensions a learned model may have. Default: 384, 1536 and 3072.
+  std::vector<uint32_t> allowed_dims = {384, 1536, 3072};
+  // Most models learned. Default: 16.
+  size_t max_models = 16;
+};
+
+enum class ModelCheck : uint8_t {
+  kAccepted,           // the model is known (or was learned now) with this dimension
+  kUnknownModel,       // not configured, and not learned
+  kDimensionMismatch,  // known with another dimension
+};
+
 class ModelCatalog {
  public:
-  explicit ModelCatalog(const std::vector<ModelDimension>& models = DefaultModels()) {
+  explicit ModelCatalog(const std::vector<ModelDimension>& models = DefaultModels(),
+                        ModelLearning learning = {})
+      : learning_(std::move(learning)) {
     for (const auto& [name, dim] : models) dims_[name] = dim;
   }
 
@@ -30,12 +50,25 @@ class ModelCatalog {
     return it->second;
   }
 
-  // True if a row of `model` with `dim` components is acceptable. Learns unknown models.
-  bool Accept(const std::string& model, uint32_t dim) {
-    if (auto known = DimensionOf(model)) return *known == dim;
+  // Whether a row of `model` with `dim` components may be indexed; learns the model when the
+  // learning options allow it.
+  ModelCheck Check(const std::string& model, uint32_t dim) {
+    if (auto known = DimensionOf(model)) {
+      return *known == dim ? ModelCheck::kAccepted : ModelCheck::kDimensionMismatch;
+    }
+    if (!learning_.enabled) return ModelCheck::kUnknownModel;
+    const auto& allowed = learning_.allowed_dims;
+    if (std::find(allowed.begin(), allowed.end(), dim) == allowed.end()) {
+      return ModelCheck::kUnknownModel;
+    }
     std::unique_lock lock(mu_);
-    auto [it, inserted] = dims_.emplace(model, dim);
-    return it->second == dim;
+    if (auto it = dims_.find(model); it != dims_.end()) {  // learned meanwhile
+      return it->second == dim ? ModelCheck::kAccepted : ModelCheck::kDimensionMismatch;
+    }
+    if (learned_ >= learning_.max_models) return ModelCheck::kUnknownModel;
+    dims_.emplace(model, dim);
+    ++learned_;
+    return ModelCheck::kAccepted;
   }
 
   std::map<std::string, uint32_t> All() const {
@@ -44,8 +77,10 @@ class ModelCatalog {
   }
 
  private:
+  const ModelLearning learning_;
   mutable std::shared_mutex mu_;
   std::map<std::string, uint32_t> dims_;
+  size_t learned_ = 0;
 };
 
 }  // namespace vecmirror

@@ -45,6 +45,16 @@ bool ParseConfig(int argc, char** argv, Config* config, std::string* message, in
   app.add_option("--models", models_text,
                  "known models as name:dim,... (added to the defaults: text-embedding-ada-002:1536, "
                  "text-embedding-3-small:1536, text-embedding-3-large:3072, all-MiniLM-L6-v2:384)");
+  app.add_flag("--learn-models", config->model_learning.enabled,
+               "index rows of models that are not configured, at the dimension of their first "
+               "row, if it is one of --learn-model-dims (default: off: such rows are counted as "
+               "unknown_model and not indexed)");
+  app.add_option("--learn-model-dims", config->model_learning.allowed_dims,
+                 "dimensions a learned model may have")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--max-learned-models", config->model_learning.max_models,
+                 "most models --learn-models learns; rows of further ones count as unknown_model")
+      ->capture_default_str();
   app.add_option("--ann-min-rows", idx.ann_min_rows, "live rows at which a flat index becomes ANN")->capture_default_str();
   app.add_option("--ann-kind", ann_kind, "ANN kind for large indexes: hnsw or ivf")->capture_default_str();
   app.add_option("--force-kind", forced_kind, "use this kind for every index: flat, hnsw or ivf");

@@ -10,6 +10,7 @@
 #include "base/model_list.h"
 #include "base/status.h"
 #include "index/entity_index.h"
+#include "index/model_catalog.h"
 #include "src/grpc_server.h"
 #include "src/replicator.h"
 #include "src/search_service.h"
@@ -22,6 +23,7 @@ struct Config {
   SearchServiceOptions service;
   IndexOptions index;
   std::vector<ModelDimension> models;  // known models and dimensions
+  ModelLearning model_learning;        // models first seen in the data (off by default)
   std::string log_level = "info";
 };
 

@@ -51,7 +51,7 @@ int Run(Config config) {
   const sigset_t signals = BlockShutdownSignals();
   config.index.on_rebuild_progress = LogRebuildProgress;
   Registry registry(config.index);
-  ModelCatalog models(config.models);
+  ModelCatalog models(config.models, config.model_learning);
   MirrorStatusBoard board;
   Mirror mirror(registry, models, board);
   Replicator replicator(config.replicator, mirror, registry, board);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "base/echo.h"
 #include "index/kernels.h"
 
 namespace vecmirror {
@@ -160,10 +161,12 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
       record.vector = previous->second.vector;
       record.raw_dim = previous->second.raw_dim;
       record.bad_reason = previous->second.bad_reason;
-      // A model change under an unchanged vector must still agree on the dimension.
-      if (record.vector && models_.DimensionOf(record.model).value_or(record.raw_dim) != record.raw_dim) {
-        record.vector = nullptr;
-        record.bad_reason = BadRowReason::kDimensionMismatch;
+      // A model change under an unchanged vector must still be a model that takes it.
+      if (record.vector) {
+        if (std::optional<BadRowReason> bad = CheckModel(record.model, record.raw_dim)) {
+          record.vector = nullptr;
+          record.bad_reason = bad;
+        }
       }
     } else {
       record.bad_reason = BadRowReason::kMalformed;  // an unchanged TOAST value of a row never seen
@@ -212,13 +215,22 @@ void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record) {
     record->bad_reason = bad;
     return;
   }
-  if (!models_.Accept(row.model, dim)) {
-    record->bad_reason = BadRowReason::kDimensionMismatch;
+  if (std::optional<BadRowReason> bad = CheckModel(row.model, dim)) {
+    record->bad_reason = bad;
     return;
   }
   auto normalized = std::make_shared<std::vector<float>>(row.vector);
   NormalizeInPlace(*normalized);
   record->vector = std::move(normalized);
+}
+
+std::optional<BadRowReason> Mirror::CheckModel(const std::string& model, uint32_t dim) {
+  switch (models_.Check(model, dim)) {
+    case ModelCheck::kAccepted: return std::nullopt;
+    case ModelCheck::kUnknownModel: return BadRowReason::kUnknownModel;
+    case ModelCheck::kDimensionMismatch: return BadRowReason::kDimensionMismatch;
+  }
+  return BadRowReason::kDimensionMismatch;
 }
 
 void Mirror::CountBadRow(const std::string& key, const EmbeddingRecord& record,
@@ -227,9 +239,19 @@ void Mirror::CountBadRow(const std::string& key, const EmbeddingRecord& record,
   if (!bad_keys_.insert(key).second) return;
   const BadRowReason reason = record.bad_reason.value_or(BadRowReason::kMalformed);
   board_.Update([&](MirrorState& s) { s.bad_rows[reason]++; });
+  // Rows of a model that is not configured are usually many: one line per model says it.
+  if (reason == BadRowReason::kUnknownModel) {
+    if (!unknown_models_logged_.insert(record.model).second) return;
+    spdlog::warn("embeddings of model {} are not indexed: the model is not configured (add it "
+                 "with --models name:dim, or see --learn-models); first seen on entity_id={} "
+                 "dim={}",
+                 QuoteForEcho(record.model), record.entity_id.ToString(), record.raw_dim);
+    return;
+  }
   const auto expected = models_.DimensionOf(record.model);
   spdlog::warn("embedding not searchable: {} (entity_id={} model={} dim={}{}){}{}",
-               BadRowReasonText(reason), record.entity_id.ToString(), record.model, record.raw_dim,
+               BadRowReasonText(reason), record.entity_id.ToString(), QuoteForEcho(record.model),
+               record.raw_dim,
                expected ? " expected=" + std::to_string(*expected) : std::string(),
                detail.empty() ? "" : ": ", detail);
 }
@@ -261,6 +283,7 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
   };
   for (const Uuid& id : touched_) {
     IndexedByModel desired = Desired(id);
+    std::vector<std::string> not_indexed;
     IndexedByModel& indexed = indexed_[id];
     for (const auto& [model, old] : indexed) {
       auto it = desired.find(model);
@@ -274,10 +297,13 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
       if (same) continue;
       auto code = registry_.types().Intern(entry.entity_type);
       if (!code) {
-        spdlog::error("too many entity types; {} of entity {} not indexed", entry.entity_type,
-                      id.ToString());
+        // Never leave the entity searchable under its previous type.
+        if (it != indexed.end() && it->second.key == entry.key) remove(id, it->second);
+        CountTypeLimited(id, model, entry.entity_type);
+        not_indexed.push_back(model);
         continue;
       }
+      type_limited_.erase(id.ToString() + "/" + model);
       KeyedWrite w;
       w.key = entry.key;
       w.write.op = IndexWrite::Op::kUpsert;
@@ -286,6 +312,7 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
       w.write.vector = *entry.vector;
       writes.push_back(std::move(w));
     }
+    for (const std::string& model : not_indexed) desired.erase(model);
     if (desired.empty()) {
       indexed_.erase(id);
     } else {
@@ -294,6 +321,16 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
   }
   touched_.clear();
   return writes;
+}
+
+void Mirror::CountTypeLimited(const Uuid& id, const std::string& model,
+                              const std::string& entity_type) {
+  if (!type_limited_.insert(id.ToString() + "/" + model).second) return;
+  board_.Update([](MirrorState& s) { s.bad_rows[BadRowReason::kEntityTypeLimit]++; });
+  spdlog::error("embedding not searchable: {} (entity_id={} model={} entity_type={}); the "
+                "limit is {} distinct entity types",
+                BadRowReasonText(BadRowReason::kEntityTypeLimit), id.ToString(),
+                QuoteForEcho(model), QuoteForEcho(entity_type), kMaxEntityTypes);
 }
 
 void Mirror::Publish(uint64_t lsn, int64_t commit_time_us, size_t changes, size_t transactions) {

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -95,8 +96,12 @@ class Mirror {
   void EraseEmbeddingKey(const std::string& key);
   // Classifies and normalizes a decoded vector; sets record->vector or record->bad_reason.
   void AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record);
+  // The bad-row reason when `model` may not index a `dim`-d vector (learning it if allowed).
+  std::optional<BadRowReason> CheckModel(const std::string& model, uint32_t dim);
   void CountBadRow(const std::string& key, const EmbeddingRecord& record, const std::string& detail);
   IndexedByModel Desired(const Uuid& entity_id) const;
+  // Counts and logs, once while it lasts, an entry left out because its type got no code.
+  void CountTypeLimited(const Uuid& id, const std::string& model, const std::string& entity_type);
   // Diffs desired against indexed for every touched entity; returns the writes.
   std::vector<KeyedWrite> DrainTouched();
   void Publish(uint64_t lsn, int64_t commit_time_us, size_t changes, size_t transactions);
@@ -113,6 +118,8 @@ class Mirror {
 
   std::unordered_set<Uuid, UuidHash> touched_;
   std::unordered_set<std::string> bad_keys_;  // completed rows counted as bad, still bad
+  std::unordered_set<std::string> unknown_models_logged_;
+  std::unordered_set<std::string> type_limited_;  // "entity_id/model" left out for their type
   bool skipping_ = false;
   size_t changes_in_transaction_ = 0;
 };

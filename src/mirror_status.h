@@ -12,6 +12,7 @@
 #include <string>
 
 #include "base/bad_row.h"
+#include "base/lsn.h"
 
 namespace vecmirror {
 
@@ -22,6 +23,8 @@ struct MirrorState {
   uint64_t applied_lsn = 0;
   uint64_t confirmed_lsn = 0;
   uint64_t server_lsn = 0;
+  // The server's wal_segment_size: where WAL pages carry the long header (base/lsn.h).
+  uint64_t wal_segment_bytes = kDefaultWalSegmentBytes;
   double lag_seconds = 0;
   // Wall-clock time of the last applied commit; zero before the first.
   std::chrono::system_clock::time_point last_commit_applied_at{};
@@ -50,6 +53,10 @@ class MirrorStatusBoard {
   bool loaded() const {
     std::lock_guard lock(mu_);
     return state_.loaded;
+  }
+  uint64_t wal_segment_bytes() const {
+    std::lock_guard lock(mu_);
+    return state_.wal_segment_bytes;
   }
 
  private:

@@ -171,6 +171,9 @@ Status Replicator::Preflight() {
 
 Status Replicator::PrepareCatalog() {
   if (auto s = pg::CheckReplicationPrerequisites(*control_); !s.ok()) return s;
+  uint64_t wal_segment_bytes = 0;
+  if (auto s = pg::WalSegmentBytes(*control_, &wal_segment_bytes); !s.ok()) return s;
+  board_.Update([&](MirrorState& st) { st.wal_segment_bytes = wal_segment_bytes; });
   if (auto s = pg::EnsurePublication(*control_, options_.publication,
                                      {options_.entity_table, options_.embedding_table});
       !s.ok()) {

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/echo.h"
 #include "base/uuid.h"
 #include "index/kernels.h"
 
@@ -21,21 +22,13 @@ namespace {
 // exact scan of any index this service holds.
 constexpr uint32_t kMaxEfSearch = 4096;
 constexpr uint32_t kMaxNprobe = 65536;
-// Echoed request text is clipped so a garbage field can't blow up an error message.
-constexpr size_t kMaxEchoChars = 64;
-
-std::string Echo(const std::string& text) {
-  if (text.size() <= kMaxEchoChars) return "\"" + text + "\"";
-  return "\"" + text.substr(0, kMaxEchoChars) + "...\"";
-}
-
 Status ParseUuidField(const std::string& field, const std::string& text, Uuid* out) {
   if (text.empty()) {
     return Status::InvalidArgument(field + " is required: a UUID in 8-4-4-4-12 hex form");
   }
   std::optional<Uuid> parsed = Uuid::Parse(text);
   if (!parsed) {
-    return Status::InvalidArgument(field + " " + Echo(text) +
+    return Status::InvalidArgument(field + " " + QuoteForEcho(text) +
                                    " is not a UUID; expected 8-4-4-4-12 hex, e.g. "
                                    "123e4567-e89b-12d3-a456-426614174000");
   }
@@ -265,6 +258,23 @@ Status SearchService::MinLsnNotReached(const v1::SearchRequest& request) const {
                                   " not applied; applied is " + FormatLsn(registry_.applied_lsn()));
 }
 
+Status SearchService::WaitForMinLsn(const v1::SearchRequest& request,
+                                    std::chrono::steady_clock::time_point deadline) const {
+  // An awaited position inside a WAL page header (pg_current_wal_insert_lsn() right after a
+  // page boundary) is covered by the page start, where the stream's commit ends.
+  const Lsn awaited = CoveringLsn(request.min_lsn(), board_.wal_segment_bytes());
+  if (awaited <= registry_.applied_lsn()) return Status::Ok();
+  const auto start = std::chrono::steady_clock::now();
+  const bool applied = registry_.WaitForLsn(awaited, deadline);
+  const std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start;
+  if (waited.count() > 1.0) {
+    spdlog::warn("a search waited {:.1f} s for min_lsn {} (awaiting {}; applied is {}){}",
+                 waited.count(), FormatLsn(request.min_lsn()), FormatLsn(awaited),
+                 FormatLsn(registry_.applied_lsn()), applied ? "" : ": not reached");
+  }
+  return applied ? Status::Ok() : MinLsnNotReached(request);
+}
+
 Status SearchService::Search(const v1::SearchRequest& request,
                              std::chrono::steady_clock::time_point deadline,
                              v1::SearchResponse* response) const {
@@ -279,14 +289,14 @@ Status SearchService::Search(const v1::SearchRequest& request,
   std::optional<uint32_t> dim = lookup();
   // A model first seen in a transaction the caller waits for is not known until it is applied:
   // wait for min_lsn before calling the model unknown.
-  if (!dim && !model.empty() && request.min_lsn() > registry_.applied_lsn()) {
-    if (!registry_.WaitForLsn(request.min_lsn(), deadline)) return MinLsnNotReached(request);
+  if (!dim && !model.empty()) {
+    if (Status s = WaitForMinLsn(request, deadline); !s.ok()) return s;
     dim = lookup();
   }
   if (!dim) {
     return Status::InvalidArgument(
         (model.empty() ? std::string("model is required")
-                       : "model " + Echo(model) + " is not known") +
+                       : "model " + QuoteForEcho(model) + " is not known") +
         "; known models: " + KnownModelsText());
   }
   if (!parsed.vector.empty() && parsed.vector.size() != *dim) {
@@ -295,9 +305,7 @@ Status SearchService::Search(const v1::SearchRequest& request,
                                    std::to_string(*dim));
   }
 
-  if (request.min_lsn() > 0 && !registry_.WaitForLsn(request.min_lsn(), deadline)) {
-    return MinLsnNotReached(request);
-  }
+  if (Status s = WaitForMinLsn(request, deadline); !s.ok()) return s;
 
   // Read the watermark before looking anything up. Indexes and entity types come into being
   // before the transaction that needs them is applied, so whatever is missing now was missing
@@ -433,6 +441,8 @@ grpc::Status SearchService::GetMirrorStatus(grpc::ServerContext* context,
     bad->set_zero_vector(state.bad_rows[BadRowReason::kZeroVector]);
     bad->set_dimension_mismatch(state.bad_rows[BadRowReason::kDimensionMismatch]);
     bad->set_malformed(state.bad_rows[BadRowReason::kMalformed]);
+    bad->set_unknown_model(state.bad_rows[BadRowReason::kUnknownModel]);
+    bad->set_entity_type_limit(state.bad_rows[BadRowReason::kEntityTypeLimit]);
     response->set_last_error(state.last_error);
     response->set_loaded(state.loaded);
     return grpc::Status::OK;
@@ -450,14 +460,15 @@ grpc::Status SearchService::RebuildIndex(grpc::ServerContext* context,
     std::optional<IndexKind> kind;
     if (Status s = FromProtoKind(request->kind(), &kind); !s.ok()) return ToGrpcStatus(s);
 
-    spdlog::info("RebuildIndex: tenant {} model '{}' kind {}", tenant.ToString(),
-                 request->model(), kind ? IndexKindName(*kind) : "by size");
+    spdlog::info("RebuildIndex: tenant {} model {} kind {}", tenant.ToString(),
+                 QuoteForEcho(request->model()), kind ? IndexKindName(*kind) : "by size");
     const std::vector<IndexInfo> rebuilt = registry_.Rebuild(tenant, request->model(), kind);
     if (rebuilt.empty()) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           "no index matches tenant_id " + tenant.ToString() +
-                              (request->model().empty() ? std::string()
-                                                        : " and model " + request->model()));
+                              (request->model().empty()
+                                   ? std::string()
+                                   : " and model " + QuoteForEcho(request->model())));
     }
     for (const IndexInfo& info : rebuilt) FillIndexInfo(info, response->add_rebuilt());
     return grpc::Status::OK;

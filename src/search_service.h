@@ -78,6 +78,10 @@ class SearchService final : public v1::VectorSearch::Service {
 
  private:
   Status MinLsnNotReached(const v1::SearchRequest& request) const;
+  // Waits until what the request's min_lsn needs is applied, or DeadlineExceeded. Waits over a
+  // second are logged with what they waited for.
+  Status WaitForMinLsn(const v1::SearchRequest& request,
+                       std::chrono::steady_clock::time_point deadline) const;
   std::chrono::steady_clock::time_point WaitDeadline(const grpc::ServerContext& context) const;
   std::string KnownModelsText() const;
 

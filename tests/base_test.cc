@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/bad_row.h"
+#include "base/echo.h"
 #include "base/lsn.h"
 #include "base/model_list.h"
 
@@ -37,6 +38,63 @@ TEST(Lsn, RoundTrips) {
     const Lsn lsn = rng() >> (rng() % 64);
     EXPECT_EQ(ParseLsn(FormatLsn(lsn)), lsn);
   }
+}
+
+TEST(Lsn, APositionInsideAPageHeaderIsCoveredByThePageStart) {
+  const Lsn page = 0x16B3740000ULL + 5 * kWalPageBytes;  // not the first page of a segment
+  EXPECT_EQ(CoveringLsn(page), page);
+  EXPECT_EQ(CoveringLsn(page + 1), page);
+  EXPECT_EQ(CoveringLsn(page + 24), page) << "pg_current_wal_insert_lsn() after a page boundary";
+  EXPECT_EQ(CoveringLsn(page + 25), page + 25) << "a record may end right after the header";
+  EXPECT_EQ(CoveringLsn(page + 40), page + 40);
+  EXPECT_EQ(CoveringLsn(page - 1), page - 1);
+  EXPECT_EQ(CoveringLsn(page + kWalPageBytes - 1), page + kWalPageBytes - 1);
+}
+
+TEST(Lsn, TheFirstPageOfASegmentHasTheLongHeader) {
+  const Lsn segment = 7 * kDefaultWalSegmentBytes;
+  EXPECT_EQ(CoveringLsn(segment + 40), segment);
+  EXPECT_EQ(CoveringLsn(segment + 41), segment + 41);
+  EXPECT_EQ(CoveringLsn(0x1000000ULL + 40, 1 << 20), 0x1000000ULL) << "1 MiB segments";
+  // With 64 MiB segments, a 16 MiB boundary is an ordinary page: short header.
+  const uint64_t big_segments = 64ULL << 20;
+  EXPECT_EQ(CoveringLsn(16 * 1024 * 1024 + 40, big_segments), 16 * 1024 * 1024 + 40);
+  EXPECT_EQ(CoveringLsn(16 * 1024 * 1024 + 24, big_segments), 16 * 1024 * 1024);
+}
+
+TEST(Echo, QuotesAndKeepsShortValues) {
+  EXPECT_EQ(QuoteForEcho("text-embedding-3-small"), "\"text-embedding-3-small\"");
+  EXPECT_EQ(QuoteForEcho(""), "\"\"");
+  EXPECT_EQ(QuoteForEcho("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"");
+}
+
+TEST(Echo, EscapesWhatCouldForgeALine) {
+  EXPECT_EQ(QuoteForEcho("a\nb\r\tc"), "\"a\\nb\\r\\tc\"");
+  EXPECT_EQ(QuoteForEcho(std::string("a\0b\x1b[31m\x7F", 9)), "\"a\\x00b\\x1B[31m\\x7F\"");
+  EXPECT_EQ(QuoteForEcho("say \"hi\" \\ bye"), "\"say \\\"hi\\\" \\\\ bye\"");
+  EXPECT_EQ(QuoteForEcho("\xC2\x85"), "\"\\xC2\\x85\"") << "C1 control NEL";
+}
+
+TEST(Echo, EscapesBytesThatAreNotUtf8) {
+  EXPECT_EQ(QuoteForEcho("\xFF\xFE"), "\"\\xFF\\xFE\"");
+  EXPECT_EQ(QuoteForEcho("\xC3"), "\"\\xC3\"") << "a truncated sequence";
+  EXPECT_EQ(QuoteForEcho("\xC0\xAF"), "\"\\xC0\\xAF\"") << "an overlong slash";
+  EXPECT_EQ(QuoteForEcho("\xED\xA0\x80"), "\"\\xED\\xA0\\x80\"") << "a surrogate";
+}
+
+TEST(Echo, ClipsOnACharacterBoundaryAndSaysHowLong) {
+  const std::string euros = [] {
+    std::string s;
+    for (int i = 0; i < 100; ++i) s += "\xE2\x82\xAC";
+    return s;
+  }();
+  const std::string quoted = QuoteForEcho(euros, 5);
+  EXPECT_EQ(quoted, "\"\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC...\" (300 bytes)");
+  EXPECT_EQ(QuoteForEcho(std::string(65, 'x')).size(), 1 + 64 + 3 + 1 + std::string(" (65 bytes)").size());
+  EXPECT_EQ(QuoteForEcho(std::string(64, 'x')), "\"" + std::string(64, 'x') + "\"") << "64 is not clipped";
+  const std::string megabyte(1 << 20, '\n');
+  EXPECT_LT(QuoteForEcho(megabyte).size(), 200u);
+  EXPECT_EQ(QuoteForEcho(megabyte).find('\n'), std::string::npos);
 }
 
 TEST(ModelList, AddsNamedDimensionsInOrder) {

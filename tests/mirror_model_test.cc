@@ -441,7 +441,9 @@ TEST(MirrorModelTest, RandomTransactionsEndEqualToSql) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const int done_at_start = writer_thread.done();
-  ASSERT_TRUE(mirror.StartServer().ok()) << mirror.LogTail();
+  // kCustom is first seen mid-stream: learned.
+  ASSERT_TRUE(mirror.StartServer({"--learn-models", "--learn-model-dims", std::to_string(kCustomDim)}).ok())
+      << mirror.LogTail();
   const int done_at_loaded = writer_thread.done();
 
   // At the pause, the state the load and the first stream left must already be exact.
@@ -452,6 +454,7 @@ TEST(MirrorModelTest, RandomTransactionsEndEqualToSql) {
   ASSERT_FALSE(writer_thread.failed()) << writer_thread.error();
   MirrorCheckOptions options;
   options.extra_models = {{kCustom, kCustomDim}};
+  options.learn_models = true;
   ExpectMirrorEqualsDatabase(mirror.conninfo(), mirror.stub(), 0, options);
 
   // A reader meanwhile: every search succeeds, and applied_lsn never goes back.

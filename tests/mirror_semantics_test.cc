@@ -51,7 +51,8 @@ class MirrorSemanticsTest : public ::testing::Test {
   static void SetUpTestSuite() {
     mirror_ = new LiveMirror;
     Status s = mirror_->Create("semantics");
-    if (s.ok()) s = mirror_->StartServer();
+    // Models first seen in the data are learned: kNewModel arrives mid-stream.
+    if (s.ok()) s = mirror_->StartServer({"--learn-models", "--learn-model-dims", "8,32,64"});
     if (!s.ok()) setup_error_ = new std::string(s.ToString());
   }
   static void TearDownTestSuite() {
@@ -131,6 +132,7 @@ class MirrorSemanticsTest : public ::testing::Test {
   void ExpectEqualsDatabase() {
     MirrorCheckOptions options;
     options.extra_models = {{kCustomModel, kCustomDim}, {kNewModel, kNewModelDim}, {kBulkModel, kBulkDim}};
+    options.learn_models = true;
     ExpectMirrorEqualsDatabase(mirror_->conninfo(), Stub(), sql_->CurrentLsn(), options);
   }
 

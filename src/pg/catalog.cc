@@ -53,6 +53,18 @@ Status CheckReplicationPrerequisites(pqxx::connection& conn) {
   }
 }
 
+Status WalSegmentBytes(pqxx::connection& conn, uint64_t* bytes) {
+  try {
+    pqxx::nontransaction tx(conn);
+    // current_setting() reports it with a unit ("16MB"); pg_settings has the number of bytes.
+    *bytes = tx.exec1("SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'")[0]
+                 .as<uint64_t>();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return FromPqxx(e, "reading wal_segment_size");
+  }
+}
+
 Status ReplicaIdentityColumns(pqxx::connection& conn, const TableName& table,
                               std::vector<std::string>* columns) {
   try {

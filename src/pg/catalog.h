@@ -25,6 +25,9 @@ struct TableName {
 // or the role may not replicate. These are operator errors: retrying will not fix them.
 Status CheckReplicationPrerequisites(pqxx::connection& conn);
 
+// The server's wal_segment_size in bytes.
+Status WalSegmentBytes(pqxx::connection& conn, uint64_t* bytes);
+
 // The columns of the table's replica identity (its primary key, or its REPLICA IDENTITY USING
 // INDEX index), in index order.
 Status ReplicaIdentityColumns(pqxx::connection& conn, const TableName& table,

@@ -129,10 +129,12 @@ using GroupKey = std::pair<std::string, std::string>;  // (tenant_id, model)
 using SearchableSet = std::map<GroupKey, std::vector<SearchableRow>>;
 
 struct MirrorCheckOptions {
-  // Models beyond ModelCatalog's defaults, with their dimensions. A model in the data that is in
-  // neither list takes the dimension all its well-formed rows share (and fails the check when
-  // they disagree: the mirror's choice would then depend on arrival order).
+  // Models configured beyond the defaults (the server's --models), with their dimensions.
   std::map<std::string, uint32_t> extra_models;
+  // The server runs with --learn-models: a model in neither list takes the dimension all its
+  // well-formed rows share (and fails the check when they disagree: the mirror's choice would
+  // then depend on arrival order). Without it such rows are not searchable.
+  bool learn_models = false;
   // How long to wait for the service to apply min_lsn.
   std::chrono::seconds drain_timeout{60};
   // Seed of the random probe vector of each group.
@@ -184,7 +186,10 @@ inline Status ReadSearchableSet(const std::string& conninfo, const MirrorCheckOp
     }
     if (!finite || !any_nonzero) continue;
     const std::string& model = *row[1];
-    if (!dims.count(model)) seen_dims[model].insert(static_cast<uint32_t>(r.vector.size()));
+    if (!dims.count(model)) {
+      if (!options.learn_models) continue;  // unknown_model: never indexed
+      seen_dims[model].insert(static_cast<uint32_t>(r.vector.size()));
+    }
     candidates[{*row[0], model}].push_back(std::move(r));
   }
   for (const auto& [model, found] : seen_dims) {

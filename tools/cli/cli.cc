@@ -239,6 +239,8 @@ int RunStatus(const Session& session) {
   table.AddRow({"bad_rows.zero_vector", std::to_string(bad.zero_vector())});
   table.AddRow({"bad_rows.dimension_mismatch", std::to_string(bad.dimension_mismatch())});
   table.AddRow({"bad_rows.malformed", std::to_string(bad.malformed())});
+  table.AddRow({"bad_rows.unknown_model", std::to_string(bad.unknown_model())});
+  table.AddRow({"bad_rows.entity_type_limit", std::to_string(bad.entity_type_limit())});
   table.AddRow({"last_error", s.last_error()});
   table.Print(session.out);
   return 0;

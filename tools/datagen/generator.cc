@@ -527,6 +527,8 @@ std::vector<float> PlannedVector(const DatasetPlan& plan, const ClusteredVectors
       break;
     case BadRowReason::kNullVector:
     case BadRowReason::kMalformed:
+    case BadRowReason::kUnknownModel:
+    case BadRowReason::kEntityTypeLimit:
       break;
   }
   return v;

@@ -1,0 +1,191 @@
+// Read-your-writes at the WAL page edge, against the real server and PostgreSQL.
+//
+// When a commit ends exactly on an 8 KB WAL page boundary, pg_current_wal_insert_lsn() reports
+// the position after the next page's header (boundary + 24), while the end LSN of the commit the
+// mirror applies is the boundary itself. A search that waits for the reported LSN must still be
+// answered at once: nothing the stream sends reaches the header's end until later WAL arrives.
+// The test forces commits to end on page boundaries by padding each transaction with a logical
+// message (which pgoutput does not send) sized so that the commit record fills the page.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/lsn.h"
+#include "tests/support/live_mirror.h"
+#include "tests/support/mirror_check.h"
+
+namespace vecmirror::testing {
+namespace {
+
+constexpr char kModel[] = "all-MiniLM-L6-v2";
+constexpr uint32_t kDim = 384;
+// A transactional logical message of at least this many bytes has the same record overhead
+// as any longer one (the data length no longer fits the short block-data header).
+constexpr uint64_t kMinPadBytes = 300;
+
+class ReadYourWritesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(mirror_.Create("ryw").ok());
+    ASSERT_TRUE(mirror_.StartServer().ok()) << mirror_.LogTail();
+    sql_ = std::make_unique<SqlSession>(mirror_.conninfo());
+    ASSERT_TRUE(sql_->connected());
+    Status s;
+    tenant_ = sql_->Value("INSERT INTO tenant (name) VALUES ('ryw') RETURNING id::text", &s);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    entity_ = sql_->Value("SELECT gen_random_uuid()::text");
+    ASSERT_TRUE(sql_->Exec("INSERT INTO entity (id, tenant_id, entity_type) VALUES (" + Quote(entity_) +
+                           ", " + Quote(tenant_) + ", 'context');"
+                           "INSERT INTO embedding (entity_id, model, vector, status) VALUES (" +
+                           Quote(entity_) + ", " + Quote(kModel) + ", " + VectorSql(NextVector()) +
+                           ", 'completed')")
+                    .ok());
+  }
+
+  void TearDown() override {
+    if (HasFailure()) std::cerr << "server log (tail):\n" << mirror_.LogTail() << "\n";
+  }
+
+  std::vector<float> NextVector() { return RandomVector(rng_, kDim); }
+
+  uint64_t InsertLsn() {
+    return ParseLsn(sql_->Value("SELECT pg_current_wal_insert_lsn()::text")).value_or(0);
+  }
+
+  // WAL bytes of a transactional logical message with `bytes` of content: measured, so the
+  // test does not depend on record layouts.
+  uint64_t MessageOverhead() {
+    const uint64_t before = InsertLsn();
+    EXPECT_TRUE(sql_->Exec("BEGIN; SELECT pg_logical_emit_message(true, 'vmtest-pad', "
+                           "repeat('x', 1000)); ROLLBACK").ok());
+    const uint64_t written = InsertLsn() - before;
+    // An aborted transaction writes an abort record too: measure it alone and take it off.
+    const uint64_t abort_before = InsertLsn();
+    EXPECT_TRUE(sql_->Exec("BEGIN; SELECT txid_current(); ROLLBACK").ok());
+    const uint64_t abort_bytes = InsertLsn() - abort_before;
+    return written - abort_bytes - 1000;
+  }
+
+  // Updates the vector in one transaction whose commit record, if the padding is right, ends on
+  // a page boundary. Returns the insert LSN read after the commit and the commit record's size.
+  struct Round {
+    uint64_t lsn_after = 0;
+    uint64_t commit_bytes = 0;
+    std::vector<float> vector;
+  };
+  Round WriteRound(uint64_t message_overhead, uint64_t commit_bytes_guess) {
+    Round round;
+    round.vector = NextVector();
+    EXPECT_TRUE(sql_->Exec("BEGIN; UPDATE embedding SET vector = " + VectorSql(round.vector) +
+                           " WHERE entity_id = " + Quote(entity_))
+                    .ok());
+    uint64_t at = InsertLsn();
+    uint64_t to_boundary = kWalPageBytes - at % kWalPageBytes;
+    if (to_boundary < commit_bytes_guess + message_overhead + kMinPadBytes) {
+      // Too close to pad exactly: cross into the next page first.
+      Pad(to_boundary + 64);
+      at = InsertLsn();
+      to_boundary = kWalPageBytes - at % kWalPageBytes;
+    }
+    Pad(to_boundary - commit_bytes_guess - message_overhead);
+    const uint64_t before_commit = InsertLsn();
+    EXPECT_TRUE(sql_->Exec("COMMIT").ok());
+    round.lsn_after = InsertLsn();
+    // The commit record's size, when it can be told: within one page, or ending on the
+    // boundary (the insert LSN then has the next page's header after it). Else 0.
+    const uint64_t offset = round.lsn_after % kWalPageBytes;
+    if (round.lsn_after / kWalPageBytes == before_commit / kWalPageBytes && offset > kWalLongHeaderBytes) {
+      round.commit_bytes = round.lsn_after - before_commit;
+    } else if (offset == kWalShortHeaderBytes) {
+      round.commit_bytes = round.lsn_after - kWalShortHeaderBytes - before_commit;
+    }
+    return round;
+  }
+
+  void Pad(uint64_t bytes) {
+    EXPECT_TRUE(sql_->Exec("SELECT pg_logical_emit_message(true, 'vmtest-pad', repeat('x', " +
+                           std::to_string(bytes) + "))")
+                    .ok());
+  }
+
+  // Searches with min_lsn and a 10 s deadline; returns how long the answer took. The answer
+  // must show the round's vector (similarity 1 to itself).
+  std::chrono::duration<double> SearchAfter(const Round& round) {
+    const auto start = std::chrono::steady_clock::now();
+    v1::SearchResponse response;
+    const grpc::Status s = ExactSearch(mirror_.stub(), tenant_, kModel, round.vector, 1,
+                                       round.lsn_after, std::chrono::seconds(10), &response);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_TRUE(s.ok()) << "min_lsn " << FormatLsn(round.lsn_after) << ": " << GrpcText(s);
+    if (s.ok()) {
+      EXPECT_EQ(response.results_size(), 1);
+      if (response.results_size() == 1) {
+        EXPECT_EQ(response.results(0).entity_id(), entity_);
+        EXPECT_NEAR(response.results(0).similarity(), 1.0, 1e-5) << "the write is not visible";
+      }
+    }
+    return took;
+  }
+
+  LiveMirror mirror_;
+  std::unique_ptr<SqlSession> sql_;
+  std::mt19937_64 rng_{20261125};
+  std::string tenant_;
+  std::string entity_;
+};
+
+// Commits forced onto page boundaries, each searched at once with the LSN the README tells
+// callers to read. Every wait ends well under a second: the maximum, not a percentile.
+TEST_F(ReadYourWritesTest, ACommitEndingOnAPageBoundaryIsSeenAtOnce) {
+  const uint64_t message_overhead = MessageOverhead();
+  ASSERT_GT(message_overhead, 0u);
+  ASSERT_LT(message_overhead, 200u);
+  uint64_t commit_bytes = 0;
+  for (int i = 0; i < 5 && commit_bytes == 0; ++i) {  // calibration
+    commit_bytes = WriteRound(message_overhead, 64).commit_bytes;
+  }
+  ASSERT_GT(commit_bytes, 0u);
+
+  constexpr int kWantedBoundaryRounds = 25;
+  constexpr int kMaxAttempts = 200;
+  int boundary_rounds = 0;
+  std::chrono::duration<double> slowest{0};
+  for (int attempt = 0; attempt < kMaxAttempts && boundary_rounds < kWantedBoundaryRounds; ++attempt) {
+    const Round round = WriteRound(message_overhead, commit_bytes);
+    if (round.commit_bytes > 0) commit_bytes = round.commit_bytes;
+    const bool on_boundary = round.lsn_after % kWalPageBytes == kWalShortHeaderBytes ||
+                             round.lsn_after % kWalPageBytes == kWalLongHeaderBytes;
+    const auto took = SearchAfter(round);
+    if (HasFailure()) return;
+    slowest = std::max(slowest, took);
+    if (on_boundary) ++boundary_rounds;
+  }
+  EXPECT_GE(boundary_rounds, kWantedBoundaryRounds)
+      << "the padding did not land commits on page boundaries often enough to test the edge";
+  EXPECT_LT(slowest.count(), 1.0) << "a min_lsn wait took " << slowest.count() << " s";
+}
+
+// Whatever the position, the LSN read after a commit is covered by what the stream applies:
+// plain sequential rounds, bounded, each answered well under a second.
+TEST_F(ReadYourWritesTest, SequentialWritesAreEachSeenAtOnce) {
+  std::chrono::duration<double> slowest{0};
+  for (int i = 0; i < 200; ++i) {
+    Round round;
+    round.vector = NextVector();
+    ASSERT_TRUE(sql_->Exec("UPDATE embedding SET vector = " + VectorSql(round.vector) +
+                           " WHERE entity_id = " + Quote(entity_))
+                    .ok());
+    round.lsn_after = InsertLsn();
+    slowest = std::max(slowest, SearchAfter(round));
+    if (HasFailure()) return;
+  }
+  EXPECT_LT(slowest.count(), 1.0);
+}
+
+}  // namespace
+}  // namespace vecmirror::testing
