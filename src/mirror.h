@@ -33,7 +33,7 @@
 #include "index/model_catalog.h"
 #include "index/registry.h"
 #include "src/mirror_status.h"
-#include "src/rows.h"
+#include "src/table_rows.h"
 
 namespace vecmirror {
 

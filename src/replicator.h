@@ -29,7 +29,7 @@
 #include "src/pg/catalog.h"
 #include "src/pg/pgoutput.h"
 #include "src/pg/replication_stream.h"
-#include "src/rows.h"
+#include "src/table_rows.h"
 
 namespace vecmirror {
 

@@ -1,4 +1,4 @@
-#include "src/rows.h"
+#include "src/table_rows.h"
 
 #include <algorithm>
 
