@@ -41,10 +41,9 @@ class Mirror {
  public:
   Mirror(Registry& registry, ModelCatalog& models, MirrorStatusBoard& board);
 
-  // ---- Initial load: the state of one snapshot, applied as one step at `lsn`.
+  // ---- Initial load: the state of one snapshot, applied as one step at `lsn`. In between, each
+  // row of the snapshot arrives as an upsert (UpsertTuple, or UpsertEntity/UpsertEmbedding).
   void BeginLoad();
-  void LoadEntity(const EntityRow& row);
-  void LoadEmbedding(const EmbeddingRow& row);
   void FinishLoad(uint64_t lsn);
 
   // ---- Streaming. Returns false when the transaction was already applied (a replay after a
@@ -58,8 +57,13 @@ class Mirror {
   void TruncateEmbeddings();
   void CommitTransaction(uint64_t end_lsn, int64_t commit_time_us);
 
-  // Counts a row that could not be decoded at all (no usable key).
-  void CountUndecodableRow(const std::string& table, const Status& why);
+  // ---- Tuples of the load's COPY or of the stream, with the decoder of their table: decoded,
+  // then applied as the row calls above. A tuple that does not decode (no usable key, a bad
+  // uuid) is logged, counted as a malformed row and skipped; a malformed vector is not an error
+  // here but the decoded row's vector_state.
+  void UpsertTuple(const RowDecoder& decoder, const pg::Tuple& tuple);
+  void RemoveTuple(const RowDecoder& decoder, const pg::Tuple& tuple);
+  void Truncate(MirroredTable table);
 
   size_t entity_count() const { return entities_.size(); }
   size_t embedding_count() const { return embeddings_.size(); }
@@ -88,6 +92,7 @@ class Mirror {
   };
   using IndexedByModel = std::unordered_map<std::string, IndexedEntry>;
 
+  void CountUndecodableRow(MirroredTable table, const Status& why);
   void Touch(const Uuid& entity_id) { touched_.insert(entity_id); }
   void StoreEntity(const EntityRow& row);
   void EraseEntityKey(const std::string& key);

@@ -30,6 +30,10 @@ void AppendKeyPart(const pg::ColumnValue& v, std::string* key) {
 
 }  // namespace
 
+const char* TableLabel(MirroredTable table) {
+  return table == MirroredTable::kEntity ? "entity" : "embedding";
+}
+
 EmbeddingStatus ParseEmbeddingStatus(std::string_view text) {
   if (text == "completed") return EmbeddingStatus::kCompleted;
   if (text == "pending") return EmbeddingStatus::kPending;
@@ -41,6 +45,7 @@ Status RowDecoder::ForEntity(const std::vector<std::string>& columns,
                              const std::vector<std::string>& key_columns,
                              const EntityColumns& names, RowDecoder* out) {
   RowDecoder d;
+  d.table_ = MirroredTable::kEntity;
   d.names_ = {names.id, names.tenant_id, names.entity_type, names.valid_to, names.deleted_at};
   if (auto s = PositionsOf(columns, key_columns, "entity", &d.key_positions_); !s.ok()) return s;
   if (auto s = PositionsOf(columns, d.names_, "entity", &d.positions_); !s.ok()) return s;
@@ -53,6 +58,7 @@ Status RowDecoder::ForEmbedding(const std::vector<std::string>& columns,
                                 const EmbeddingColumns& names, pg::VectorType vector_type,
                                 RowDecoder* out) {
   RowDecoder d;
+  d.table_ = MirroredTable::kEmbedding;
   d.names_ = {names.entity_id, names.model, names.status, names.vector};
   d.vector_type_ = vector_type;
   if (auto s = PositionsOf(columns, key_columns, "embedding", &d.key_positions_); !s.ok()) return s;

@@ -301,10 +301,10 @@ TEST_F(MirrorTest, ReloadReplacesTheWholeState) {
   mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2)));
   Commit();
   mirror_.BeginLoad();
-  mirror_.LoadEntity(Entity("v2", 2, "template"));
-  mirror_.LoadEntity(Entity("v3", 3, "context"));
-  mirror_.LoadEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2)));
-  mirror_.LoadEmbedding(Embedding("e3", 3, EmbeddingStatus::kCompleted, RandomVector(3)));
+  mirror_.UpsertEntity(Entity("v2", 2, "template"));
+  mirror_.UpsertEntity(Entity("v3", 3, "context"));
+  mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2)));
+  mirror_.UpsertEmbedding(Embedding("e3", 3, EmbeddingStatus::kCompleted, RandomVector(3)));
   mirror_.FinishLoad(lsn_ + 10);
   EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(2), "template"}, {MakeUuid(3), "context"}}));
   EXPECT_EQ(registry_.applied_lsn(), lsn_ + 10);
