@@ -5,79 +5,13 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
-#include <string>
-#include <vector>
 
-#include "src/pg/copy_binary.h"
+#include "src/initial_load.h"
 
 namespace vecmirror {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Logs "initial load: <table> N rows, M MB, R rows/s" at most every two seconds, and once at the end.
-class LoadProgress {
- public:
-  explicit LoadProgress(std::string table) : table_(std::move(table)), start_(Clock::now()), last_(start_) {}
-
-  void Add(size_t bytes) {
-    ++rows_;
-    bytes_ += bytes;
-    if ((rows_ & 1023) != 0) return;
-    const auto now = Clock::now();
-    if (now - last_ < std::chrono::seconds(2)) return;
-    last_ = now;
-    Log("");
-  }
-  void Done() { Log(" (done)"); }
-
- private:
-  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-  void Log(const char* suffix) const {
-    const double s = std::max(seconds(), 1e-6);
-    spdlog::info("initial load: {} {} rows, {:.1f} MB, {:.0f} rows/s, {:.1f} MB/s{}", table_, rows_,
-                 bytes_ / 1e6, rows_ / s, bytes_ / 1e6 / s, suffix);
-  }
-  std::string table_;
-  Clock::time_point start_, last_;
-  size_t rows_ = 0, bytes_ = 0;
-};
-
-size_t TupleBytes(const pg::Tuple& tuple) {
-  size_t n = 0;
-  for (const auto& v : tuple) n += v.bytes.size();
-  return n;
-}
-
-std::string SelectList(const std::vector<std::string>& columns, pg::PgConnection& conn) {
-  std::string out;
-  for (const auto& c : columns) out += (out.empty() ? "" : ", ") + conn.EscapeIdentifier(c);
-  return out;
-}
-
-// Streams `SELECT <CopyColumns> FROM table where` as binary COPY into the Mirror, with progress
-// lines.
-Status CopyTable(pg::PgConnection& conn, const MirroredTables& tables, MirroredTable table,
-                 const std::string& where, Mirror& mirror) {
-  const std::vector<std::string> columns = tables.CopyColumns(table);
-  RowDecoder decoder;
-  if (auto s = tables.NewDecoder(table, columns, &decoder); !s.ok()) return s;
-  const pg::TableName& name = tables.table_name(table);
-  const std::string sql = "COPY (SELECT " + SelectList(columns, conn) + " FROM " +
-                          name.Qualified() + where + ") TO STDOUT (FORMAT binary)";
-  LoadProgress progress(name.name);
-  pg::CopyBinaryParser parser([&](const pg::Tuple& tuple) {
-    mirror.UpsertTuple(decoder, tuple);
-    progress.Add(TupleBytes(tuple));
-    return Status::Ok();
-  });
-  if (auto s = conn.CopyOut(sql, [&](std::string_view chunk) { return parser.Feed(chunk); }); !s.ok()) {
-    return s;
-  }
-  if (auto s = parser.Finish(); !s.ok()) return s;
-  progress.Done();
-  return Status::Ok();
-}
 
 bool SlotIsGone(const std::string& sqlstate, const std::string& message) {
   return sqlstate == pg::kSqlstateUndefinedObject ||
@@ -234,27 +168,7 @@ Status Replicator::Load(const pg::CreatedSlot& slot) {
   if (auto s = pg::PgConnection::Connect(options_.conninfo, false, &conn); !s.ok()) return s;
   CancelOnStop cancel_on_stop(*this, conn->raw());
   if (stopping_) return Status::Unavailable("stopping");
-  if (auto s = conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s.ok()) return s;
-  if (auto s = conn->Exec("SET TRANSACTION SNAPSHOT " + conn->EscapeLiteral(slot.snapshot_name));
-      !s.ok()) {
-    return s;
-  }
-  mirror_.BeginLoad();
-
-  const EntityColumns& ec = tables_.entity_columns();
-  const std::string current_only = " WHERE " + conn->EscapeIdentifier(ec.valid_to) + " IS NULL AND " +
-                                   conn->EscapeIdentifier(ec.deleted_at) + " IS NULL";
-  if (auto s = CopyTable(*conn, tables_, MirroredTable::kEntity, current_only, mirror_); !s.ok()) return s;
-  if (auto s = CopyTable(*conn, tables_, MirroredTable::kEmbedding, "", mirror_); !s.ok()) return s;
-  if (auto s = conn->Exec("COMMIT"); !s.ok()) return s;
-
-  const auto apply_start = Clock::now();
-  mirror_.FinishLoad(slot.consistent_point);
-  spdlog::info("initial load applied at {}: {} current entities, {} embeddings, indexed in {:.2f} s",
-               pg::FormatLsn(slot.consistent_point), mirror_.entity_count(),
-               mirror_.embedding_count(),
-               std::chrono::duration<double>(Clock::now() - apply_start).count());
-  return Status::Ok();
+  return LoadSnapshot(*conn, slot, tables_, mirror_);
 }
 
 Status Replicator::Stream(std::unique_ptr<pg::ReplicationStream> stream, pg::Lsn start) {

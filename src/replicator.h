@@ -2,8 +2,8 @@
 //
 //   1. checks the server (wal_level, REPLICATION, the publication, the tables' keys),
 //   2. on first start, or when the slot is gone: drops and recreates the slot with an exported
-//      snapshot, reads entity and embedding under that snapshot with binary COPY (streamed,
-//      with progress lines) and applies it as one step at the slot's consistent point,
+//      snapshot, and hands it to the initial load (src/initial_load.h), which applies the
+//      snapshot as one step at the slot's consistent point,
 //   3. streams pgoutput from the applied LSN, handing each change to the Mirror with the decoder
 //      of its table (MirroredTables), applying each transaction at its Commit and confirming it
 //      at once (every start takes a fresh load, so nothing before the applied LSN is ever needed
