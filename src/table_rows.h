@@ -96,6 +96,11 @@ class RowDecoder {
  private:
   const pg::ColumnValue* At(const pg::Tuple& tuple, int position, const char* name,
                             Status* status) const;
+  // The columns at positions_, in that order, into out[0..count); count must be positions_'s
+  // size (Internal otherwise: a decoder of the other table).
+  Status Columns(const pg::Tuple& tuple, const pg::ColumnValue** out, size_t count) const;
+  // Corruption naming table.column for column i of positions_.
+  Status ColumnError(size_t i, const Status& why) const;
 
   std::vector<int> key_positions_;
   // entity: id, tenant_id, entity_type, valid_to, deleted_at
