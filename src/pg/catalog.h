@@ -48,8 +48,8 @@ Status ReadVectorColumnType(pqxx::connection& conn, const TableName& table,
 Status EnsurePublication(pqxx::connection& conn, const std::string& publication,
                          const std::vector<TableName>& tables);
 
-// Drops the slot if it exists and no one holds it; FailedPrecondition-free: an active slot
-// gives Unavailable (retry later).
+// Drops the slot if it exists and no one holds it. A slot still in use gives Unavailable
+// (retry later), never FailedPrecondition.
 Status DropSlotIfExists(pqxx::connection& conn, const std::string& slot);
 
 Status CurrentWalLsn(pqxx::connection& conn, Lsn* lsn);
