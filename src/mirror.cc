@@ -118,13 +118,13 @@ void Mirror::CommitTransaction(uint64_t end_lsn, int64_t commit_time_us) {
 
 void Mirror::UpsertTuple(const RowDecoder& decoder, const pg::Tuple& tuple) {
   if (decoder.table() == MirroredTable::kEntity) {
-    EntityRow row;
-    if (auto s = decoder.DecodeEntity(tuple, &row); !s.ok()) return CountUndecodableRow(decoder.table(), s);
-    UpsertEntity(row);
+    const Status s = decoder.DecodeEntity(tuple, &decoded_entity_);
+    if (!s.ok()) return CountUndecodableRow(decoder.table(), s);
+    UpsertEntity(decoded_entity_);
   } else {
-    EmbeddingRow row;
-    if (auto s = decoder.DecodeEmbedding(tuple, &row); !s.ok()) return CountUndecodableRow(decoder.table(), s);
-    UpsertEmbedding(row);
+    const Status s = decoder.DecodeEmbedding(tuple, &decoded_embedding_);
+    if (!s.ok()) return CountUndecodableRow(decoder.table(), s);
+    UpsertEmbedding(decoded_embedding_);
   }
 }
 

@@ -116,6 +116,11 @@ class Mirror {
   std::unordered_map<Uuid, std::unordered_set<std::string>, UuidHash> embedding_keys_;
   std::unordered_map<Uuid, IndexedByModel, UuidHash> indexed_;
 
+  // UpsertTuple decodes into these: a row's strings and vector keep their capacity from one
+  // tuple to the next, which spares an allocation per row of a large load.
+  EntityRow decoded_entity_;
+  EmbeddingRow decoded_embedding_;
+
   std::unordered_set<Uuid, UuidHash> touched_;
   std::unordered_set<std::string> bad_keys_;  // completed rows counted as bad, still bad
   bool skipping_ = false;
