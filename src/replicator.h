@@ -1,6 +1,7 @@
 // Replicator: keeps the Mirror in step with PostgreSQL. It owns the mirror thread, which
 //
-//   1. checks the server (wal_level, REPLICATION, the publication, the tables' keys),
+//   1. checks the server (wal_level, REPLICATION, the publication) and reads the tables' keys
+//      and the vector column's type (MirroredTables),
 //   2. on first start, or when the slot is gone: drops and recreates the slot with an exported
 //      snapshot, and hands it to the initial load (src/initial_load.h), which applies the
 //      snapshot as one step at the slot's consistent point,
