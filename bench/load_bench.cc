@@ -104,7 +104,7 @@ std::string Value(PGconn* conn, const std::string& sql) {
   return value;
 }
 
-// The statements of the server's load (src/replicator.cc, Replicator::Load), column for column.
+// The statements of the server's load (src/initial_load.cc, LoadSnapshot), column for column.
 const char* const kCopyStatements[] = {
     "COPY (SELECT version_id, id, tenant_id, entity_type, valid_to, deleted_at FROM public.entity "
     "WHERE valid_to IS NULL AND deleted_at IS NULL) TO STDOUT (FORMAT binary)",

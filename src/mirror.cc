@@ -39,14 +39,6 @@ void Mirror::BeginLoad() {
   changes_in_transaction_ = 0;
 }
 
-void Mirror::LoadEntity(const EntityRow& row) {
-  UpsertEntity(row);
-}
-
-void Mirror::LoadEmbedding(const EmbeddingRow& row) {
-  UpsertEmbedding(row);
-}
-
 void Mirror::FinishLoad(uint64_t lsn) {
   const size_t changes = changes_in_transaction_;
   std::vector<KeyedWrite> writes = DrainTouched();
@@ -123,8 +115,40 @@ void Mirror::CommitTransaction(uint64_t end_lsn, int64_t commit_time_us) {
   changes_in_transaction_ = 0;
 }
 
-void Mirror::CountUndecodableRow(const std::string& table, const Status& why) {
-  spdlog::warn("bad row in {} not mirrored: {}", table, why.message());
+// ---- Tuples ------------------------------------------------------------------------------
+
+void Mirror::UpsertTuple(const RowDecoder& decoder, const pg::Tuple& tuple) {
+  if (decoder.table() == MirroredTable::kEntity) {
+    const Status s = decoder.DecodeEntity(tuple, &decoded_entity_);
+    if (!s.ok()) return CountUndecodableRow(decoder.table(), s);
+    UpsertEntity(decoded_entity_);
+  } else {
+    const Status s = decoder.DecodeEmbedding(tuple, &decoded_embedding_);
+    if (!s.ok()) return CountUndecodableRow(decoder.table(), s);
+    UpsertEmbedding(decoded_embedding_);
+  }
+}
+
+void Mirror::RemoveTuple(const RowDecoder& decoder, const pg::Tuple& tuple) {
+  std::string key;
+  if (auto s = decoder.DecodeKey(tuple, &key); !s.ok()) return CountUndecodableRow(decoder.table(), s);
+  if (decoder.table() == MirroredTable::kEntity) {
+    RemoveEntity(key);
+  } else {
+    RemoveEmbedding(key);
+  }
+}
+
+void Mirror::Truncate(MirroredTable table) {
+  if (table == MirroredTable::kEntity) {
+    TruncateEntities();
+  } else {
+    TruncateEmbeddings();
+  }
+}
+
+void Mirror::CountUndecodableRow(MirroredTable table, const Status& why) {
+  spdlog::warn("bad row in {} not mirrored: {}", TableLabel(table), why.message());
   board_.Update([](MirrorState& s) { s.bad_rows[BadRowReason::kMalformed]++; });
 }
 

@@ -34,7 +34,7 @@
 #include "index/model_catalog.h"
 #include "index/registry.h"
 #include "src/mirror_status.h"
-#include "src/rows.h"
+#include "src/table_rows.h"
 
 namespace vecmirror {
 
@@ -42,10 +42,9 @@ class Mirror {
  public:
   Mirror(Registry& registry, ModelCatalog& models, MirrorStatusBoard& board);
 
-  // ---- Initial load: the state of one snapshot, applied as one step at `lsn`.
+  // ---- Initial load: the state of one snapshot, applied as one step at `lsn`. In between, each
+  // row of the snapshot arrives as an upsert (UpsertTuple, or UpsertEntity/UpsertEmbedding).
   void BeginLoad();
-  void LoadEntity(const EntityRow& row);
-  void LoadEmbedding(const EmbeddingRow& row);
   void FinishLoad(uint64_t lsn);
 
   // ---- Streaming. Returns false when the transaction was already applied (a replay after a
@@ -59,8 +58,13 @@ class Mirror {
   void TruncateEmbeddings();
   void CommitTransaction(uint64_t end_lsn, int64_t commit_time_us);
 
-  // Counts a row that could not be decoded at all (no usable key).
-  void CountUndecodableRow(const std::string& table, const Status& why);
+  // ---- Tuples of the load's COPY or of the stream, with the decoder of their table: decoded,
+  // then applied as the row calls above. A tuple that does not decode (no usable key, a bad
+  // uuid) is logged, counted as a malformed row and skipped; a malformed vector is not an error
+  // here but the decoded row's vector_state.
+  void UpsertTuple(const RowDecoder& decoder, const pg::Tuple& tuple);
+  void RemoveTuple(const RowDecoder& decoder, const pg::Tuple& tuple);
+  void Truncate(MirroredTable table);
 
   size_t entity_count() const { return entities_.size(); }
   size_t embedding_count() const { return embeddings_.size(); }
@@ -89,6 +93,7 @@ class Mirror {
   };
   using IndexedByModel = std::unordered_map<std::string, IndexedEntry>;
 
+  void CountUndecodableRow(MirroredTable table, const Status& why);
   void Touch(const Uuid& entity_id) { touched_.insert(entity_id); }
   void StoreEntity(const EntityRow& row);
   void EraseEntityKey(const std::string& key);
@@ -115,6 +120,11 @@ class Mirror {
   std::unordered_map<std::string, EmbeddingRecord> embeddings_;  // by key
   std::unordered_map<Uuid, std::unordered_set<std::string>, UuidHash> embedding_keys_;
   std::unordered_map<Uuid, IndexedByModel, UuidHash> indexed_;
+
+  // UpsertTuple decodes into these: a row's strings and vector keep their capacity from one
+  // tuple to the next, which spares an allocation per row of a large load.
+  EntityRow decoded_entity_;
+  EmbeddingRow decoded_embedding_;
 
   std::unordered_set<Uuid, UuidHash> touched_;
   std::unordered_set<std::string> bad_keys_;  // completed rows counted as bad, still bad

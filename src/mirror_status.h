@@ -17,7 +17,7 @@
 namespace vecmirror {
 
 struct MirrorState {
-  std::string state = "connecting";  // connecting, loading, streaming, reconnecting, failed
+  std::string state = "connecting";  // connecting, loading, streaming, reconnecting, stopped
   std::string slot_name;
   std::string publication;
   uint64_t applied_lsn = 0;

@@ -4,82 +4,14 @@
 
 #include <pqxx/pqxx>
 
-#include <functional>
+#include <algorithm>
 
-#include "src/pg/copy_binary.h"
-#include "src/pg/wire_format.h"
+#include "src/initial_load.h"
 
 namespace vecmirror {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Logs "initial load: <table> N rows, M MB, R rows/s" at most every two seconds, and once at the end.
-class LoadProgress {
- public:
-  explicit LoadProgress(std::string table) : table_(std::move(table)), start_(Clock::now()), last_(start_) {}
-
-  void Add(size_t bytes) {
-    ++rows_;
-    bytes_ += bytes;
-    if ((rows_ & 1023) != 0) return;
-    const auto now = Clock::now();
-    if (now - last_ < std::chrono::seconds(2)) return;
-    last_ = now;
-    Log("");
-  }
-  void Done() { Log(" (done)"); }
-  size_t rows() const { return rows_; }
-  size_t bytes() const { return bytes_; }
-  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-
- private:
-  void Log(const char* suffix) const {
-    const double s = std::max(seconds(), 1e-6);
-    spdlog::info("initial load: {} {} rows, {:.1f} MB, {:.0f} rows/s, {:.1f} MB/s{}", table_, rows_,
-                 bytes_ / 1e6, rows_ / s, bytes_ / 1e6 / s, suffix);
-  }
-  std::string table_;
-  Clock::time_point start_, last_;
-  size_t rows_ = 0, bytes_ = 0;
-};
-
-size_t TupleBytes(const pg::Tuple& tuple) {
-  size_t n = 0;
-  for (const auto& v : tuple) n += v.bytes.size();
-  return n;
-}
-
-std::string SelectList(const std::vector<std::string>& columns, pg::PgConnection& conn) {
-  std::string out;
-  for (const auto& c : columns) out += (out.empty() ? "" : ", ") + conn.EscapeIdentifier(c);
-  return out;
-}
-
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-// Streams `SELECT columns FROM table where` as binary COPY into on_tuple, with progress lines.
-Status CopyTable(pg::PgConnection& conn, const pg::TableName& table,
-                 const std::vector<std::string>& columns, const std::string& where,
-                 const std::function<void(const pg::Tuple&)>& on_tuple) {
-  const std::string sql = "COPY (SELECT " + SelectList(columns, conn) + " FROM " +
-                          table.Qualified() + where + ") TO STDOUT (FORMAT binary)";
-  LoadProgress progress(table.name);
-  pg::CopyBinaryParser parser([&](const pg::Tuple& tuple) {
-    on_tuple(tuple);
-    progress.Add(TupleBytes(tuple));
-    return Status::Ok();
-  });
-  if (auto s = conn.CopyOut(sql, [&](std::string_view chunk) { return parser.Feed(chunk); }); !s.ok()) {
-    return s;
-  }
-  if (auto s = parser.Finish(); !s.ok()) return s;
-  progress.Done();
-  return Status::Ok();
-}
 
 bool SlotIsGone(const std::string& sqlstate, const std::string& message) {
   return sqlstate == pg::kSqlstateUndefinedObject ||
@@ -91,7 +23,12 @@ bool SlotIsGone(const std::string& sqlstate, const std::string& message) {
 
 Replicator::Replicator(ReplicatorOptions options, Mirror& mirror, Registry& registry,
                        MirrorStatusBoard& board)
-    : options_(std::move(options)), mirror_(mirror), registry_(registry), board_(board) {
+    : options_(std::move(options)),
+      mirror_(mirror),
+      registry_(registry),
+      board_(board),
+      tables_(options_.entity_table, options_.entity_columns, options_.embedding_table,
+              options_.embedding_columns) {
   board_.Update([&](MirrorState& s) {
     s.slot_name = options_.slot_name;
     s.publication = options_.publication;
@@ -179,10 +116,7 @@ Status Replicator::PrepareCatalog() {
       !s.ok()) {
     return s;
   }
-  if (auto s = pg::ReplicaIdentityColumns(*control_, options_.entity_table, &entity_key_); !s.ok()) return s;
-  if (auto s = pg::ReplicaIdentityColumns(*control_, options_.embedding_table, &embedding_key_); !s.ok()) return s;
-  return pg::VectorColumnType(*control_, options_.embedding_table, options_.embedding_columns.vector,
-                              &vector_type_);
+  return tables_.ReadCatalog(*control_);
 }
 
 void Replicator::Run() {
@@ -237,68 +171,11 @@ Status Replicator::Load(const pg::CreatedSlot& slot) {
   if (auto s = pg::PgConnection::Connect(options_.conninfo, false, &conn); !s.ok()) return s;
   CancelOnStop cancel_on_stop(*this, conn->raw());
   if (stopping_) return Status::Unavailable("stopping");
-  if (auto s = conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !s.ok()) return s;
-  if (auto s = conn->Exec("SET TRANSACTION SNAPSHOT " + conn->EscapeLiteral(slot.snapshot_name));
-      !s.ok()) {
-    return s;
-  }
-  mirror_.BeginLoad();
-
-  const auto& ec = options_.entity_columns;
-  const std::vector<std::string> entity_columns =
-      Concat(entity_key_, {ec.id, ec.tenant_id, ec.entity_type, ec.valid_to, ec.deleted_at});
-  RowDecoder entity_decoder;
-  if (auto s = RowDecoder::ForEntity(entity_columns, entity_key_, ec, &entity_decoder); !s.ok()) {
-    return Status::FailedPrecondition(s.message());
-  }
-  // Only current versions can be searchable; closed and deleted ones need not be kept.
-  const std::string entity_where = " WHERE " + conn->EscapeIdentifier(ec.valid_to) + " IS NULL AND " +
-                                   conn->EscapeIdentifier(ec.deleted_at) + " IS NULL";
-  EntityRow entity;
-  Status s = CopyTable(*conn, options_.entity_table, entity_columns, entity_where,
-                       [&](const pg::Tuple& tuple) {
-                         if (auto d = entity_decoder.DecodeEntity(tuple, &entity); !d.ok()) {
-                           mirror_.CountUndecodableRow("entity", d);
-                         } else {
-                           mirror_.LoadEntity(entity);
-                         }
-                       });
-  if (!s.ok()) return s;
-
-  const auto& mc = options_.embedding_columns;
-  const std::vector<std::string> embedding_columns =
-      Concat(embedding_key_, {mc.entity_id, mc.model, mc.status, mc.vector});
-  RowDecoder embedding_decoder;
-  if (auto d = RowDecoder::ForEmbedding(embedding_columns, embedding_key_, mc, vector_type_,
-                                        &embedding_decoder);
-      !d.ok()) {
-    return Status::FailedPrecondition(d.message());
-  }
-  // Every row, pending and failed too: a later status-only update sends the vector "unchanged".
-  EmbeddingRow embedding;
-  s = CopyTable(*conn, options_.embedding_table, embedding_columns, "", [&](const pg::Tuple& tuple) {
-    if (auto d = embedding_decoder.DecodeEmbedding(tuple, &embedding); !d.ok()) {
-      mirror_.CountUndecodableRow("embedding", d);
-    } else {
-      mirror_.LoadEmbedding(embedding);
-    }
-  });
-  if (!s.ok()) return s;
-  if (auto s = conn->Exec("COMMIT"); !s.ok()) return s;
-
-  const auto apply_start = Clock::now();
-  mirror_.FinishLoad(slot.consistent_point);
-  spdlog::info("initial load applied at {}: {} current entities, {} embeddings, indexed in {:.2f} s",
-               pg::FormatLsn(slot.consistent_point), mirror_.entity_count(),
-               mirror_.embedding_count(),
-               std::chrono::duration<double>(Clock::now() - apply_start).count());
-  return Status::Ok();
+  return LoadSnapshot(*conn, slot, tables_, mirror_);
 }
 
 Status Replicator::Stream(std::unique_ptr<pg::ReplicationStream> stream, pg::Lsn start) {
-  relations_.clear();
   decoders_.clear();
-  decoder_is_entity_.clear();
   in_transaction_ = false;
   received_ = start;
   if (auto s = stream->Start(options_.slot_name, start, options_.publication); !s.ok()) {
@@ -379,70 +256,27 @@ void Replicator::PollServerLsn() {
 }
 
 Status Replicator::HandleRelation(const pg::Relation& relation) {
-  Relation r;
-  r.schema = relation.nspname.empty() ? "pg_catalog" : std::string(relation.nspname);
-  r.name = relation.relname;
-  for (const auto& c : relation.columns) {
-    r.columns.emplace_back(c.name);
-    r.type_oids.push_back(c.type_oid);
-  }
   decoders_.erase(relation.oid);
-  decoder_is_entity_.erase(relation.oid);
-  const bool is_entity = r.schema == options_.entity_table.schema && r.name == options_.entity_table.name;
-  const bool is_embedding =
-      r.schema == options_.embedding_table.schema && r.name == options_.embedding_table.name;
-  if (is_entity || is_embedding) {
-    RowDecoder decoder;
-    Status s;
-    if (is_entity) {
-      s = RowDecoder::ForEntity(r.columns, entity_key_, options_.entity_columns, &decoder);
-    } else {
-      pg::VectorType type = pg::VectorType::kPgvector;
-      for (size_t i = 0; i < r.columns.size(); ++i) {
-        if (r.columns[i] == options_.embedding_columns.vector && r.type_oids[i] == pg::kFloat4ArrayOid) {
-          type = pg::VectorType::kFloat4Array;
-        }
-      }
-      s = RowDecoder::ForEmbedding(r.columns, embedding_key_, options_.embedding_columns, type,
-                                   &decoder);
-    }
-    if (!s.ok()) return Status::FailedPrecondition(s.message());
-    decoders_[relation.oid] = std::move(decoder);
-    decoder_is_entity_[relation.oid] = is_entity;
+  const std::optional<MirroredTable> table = tables_.TableOf(relation);
+  if (!table) return Status::Ok();  // another table of the publication
+  if (auto s = tables_.CheckVectorType(relation); !s.ok()) {
+    need_load_ = true;
+    return Status::Unavailable(s.message() + "; a fresh initial load follows");
   }
-  relations_[relation.oid] = std::move(r);
+  RowDecoder decoder;
+  if (auto s = tables_.NewDecoder(*table, relation, &decoder); !s.ok()) return s;
+  decoders_.emplace(relation.oid, std::move(decoder));
   return Status::Ok();
 }
 
-const RowDecoder* Replicator::DecoderFor(uint32_t relation_oid, bool* is_entity) {
+const RowDecoder* Replicator::DecoderFor(uint32_t relation_oid) const {
   auto it = decoders_.find(relation_oid);
-  if (it == decoders_.end()) return nullptr;
-  *is_entity = decoder_is_entity_[relation_oid];
-  return &it->second;
+  return it == decoders_.end() ? nullptr : &it->second;
 }
 
 Status Replicator::HandleMessage(std::string_view payload) {
   pg::PgOutputMessage message;
   if (auto s = pg::DecodePgOutput(payload, &message); !s.ok()) return s;
-
-  auto upsert = [&](const RowDecoder& decoder, bool is_entity, const pg::Tuple& tuple) {
-    if (is_entity) {
-      EntityRow row;
-      if (auto s = decoder.DecodeEntity(tuple, &row); !s.ok()) return mirror_.CountUndecodableRow("entity", s);
-      mirror_.UpsertEntity(row);
-    } else {
-      EmbeddingRow row;
-      if (auto s = decoder.DecodeEmbedding(tuple, &row); !s.ok()) return mirror_.CountUndecodableRow("embedding", s);
-      mirror_.UpsertEmbedding(row);
-    }
-  };
-  auto remove = [&](const RowDecoder& decoder, bool is_entity, const pg::Tuple& tuple) {
-    std::string key;
-    if (auto s = decoder.DecodeKey(tuple, &key); !s.ok()) {
-      return mirror_.CountUndecodableRow(is_entity ? "entity" : "embedding", s);
-    }
-    if (is_entity) mirror_.RemoveEntity(key); else mirror_.RemoveEmbedding(key);
-  };
 
   if (const auto* m = std::get_if<pg::Begin>(&message)) {
     in_transaction_ = true;
@@ -453,29 +287,24 @@ Status Replicator::HandleMessage(std::string_view payload) {
   } else if (const auto* m = std::get_if<pg::Relation>(&message)) {
     return HandleRelation(*m);
   } else if (const auto* m = std::get_if<pg::Insert>(&message)) {
-    bool is_entity = false;
-    if (const auto* d = DecoderFor(m->relation_oid, &is_entity)) upsert(*d, is_entity, m->new_tuple);
+    if (const RowDecoder* d = DecoderFor(m->relation_oid)) mirror_.UpsertTuple(*d, m->new_tuple);
   } else if (const auto* m = std::get_if<pg::Update>(&message)) {
-    bool is_entity = false;
-    if (const auto* d = DecoderFor(m->relation_oid, &is_entity)) {
+    if (const RowDecoder* d = DecoderFor(m->relation_oid)) {
       // The old tuple comes only when the key changed (or under REPLICA IDENTITY FULL).
       if (m->old_kind != 0) {
         std::string old_key, new_key;
         if (d->DecodeKey(m->old_tuple, &old_key).ok() && d->DecodeKey(m->new_tuple, &new_key).ok() &&
             old_key != new_key) {
-          remove(*d, is_entity, m->old_tuple);
+          mirror_.RemoveTuple(*d, m->old_tuple);
         }
       }
-      upsert(*d, is_entity, m->new_tuple);
+      mirror_.UpsertTuple(*d, m->new_tuple);
     }
   } else if (const auto* m = std::get_if<pg::Delete>(&message)) {
-    bool is_entity = false;
-    if (const auto* d = DecoderFor(m->relation_oid, &is_entity)) remove(*d, is_entity, m->old_tuple);
+    if (const RowDecoder* d = DecoderFor(m->relation_oid)) mirror_.RemoveTuple(*d, m->old_tuple);
   } else if (const auto* m = std::get_if<pg::Truncate>(&message)) {
     for (uint32_t oid : m->relation_oids) {
-      bool is_entity = false;
-      if (!DecoderFor(oid, &is_entity)) continue;
-      if (is_entity) mirror_.TruncateEntities(); else mirror_.TruncateEmbeddings();
+      if (const RowDecoder* d = DecoderFor(oid)) mirror_.Truncate(d->table());
     }
   }
   // Type, Origin and logical messages need no action.

@@ -1,14 +1,16 @@
 // Replicator: keeps the Mirror in step with PostgreSQL. It owns the mirror thread, which
 //
-//   1. checks the server (wal_level, REPLICATION, the publication, the tables' keys),
+//   1. checks the server (wal_level, REPLICATION, the publication) and reads the tables' keys
+//      and the vector column's type (MirroredTables),
 //   2. on first start, or when the slot is gone: drops and recreates the slot with an exported
-//      snapshot, reads entity and embedding under that snapshot with binary COPY (streamed,
-//      with progress lines) and applies it as one step at the slot's consistent point,
-//   3. streams pgoutput from the applied LSN, applying each transaction at its Commit and
-//      confirming it at once (every start takes a fresh load, so nothing before the applied LSN
-//      is ever needed again: see DESIGN.md "Restart"),
+//      snapshot, and hands it to the initial load (src/initial_load.h), which applies the
+//      snapshot as one step at the slot's consistent point,
+//   3. streams pgoutput from the applied LSN, handing each change to the Mirror with the decoder
+//      of its table (MirroredTables), applying each transaction at its Commit and confirming it
+//      at once (every start takes a fresh load, so nothing before the applied LSN is ever needed
+//      again: see DESIGN.md "Restart"),
 //   4. on any failure, keeps serving what is applied, and reconnects with capped exponential
-//      backoff; a lost slot triggers a fresh load.
+//      backoff; a lost slot, or a vector column whose type changed, triggers a fresh load.
 //
 // Thread-safety: Start/Stop from one thread; everything else runs on the mirror thread.
 #pragma once
@@ -26,10 +28,11 @@
 #include "index/registry.h"
 #include "src/mirror.h"
 #include "src/mirror_status.h"
+#include "src/mirrored_tables.h"
 #include "src/pg/catalog.h"
 #include "src/pg/pgoutput.h"
 #include "src/pg/replication_stream.h"
-#include "src/rows.h"
+#include "src/table_rows.h"
 
 namespace vecmirror {
 
@@ -65,12 +68,6 @@ class Replicator {
   void Stop();
 
  private:
-  struct Relation {
-    std::string schema, name;
-    std::vector<std::string> columns;
-    std::vector<uint32_t> type_oids;
-  };
-
   void Run();
   Status LoadAndStream();
   Status Stream(std::unique_ptr<pg::ReplicationStream> stream, pg::Lsn start);
@@ -78,7 +75,7 @@ class Replicator {
   Status Load(const pg::CreatedSlot& slot);
   Status HandleMessage(std::string_view payload);
   Status HandleRelation(const pg::Relation& relation);
-  const RowDecoder* DecoderFor(uint32_t relation_oid, bool* is_entity);
+  const RowDecoder* DecoderFor(uint32_t relation_oid) const;  // null: not a mirrored table
   Status SendStatus(pg::ReplicationStream& stream, bool reply_requested);
   void PollServerLsn();
   bool SleepFor(std::chrono::milliseconds duration);  // false if stopping
@@ -90,12 +87,10 @@ class Replicator {
   MirrorStatusBoard& board_;
 
   std::unique_ptr<pqxx::connection> control_;  // catalog checks, lag polling
-  std::vector<std::string> entity_key_, embedding_key_;
-  pg::VectorType vector_type_ = pg::VectorType::kFloat4Array;
+  MirroredTables tables_;                      // read again at every (re)connect
 
-  std::unordered_map<uint32_t, Relation> relations_;
+  // The stream's relations that are mirrored tables, by OID, from their latest Relation message.
   std::unordered_map<uint32_t, RowDecoder> decoders_;
-  std::unordered_map<uint32_t, bool> decoder_is_entity_;
   bool in_transaction_ = false;
   pg::Lsn received_ = 0;
   pg::Lsn confirmed_ = 0;

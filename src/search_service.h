@@ -34,7 +34,7 @@ namespace vecmirror {
 struct SearchServiceOptions {
   // Largest `limit` a search may ask for. Default: 1000 (the proto's documented maximum).
   uint32_t max_limit = 1000;
-  // Results returned when a request leaves `limit` at 0 (proto3 can't tell 0 from unset).
+  // Results returned when a request leaves `limit` unset (an explicit 0 is INVALID_ARGUMENT).
   // Default: 10, as the SQL function's default.
   uint32_t default_limit = 10;
   // Largest number of requests in one BatchSearchSimilarEntities call. Default: 1000.

@@ -553,5 +553,35 @@ TEST_F(PgvectorIntegrationTest, LiveChangesOfToastedVectors) {
   ExpectMirrorEqualsDatabase(conninfo(), stub(), sql.CurrentLsn());
 }
 
+// An ALTER TABLE that changes the vector column's type rewrites every row, and pgoutput sends
+// nothing of that rewrite: only the next Relation message of embedding names the new type. The
+// server must answer it with a fresh initial load. The USING here also reverses each vector, so
+// a mirror that only switched decoders would keep the old vectors and disagree with SQL.
+// Last in the suite: the column is real[] afterwards.
+TEST_F(PgvectorIntegrationTest, VectorColumnTypeChangeTakesAFreshLoad) {
+  SqlSession sql(conninfo());
+  ASSERT_TRUE(sql.connected());
+  auto exec = [&](const std::string& text) {
+    const Status s = sql.Exec(text);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  };
+  const uint64_t loads_before = suite_->server->Status().initial_loads();
+  ASSERT_GE(loads_before, 1u);
+  exec("CREATE FUNCTION vmtest_reversed(real[]) RETURNS real[] LANGUAGE sql IMMUTABLE AS "
+       "$$ SELECT array_agg(x ORDER BY i DESC) FROM unnest($1) WITH ORDINALITY AS t(x, i) $$");
+  exec("ALTER TABLE embedding ALTER COLUMN vector TYPE real[] USING vmtest_reversed(vector::real[])");
+  ASSERT_EQ(sql.Value("SELECT vmtest_reversed('{1,2,3}')::text"), "{3,2,1}");
+  // Any change of embedding after the ALTER brings its Relation message with the new type.
+  exec("UPDATE embedding SET updated_at = now() WHERE entity_id = "
+       "(SELECT min(entity_id::text)::uuid FROM embedding)");
+  const uint64_t lsn = sql.CurrentLsn();
+  ASSERT_NE(WaitApplied(stub(), lsn), 0u);
+
+  EXPECT_EQ(suite_->server->Status().initial_loads(), loads_before + 1);
+  const std::string log = suite_->server->Log();
+  EXPECT_NE(log.find("changed type from vector"), std::string::npos) << Tail(log);
+  ExpectMirrorEqualsDatabase(conninfo(), stub(), lsn);
+}
+
 }  // namespace
 }  // namespace vecmirror::testing

@@ -301,13 +301,73 @@ TEST_F(MirrorTest, ReloadReplacesTheWholeState) {
   mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2)));
   Commit();
   mirror_.BeginLoad();
-  mirror_.LoadEntity(Entity("v2", 2, "template"));
-  mirror_.LoadEntity(Entity("v3", 3, "context"));
-  mirror_.LoadEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2)));
-  mirror_.LoadEmbedding(Embedding("e3", 3, EmbeddingStatus::kCompleted, RandomVector(3)));
+  mirror_.UpsertEntity(Entity("v2", 2, "template"));
+  mirror_.UpsertEntity(Entity("v3", 3, "context"));
+  mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2)));
+  mirror_.UpsertEmbedding(Embedding("e3", 3, EmbeddingStatus::kCompleted, RandomVector(3)));
   mirror_.FinishLoad(lsn_ + 10);
   EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(2), "template"}, {MakeUuid(3), "context"}}));
   EXPECT_EQ(registry_.applied_lsn(), lsn_ + 10);
+}
+
+// Tuples, as the load and the stream hand them over: decoded by their table's decoder, then
+// applied as rows; a tuple that does not decode is counted as malformed and changes nothing.
+TEST_F(MirrorTest, TuplesAreDecodedByTheirTablesDecoder) {
+  using Kind = pg::ColumnValue::Kind;
+  RowDecoder entities, embeddings;
+  ASSERT_TRUE(RowDecoder::ForEntity({"key", "id", "tenant_id", "entity_type", "valid_to", "deleted_at"},
+                                    {"key"}, {}, &entities).ok());
+  ASSERT_TRUE(RowDecoder::ForEmbedding({"key", "entity_id", "model", "status", "vector"}, {"key"}, {},
+                                       pg::VectorType::kPgvector, &embeddings).ok());
+  const std::vector<float> v = RandomVector(1);
+  std::string vector_text = "[";
+  for (float x : v) vector_text += (vector_text.size() > 1 ? "," : "") + std::to_string(x);
+  vector_text += "]";
+  const std::string id = MakeUuid(1).ToString(), tenant = kTenant.ToString();
+  auto text = [](std::string_view s) { return pg::ColumnValue{Kind::kText, s}; };
+  const pg::ColumnValue null{Kind::kNull, {}};
+  const pg::Tuple entity = {text("v1"), text(id), text(tenant), text("context"), null, null};
+  const pg::Tuple embedding = {text("e1"), text(id), text(kModel), text("completed"), text(vector_text)};
+
+  Begin();
+  mirror_.UpsertTuple(entities, entity);
+  mirror_.UpsertTuple(embeddings, embedding);
+  Commit();
+  ASSERT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(1), "context"}}));
+  const std::vector<float> indexed = IndexedVector(1);
+  double dot = 0, norm = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    dot += static_cast<double>(v[i]) * indexed[i];
+    norm += static_cast<double>(v[i]) * v[i];
+  }
+  EXPECT_NEAR(dot / std::sqrt(norm), 1.0, 1e-5) << "the index holds the tuple's vector, normalized";
+
+  // No key, and a malformed entity id: counted, and nothing changes.
+  const uint64_t malformed_before = board_.Get().bad_rows[BadRowReason::kMalformed];
+  pg::Tuple no_key = embedding;
+  no_key[0] = null;
+  pg::Tuple bad_id = entity;
+  bad_id[1] = text("not-a-uuid");
+  Begin();
+  mirror_.RemoveTuple(embeddings, no_key);
+  mirror_.UpsertTuple(entities, bad_id);
+  Commit();
+  EXPECT_EQ(board_.Get().bad_rows[BadRowReason::kMalformed], malformed_before + 2);
+  EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(1), "context"}}));
+
+  // A delete by key, then a truncate of the other table.
+  Begin();
+  mirror_.RemoveTuple(embeddings, embedding);
+  Commit();
+  EXPECT_TRUE(Indexed().empty());
+  Begin();
+  mirror_.UpsertTuple(embeddings, embedding);
+  Commit();
+  ASSERT_EQ(Indexed().size(), 1u);
+  Begin();
+  mirror_.Truncate(MirroredTable::kEntity);
+  Commit();
+  EXPECT_TRUE(Indexed().empty());
 }
 
 }  // namespace

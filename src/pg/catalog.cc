@@ -90,8 +90,8 @@ Status ReplicaIdentityColumns(pqxx::connection& conn, const TableName& table,
   }
 }
 
-Status VectorColumnType(pqxx::connection& conn, const TableName& table, const std::string& column,
-                        VectorType* type) {
+Status ReadVectorColumnType(pqxx::connection& conn, const TableName& table,
+                            const std::string& column, VectorColumnType* type) {
   try {
     pqxx::nontransaction tx(conn);
     const auto rows = tx.exec(
@@ -102,14 +102,17 @@ Status VectorColumnType(pqxx::connection& conn, const TableName& table, const st
       return Status::FailedPrecondition("table " + table.Qualified() + " has no column " + column);
     }
     const std::string name = rows[0][0].as<std::string>();
-    if (rows[0][1].as<int64_t>() == kFloat4ArrayOid) {
-      *type = VectorType::kFloat4Array;
+    VectorColumnType read;
+    read.type_oid = static_cast<uint32_t>(rows[0][1].as<int64_t>());
+    if (read.type_oid == kFloat4ArrayOid) {
+      read.type = VectorType::kFloat4Array;
     } else if (name == "vector") {
-      *type = VectorType::kPgvector;
+      read.type = VectorType::kPgvector;
     } else {
       return Status::FailedPrecondition("column " + table.Qualified() + "." + column + " has type " +
                                         name + "; expected pgvector's vector or real[]");
     }
+    *type = read;
     return Status::Ok();
   } catch (const std::exception& e) {
     return FromPqxx(e, "reading the type of " + table.Qualified() + "." + column);

@@ -33,17 +33,26 @@ Status WalSegmentBytes(pqxx::connection& conn, uint64_t* bytes);
 Status ReplicaIdentityColumns(pqxx::connection& conn, const TableName& table,
                               std::vector<std::string>* columns);
 
-// Whether the column is pgvector's `vector` or `real[]`; anything else is InvalidArgument.
-Status VectorColumnType(pqxx::connection& conn, const TableName& table, const std::string& column,
-                        VectorType* type);
+// How a vector column is typed: its encoding, and the pg_type OID that pgoutput's Relation
+// messages name it by (pgvector's is assigned when the extension is created, so it differs
+// between databases).
+struct VectorColumnType {
+  VectorType type = VectorType::kFloat4Array;
+  uint32_t type_oid = kFloat4ArrayOid;
+};
+
+// Reads whether the column is pgvector's `vector` or `real[]`; anything else, or no such column,
+// is FailedPrecondition.
+Status ReadVectorColumnType(pqxx::connection& conn, const TableName& table,
+                            const std::string& column, VectorColumnType* type);
 
 // Makes sure `publication` publishes both tables, creating it if it does not exist. Creating it
 // needs ownership of the tables: the error then says so.
 Status EnsurePublication(pqxx::connection& conn, const std::string& publication,
                          const std::vector<TableName>& tables);
 
-// Drops the slot if it exists and no one holds it; FailedPrecondition-free: an active slot
-// gives Unavailable (retry later).
+// Drops the slot if it exists and no one holds it. A slot still in use gives Unavailable
+// (retry later), never FailedPrecondition.
 Status DropSlotIfExists(pqxx::connection& conn, const std::string& slot);
 
 Status CurrentWalLsn(pqxx::connection& conn, Lsn* lsn);

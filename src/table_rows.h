@@ -1,5 +1,6 @@
-// The two row shapes the mirror understands, decoded from PostgreSQL tuples (binary COPY of the
-// initial load, or pgoutput changes), and the decoder that finds their columns by name.
+// The rows of the two tables the mirror follows, entity and embedding, as decoded from
+// PostgreSQL tuples (binary COPY of the initial load, or pgoutput changes), and the decoder that
+// finds their columns by name.
 //
 // A row is identified by its replica-identity key: the raw bytes of its primary-key columns as
 // PostgreSQL sends them (binary send output), which are the same in COPY and in the stream.
@@ -19,6 +20,10 @@
 #include "src/pg/wire_format.h"
 
 namespace vecmirror {
+
+// The two tables the mirror follows.
+enum class MirroredTable : uint8_t { kEntity, kEmbedding };
+const char* TableLabel(MirroredTable table);  // "entity" or "embedding", for messages
 
 // One version row of `entity`. Only current rows (valid_to and deleted_at NULL) are searchable.
 struct EntityRow {
@@ -65,10 +70,13 @@ struct EmbeddingColumns {
   std::string vector = "vector";
 };
 
-// Where each needed column sits in a tuple. Built from a column-name list (a Relation message,
-// or the column list of the load's COPY).
+// Where each needed column sits in a tuple of one table. Built from a column-name list (a
+// Relation message, or the column list of the load's COPY).
 class RowDecoder {
  public:
+  // Which table's tuples this decodes: DecodeEntity is for kEntity, DecodeEmbedding for kEmbedding.
+  MirroredTable table() const { return table_; }
+
   // `columns`: the tuple's column names in order. `key_columns`: the primary-key column names.
   // `vector_type`: how embedding.vector is typed (only used for the embedding decoder).
   static Status ForEntity(const std::vector<std::string>& columns,
@@ -88,12 +96,18 @@ class RowDecoder {
  private:
   const pg::ColumnValue* At(const pg::Tuple& tuple, int position, const char* name,
                             Status* status) const;
+  // The columns at positions_, in that order, into out[0..count); count must be positions_'s
+  // size (Internal otherwise: a decoder of the other table).
+  Status Columns(const pg::Tuple& tuple, const pg::ColumnValue** out, size_t count) const;
+  // Corruption naming table.column for column i of positions_.
+  Status ColumnError(size_t i, const Status& why) const;
 
   std::vector<int> key_positions_;
   // entity: id, tenant_id, entity_type, valid_to, deleted_at
   // embedding: entity_id, model, status, vector
   std::vector<int> positions_;
   std::vector<std::string> names_;
+  MirroredTable table_ = MirroredTable::kEntity;
   pg::VectorType vector_type_ = pg::VectorType::kFloat4Array;
 };
 

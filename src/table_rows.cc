@@ -1,6 +1,7 @@
-#include "src/rows.h"
+#include "src/table_rows.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace vecmirror {
 namespace {
@@ -30,6 +31,10 @@ void AppendKeyPart(const pg::ColumnValue& v, std::string* key) {
 
 }  // namespace
 
+const char* TableLabel(MirroredTable table) {
+  return table == MirroredTable::kEntity ? "entity" : "embedding";
+}
+
 EmbeddingStatus ParseEmbeddingStatus(std::string_view text) {
   if (text == "completed") return EmbeddingStatus::kCompleted;
   if (text == "pending") return EmbeddingStatus::kPending;
@@ -41,6 +46,7 @@ Status RowDecoder::ForEntity(const std::vector<std::string>& columns,
                              const std::vector<std::string>& key_columns,
                              const EntityColumns& names, RowDecoder* out) {
   RowDecoder d;
+  d.table_ = MirroredTable::kEntity;
   d.names_ = {names.id, names.tenant_id, names.entity_type, names.valid_to, names.deleted_at};
   if (auto s = PositionsOf(columns, key_columns, "entity", &d.key_positions_); !s.ok()) return s;
   if (auto s = PositionsOf(columns, d.names_, "entity", &d.positions_); !s.ok()) return s;
@@ -53,6 +59,7 @@ Status RowDecoder::ForEmbedding(const std::vector<std::string>& columns,
                                 const EmbeddingColumns& names, pg::VectorType vector_type,
                                 RowDecoder* out) {
   RowDecoder d;
+  d.table_ = MirroredTable::kEmbedding;
   d.names_ = {names.entity_id, names.model, names.status, names.vector};
   d.vector_type_ = vector_type;
   if (auto s = PositionsOf(columns, key_columns, "embedding", &d.key_positions_); !s.ok()) return s;
@@ -86,18 +93,32 @@ Status RowDecoder::DecodeKey(const pg::Tuple& tuple, std::string* key) const {
   return Status::Ok();
 }
 
+Status RowDecoder::Columns(const pg::Tuple& tuple, const pg::ColumnValue** out,
+                           size_t count) const {
+  if (count != positions_.size()) {
+    return Status::Internal(std::string("the decoder of ") + TableLabel(table_) +
+                            " was given a tuple of the other table");
+  }
+  for (size_t i = 0; i < positions_.size(); ++i) {
+    Status s;
+    out[i] = At(tuple, positions_[i], names_[i].c_str(), &s);
+    if (out[i] == nullptr) return s;
+  }
+  return Status::Ok();
+}
+
+Status RowDecoder::ColumnError(size_t i, const Status& why) const {
+  return Status::Corruption(std::string(TableLabel(table_)) + "." + names_[i] + ": " + why.message());
+}
+
 Status RowDecoder::DecodeEntity(const pg::Tuple& tuple, EntityRow* row) const {
   if (auto s = DecodeKey(tuple, &row->key); !s.ok()) return s;
-  Status s;
-  const auto* id = At(tuple, positions_[0], "id", &s);
-  const auto* tenant = id ? At(tuple, positions_[1], "tenant_id", &s) : nullptr;
-  const auto* type = tenant ? At(tuple, positions_[2], "entity_type", &s) : nullptr;
-  const auto* valid_to = type ? At(tuple, positions_[3], "valid_to", &s) : nullptr;
-  const auto* deleted_at = valid_to ? At(tuple, positions_[4], "deleted_at", &s) : nullptr;
-  if (!deleted_at) return s;
-  if (s = pg::DecodeUuid(*id, &row->id); !s.ok()) return Status::Corruption("entity." + names_[0] + ": " + s.message());
-  if (s = pg::DecodeUuid(*tenant, &row->tenant_id); !s.ok()) return Status::Corruption("entity." + names_[1] + ": " + s.message());
-  if (s = pg::DecodeText(*type, &row->entity_type); !s.ok()) return Status::Corruption("entity." + names_[2] + ": " + s.message());
+  const pg::ColumnValue* columns[5];
+  if (auto s = Columns(tuple, columns, std::size(columns)); !s.ok()) return s;
+  const auto [id, tenant, type, valid_to, deleted_at] = columns;
+  if (auto s = pg::DecodeUuid(*id, &row->id); !s.ok()) return ColumnError(0, s);
+  if (auto s = pg::DecodeUuid(*tenant, &row->tenant_id); !s.ok()) return ColumnError(1, s);
+  if (auto s = pg::DecodeText(*type, &row->entity_type); !s.ok()) return ColumnError(2, s);
   using Kind = pg::ColumnValue::Kind;
   row->current = valid_to->kind == Kind::kNull && deleted_at->kind == Kind::kNull;
   return Status::Ok();
@@ -105,16 +126,13 @@ Status RowDecoder::DecodeEntity(const pg::Tuple& tuple, EntityRow* row) const {
 
 Status RowDecoder::DecodeEmbedding(const pg::Tuple& tuple, EmbeddingRow* row) const {
   if (auto s = DecodeKey(tuple, &row->key); !s.ok()) return s;
-  Status s;
-  const auto* entity_id = At(tuple, positions_[0], "entity_id", &s);
-  const auto* model = entity_id ? At(tuple, positions_[1], "model", &s) : nullptr;
-  const auto* status = model ? At(tuple, positions_[2], "status", &s) : nullptr;
-  const auto* vector = status ? At(tuple, positions_[3], "vector", &s) : nullptr;
-  if (!vector) return s;
-  if (s = pg::DecodeUuid(*entity_id, &row->entity_id); !s.ok()) return Status::Corruption("embedding." + names_[0] + ": " + s.message());
-  if (s = pg::DecodeText(*model, &row->model); !s.ok()) return Status::Corruption("embedding." + names_[1] + ": " + s.message());
+  const pg::ColumnValue* columns[4];
+  if (auto s = Columns(tuple, columns, std::size(columns)); !s.ok()) return s;
+  const auto [entity_id, model, status, vector] = columns;
+  if (auto s = pg::DecodeUuid(*entity_id, &row->entity_id); !s.ok()) return ColumnError(0, s);
+  if (auto s = pg::DecodeText(*model, &row->model); !s.ok()) return ColumnError(1, s);
   std::string status_text;
-  if (s = pg::DecodeText(*status, &status_text); !s.ok()) return Status::Corruption("embedding." + names_[2] + ": " + s.message());
+  if (auto s = pg::DecodeText(*status, &status_text); !s.ok()) return ColumnError(2, s);
   row->status = ParseEmbeddingStatus(status_text);
 
   using Kind = pg::ColumnValue::Kind;
@@ -127,11 +145,12 @@ Status RowDecoder::DecodeEmbedding(const pg::Tuple& tuple, EmbeddingRow* row) co
     case Kind::kUnchanged:
       row->vector_state = EmbeddingRow::VectorState::kUnchanged;
       break;
-    default:
-      s = pg::DecodeVector(*vector, vector_type_, &row->vector);
+    default: {
+      const Status s = pg::DecodeVector(*vector, vector_type_, &row->vector);
       row->vector_state = s.ok() ? EmbeddingRow::VectorState::kValue
                                  : EmbeddingRow::VectorState::kMalformed;
       if (!s.ok()) row->error = s.message();
+    }
   }
   return Status::Ok();
 }
