@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "tests/support/pg_env.h"
-#include "tools/datagen/generator.h"
+#include "tools/datagen/loader.h"
+#include "tools/datagen/plan.h"
+#include "tools/datagen/vector_space.h"
 
 namespace vecmirror::datagen {
 namespace {
