@@ -7,8 +7,18 @@
 #include <fstream>
 #include <memory>
 
+#include "src/pg/result.h"
+
 namespace vecmirror::datagen {
 namespace {
+
+using pg::CheckResult;
+using pg::Execute;
+using pg::ExecuteCommand;
+using pg::ExecuteQuery;
+using pg::PgResult;
+using pg::ResultError;
+using pg::Row;
 
 // COPY data is sent to the server in chunks of about this many bytes.
 constexpr size_t kCopyChunkBytes = 1 << 20;
@@ -27,60 +37,28 @@ std::string Capitalized(std::string s) {
   return s;
 }
 
-std::string ErrorOf(PGconn* conn, const PGresult* result) {
-  std::string message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  const char* sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  if (sqlstate) message = std::string("SQLSTATE ") + sqlstate + ": " + message;
-  return message;
-}
-
-using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
-
-ResultPtr Run(PGconn* conn, const std::string& sql) { return ResultPtr(PQexec(conn, sql.c_str()), &PQclear); }
-
-Status Exec(PGconn* conn, const std::string& sql) {
-  ResultPtr result = Run(conn, sql);
-  const ExecStatusType status = PQresultStatus(result.get());
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Status::Ok();
-  return Status::IOError(sql.substr(0, 60) + ": " + ErrorOf(conn, result.get()));
-}
-
-Status Query(PGconn* conn, const std::string& sql, ResultPtr* out) {
-  ResultPtr result = Run(conn, sql);
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    return Status::IOError(sql.substr(0, 60) + ": " + ErrorOf(conn, result.get()));
-  }
-  *out = std::move(result);
-  return Status::Ok();
-}
-
 // One COPY ... FROM STDIN in text format, fed in chunks.
 class CopyIn {
  public:
   explicit CopyIn(PGconn* conn) : conn_(conn) {}
 
   Status Begin(const std::string& sql) {
-    ResultPtr result = Run(conn_, sql);
-    if (PQresultStatus(result.get()) != PGRES_COPY_IN) {
-      return Status::IOError(sql + ": " + ErrorOf(conn_, result.get()));
-    }
-    return Status::Ok();
+    sql_ = sql;
+    const PgResult result = Execute(conn_, sql);
+    return CheckResult(conn_, result.get(), sql, PGRES_COPY_IN);
   }
 
   std::string& buffer() { return buffer_; }
 
   Status MaybeFlush() { return buffer_.size() >= kCopyChunkBytes ? Flush() : Status::Ok(); }
 
+  // Ends the COPY; its error, if any, is the statement's (a duplicate key shows here).
   Status End() {
     if (Status s = Flush(); !s.ok()) return s;
-    if (PQputCopyEnd(conn_, nullptr) != 1) return Status::IOError("COPY end: " + ErrorOf(conn_, nullptr));
+    if (PQputCopyEnd(conn_, nullptr) != 1) return ResultError(conn_, nullptr, sql_);
     Status status;
-    while (PGresult* raw = PQgetResult(conn_)) {
-      ResultPtr result(raw, &PQclear);
-      if (PQresultStatus(raw) != PGRES_COMMAND_OK && status.ok()) {
-        status = Status::IOError("COPY: " + ErrorOf(conn_, raw));
-      }
+    while (const PgResult result = PgResult(PQgetResult(conn_))) {
+      if (status.ok()) status = CheckResult(conn_, result.get(), sql_, PGRES_COMMAND_OK);
     }
     return status;
   }
@@ -89,13 +67,14 @@ class CopyIn {
   Status Flush() {
     if (buffer_.empty()) return Status::Ok();
     if (PQputCopyData(conn_, buffer_.data(), static_cast<int>(buffer_.size())) != 1) {
-      return Status::IOError("COPY data: " + ErrorOf(conn_, nullptr));
+      return ResultError(conn_, nullptr, sql_);
     }
     buffer_.clear();
     return Status::Ok();
   }
 
   PGconn* conn_;
+  std::string sql_;
   std::string buffer_;
 };
 
@@ -210,7 +189,7 @@ Status CopyEmbeddings(PGconn* conn, const DatasetPlan& plan, VectorColumn column
 Status LoadInTransaction(PGconn* conn, const DatasetSpec& spec, const LoadOptions& options,
                          LoadStats* stats) {
   if (options.truncate) {
-    if (Status s = Exec(conn, "TRUNCATE embedding, entity, tenant RESTART IDENTITY"); !s.ok()) return s;
+    if (Status s = ExecuteCommand(conn, "TRUNCATE embedding, entity, tenant RESTART IDENTITY"); !s.ok()) return s;
     if (options.progress) options.progress("emptied tenant, entity and embedding");
   }
   const DatasetPlan plan = PlanDataset(spec, stats->column == VectorColumn::kFloat4Array);
@@ -228,17 +207,17 @@ Status LoadInTransaction(PGconn* conn, const DatasetSpec& spec, const LoadOption
 }  // namespace
 
 Status DetectVectorColumn(PGconn* conn, VectorColumn* out) {
-  ResultPtr result(nullptr, &PQclear);
-  Status s = Query(conn,
-                   "SELECT t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-                   "WHERE a.attrelid = to_regclass('embedding') AND a.attname = 'vector' "
-                   "AND NOT a.attisdropped",
-                   &result);
+  std::vector<Row> rows;
+  Status s = ExecuteQuery(conn,
+                          "SELECT t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+                          "WHERE a.attrelid = to_regclass('embedding') AND a.attname = 'vector' "
+                          "AND NOT a.attisdropped",
+                          &rows);
   if (!s.ok()) return s;
-  if (PQntuples(result.get()) != 1) {
+  if (rows.size() != 1) {
     return Status::FailedPrecondition("no column embedding.vector; load sql/schema.sql first");
   }
-  const std::string type = PQgetvalue(result.get(), 0, 0);
+  const std::string type = rows[0][0].value_or("");
   if (type == "vector") {
     *out = VectorColumn::kPgvector;
   } else if (type == "_float4") {
@@ -273,11 +252,11 @@ Status LoadDataset(PGconn* conn, const DatasetSpec& spec, const LoadOptions& opt
     if (model.dim == 0) return Status::InvalidArgument("model " + model.name + " has dimension 0");
   }
   if (Status s = DetectVectorColumn(conn, &stats->column); !s.ok()) return s;
-  if (Status s = Exec(conn, "BEGIN"); !s.ok()) return s;
+  if (Status s = ExecuteCommand(conn, "BEGIN"); !s.ok()) return s;
   Status status = LoadInTransaction(conn, spec, options, stats);
-  if (status.ok()) status = Exec(conn, "COMMIT");
+  if (status.ok()) status = ExecuteCommand(conn, "COMMIT");
   if (!status.ok()) {
-    Exec(conn, "ROLLBACK");
+    ExecuteCommand(conn, "ROLLBACK");
     return status;
   }
   return Status::Ok();
@@ -285,47 +264,40 @@ Status LoadDataset(PGconn* conn, const DatasetSpec& spec, const LoadOptions& opt
 
 Status SummarizeDatabase(PGconn* conn, const std::vector<ModelDimension>& models, DatabaseSummary* out) {
   *out = DatabaseSummary();
-  ResultPtr result(nullptr, &PQclear);
-  Status s = Query(conn,
-                   "SELECT 'tenant', count(*) FROM tenant UNION ALL "
-                   "SELECT 'entity', count(*) FROM entity UNION ALL "
-                   "SELECT 'embedding', count(*) FROM embedding",
-                   &result);
+  std::vector<Row> rows;
+  Status s = ExecuteQuery(conn,
+                          "SELECT 'tenant', count(*) FROM tenant UNION ALL "
+                          "SELECT 'entity', count(*) FROM entity UNION ALL "
+                          "SELECT 'embedding', count(*) FROM embedding",
+                          &rows);
   if (!s.ok()) return s;
-  for (int r = 0; r < PQntuples(result.get()); ++r) {
-    out->rows_per_table[PQgetvalue(result.get(), r, 0)] = std::stoull(PQgetvalue(result.get(), r, 1));
-  }
-  s = Query(conn, "SELECT status, count(*) FROM embedding GROUP BY status ORDER BY status", &result);
+  for (const Row& row : rows) out->rows_per_table[*row[0]] = std::stoull(*row[1]);
+  s = ExecuteQuery(conn, "SELECT status, count(*) FROM embedding GROUP BY status ORDER BY status", &rows);
   if (!s.ok()) return s;
-  for (int r = 0; r < PQntuples(result.get()); ++r) {
-    out->embeddings_by_status[PQgetvalue(result.get(), r, 0)] = std::stoull(PQgetvalue(result.get(), r, 1));
-  }
+  for (const Row& row : rows) out->embeddings_by_status[row[0].value_or("")] = std::stoull(*row[1]);
   if (models.empty()) return Status::Ok();
 
   std::string values;
   for (const ModelDimension& model : models) {
     char* literal = PQescapeLiteral(conn, model.name.data(), model.name.size());
-    if (!literal) return Status::IOError("escaping a model name: " + ErrorOf(conn, nullptr));
+    if (!literal) return ResultError(conn, nullptr, "PQescapeLiteral of model " + model.name);
     values += (values.empty() ? "(" : ", (") + std::string(literal) + ", " + std::to_string(model.dim) + ")";
     PQfreemem(literal);
   }
-  s = Query(conn,
-            "WITH models (model, dim) AS (VALUES " + values + ") "
-            "SELECT e.tenant_id::text, emb.model, count(*) "
-            "FROM embedding emb "
-            "JOIN entity e ON e.id = emb.entity_id AND e.valid_to IS NULL AND e.deleted_at IS NULL "
-            "JOIN models m ON m.model = emb.model "
-            "CROSS JOIN LATERAL (SELECT emb.vector::real[] AS v) c "
-            "WHERE emb.status = 'completed' AND c.v IS NOT NULL AND cardinality(c.v) = m.dim "
-            "  AND (SELECT bool_and(x NOT IN ('NaN', 'Infinity', '-Infinity')) AND bool_or(x <> 0) "
-            "       FROM unnest(c.v) AS x) "
-            "GROUP BY 1, 2 ORDER BY 1, 2",
-            &result);
+  s = ExecuteQuery(conn,
+                   "WITH models (model, dim) AS (VALUES " + values + ") "
+                   "SELECT e.tenant_id::text, emb.model, count(*) "
+                   "FROM embedding emb "
+                   "JOIN entity e ON e.id = emb.entity_id AND e.valid_to IS NULL AND e.deleted_at IS NULL "
+                   "JOIN models m ON m.model = emb.model "
+                   "CROSS JOIN LATERAL (SELECT emb.vector::real[] AS v) c "
+                   "WHERE emb.status = 'completed' AND c.v IS NOT NULL AND cardinality(c.v) = m.dim "
+                   "  AND (SELECT bool_and(x NOT IN ('NaN', 'Infinity', '-Infinity')) AND bool_or(x <> 0) "
+                   "       FROM unnest(c.v) AS x) "
+                   "GROUP BY 1, 2 ORDER BY 1, 2",
+                   &rows);
   if (!s.ok()) return s;
-  for (int r = 0; r < PQntuples(result.get()); ++r) {
-    out->searchable[{PQgetvalue(result.get(), r, 0), PQgetvalue(result.get(), r, 1)}] =
-        std::stoull(PQgetvalue(result.get(), r, 2));
-  }
+  for (const Row& row : rows) out->searchable[{*row[0], *row[1]}] = std::stoull(*row[2]);
   return Status::Ok();
 }
 
