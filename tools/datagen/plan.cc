@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 
+#include "base/uuid.h"
 #include "tools/datagen/random_streams.h"
 
 namespace vecmirror::datagen {
@@ -13,23 +14,15 @@ namespace {
 
 // A version-4 UUID whose random bits come from `key`.
 std::string UuidFromKey(uint64_t key) {
-  uint8_t b[16];
+  Uuid id;
   const uint64_t hi = SplitMix64(key), lo = SplitMix64(hi ^ 0xA5A5A5A5A5A5A5A5ULL);
   for (int i = 0; i < 8; ++i) {
-    b[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
-    b[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
+    id.bytes[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
+    id.bytes[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
   }
-  b[6] = (b[6] & 0x0F) | 0x40;
-  b[8] = (b[8] & 0x3F) | 0x80;
-  static const char kHex[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
-    s.push_back(kHex[b[i] >> 4]);
-    s.push_back(kHex[b[i] & 0xF]);
-  }
-  return s;
+  id.bytes[6] = (id.bytes[6] & 0x0F) | 0x40;  // version 4
+  id.bytes[8] = (id.bytes[8] & 0x3F) | 0x80;  // RFC 4122 variant
+  return id.ToString();
 }
 
 // Shuffled 0..n-1.
