@@ -112,6 +112,64 @@ TEST(ClusteredVectorsTest, AllVectorsShareACommonDirection) {
   EXPECT_LT(std::abs(MeanPairwiseCosine(noise)), 0.05);
 }
 
+// Intra-cluster pairwise cosines of the first n vectors of `space`: their mean and standard
+// deviation.
+std::pair<double, double> IntraClusterCosines(const ClusteredVectors& space, uint64_t n) {
+  std::vector<std::vector<float>> vs;
+  for (uint64_t key = 0; key < n; ++key) vs.push_back(space.Vector(key));
+  double sum = 0, sum2 = 0;
+  size_t count = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    for (uint64_t j = i + 1; j < n; ++j) {
+      if (space.ClusterOf(i) != space.ClusterOf(j)) continue;
+      const double c = Cosine(vs[i], vs[j]);
+      sum += c, sum2 += c * c, ++count;
+    }
+  }
+  const double mean = sum / count;
+  return {mean, std::sqrt(sum2 / count - mean * mean)};
+}
+
+TEST(ClusteredVectorsTest, TopicsSpreadNeighboursWithinACluster) {
+  // The same variance inside a cluster, once along 16 topic directions and once as noise over
+  // all 384 dimensions. Noise alone puts every pair of a cluster at about the same cosine;
+  // topics make some pairs much closer than others, as in real embeddings.
+  const VectorShape topical{.common = 1.0, .cluster = 0.64, .noise = 0.0625, .topic = 0.36,
+                            .topic_rank = 16};
+  const VectorShape isotropic{.common = 1.0, .cluster = 0.64, .noise = 0.0625 + 0.36};
+  const auto [topical_mean, topical_spread] = IntraClusterCosines(ClusteredVectors(384, 4, 5, topical), 200);
+  const auto [isotropic_mean, isotropic_spread] =
+      IntraClusterCosines(ClusteredVectors(384, 4, 5, isotropic), 200);
+  EXPECT_NEAR(topical_mean, isotropic_mean, 0.03);
+  EXPECT_GT(topical_spread, 2.5 * isotropic_spread)
+      << "topical " << topical_spread << " isotropic " << isotropic_spread;
+  for (uint64_t key = 0; key < 20; ++key) {
+    EXPECT_NEAR(Norm(ClusteredVectors(384, 4, 5, topical).Vector(key)), 1.0, 1e-5);
+  }
+}
+
+TEST(ClusteredVectorsTest, SkewMakesClusterSizesFollowTheirWeights) {
+  constexpr uint32_t kClusters = 8;
+  constexpr uint64_t kVectors = 40000;
+  const ClusteredVectors skewed(4, kClusters, 13, VectorShape{.cluster_skew = 0.5});
+  const ClusteredVectors even(4, kClusters, 13);
+  std::vector<uint64_t> skewed_count(kClusters), even_count(kClusters);
+  for (uint64_t key = 0; key < kVectors; ++key) {
+    ++skewed_count[skewed.ClusterOf(key)];
+    ++even_count[even.ClusterOf(key)];
+  }
+  double total_weight = 0;
+  for (uint32_t c = 0; c < kClusters; ++c) total_weight += 1 / std::sqrt(c + 1.0);
+  for (uint32_t c = 0; c < kClusters; ++c) {
+    // Within 5 standard deviations of a binomial count.
+    const double p = 1 / std::sqrt(c + 1.0) / total_weight;
+    const double sd = std::sqrt(kVectors * p * (1 - p));
+    EXPECT_NEAR(skewed_count[c], kVectors * p, 5 * sd) << "cluster " << c;
+    const double q = 1.0 / kClusters;
+    EXPECT_NEAR(even_count[c], kVectors * q, 5 * std::sqrt(kVectors * q * (1 - q))) << "cluster " << c;
+  }
+}
+
 TEST(ClusteredVectorsTest, QueriesLandInTheDataSpace) {
   const ClusteredVectors space(384, 16, ModelSpaceSeed(5, "all-MiniLM-L6-v2"));
   const ClusteredVectors other(384, 16, ModelSpaceSeed(6, "all-MiniLM-L6-v2"));

@@ -27,6 +27,9 @@ enum Stream : uint64_t {
   kVectorKeyStream,
   // A model's space within a dataset (vector_space.cc).
   kModelSpaceStream,
+  // The topic directions of each cluster, and each vector's weights on them (vector_space.cc).
+  kTopicDirectionStream,
+  kTopicWeightStream,
 };
 
 // SplitMix64's finalizer: a bijection of 64-bit values that spreads every input bit.
