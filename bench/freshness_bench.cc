@@ -55,7 +55,8 @@
 #include "bench/machine.h"
 #include "tests/support/pg_env.h"
 #include "tests/support/server_process.h"
-#include "tools/datagen/generator.h"
+#include "tools/datagen/loader.h"
+#include "tools/datagen/vector_space.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
 
 namespace vecmirror {

@@ -36,7 +36,7 @@
 // Every EntityIndex here is built with its kind forced and the exact-scan thresholds
 // (exact_max_allowed_rows / _share) off, so that a row measures the path it names.
 //
-// Data: clustered, embedding-like unit vectors (tests/support/clustered_embeddings.h); the
+// Data: clustered, embedding-like unit vectors (tests/support/vector_stream.h); the
 // queries are drawn first, so a smaller corpus's rows are a prefix of a larger one's. Entity
 // types are scattered through the rows, as in real data (see TypeOfRow). Truth: an exact Eigen
 // matrix product, independent of both engines. One query per iteration on one thread (FAISS
@@ -75,7 +75,8 @@
 #include "index/entity_index.h"
 #include "index/kernels.h"
 #include "index/policy.h"
-#include "tests/support/clustered_embeddings.h"
+#include "tests/support/test_id.h"
+#include "tests/support/vector_stream.h"
 
 namespace vecmirror {
 namespace {
@@ -201,7 +202,7 @@ std::unique_ptr<Corpus> MakeCorpus(size_t n, size_t dim, bool with_filters) {
   c->n = n;
   c->dim = dim;
   c->nq = g_config.queries;
-  testing::ClusteredEmbeddings gen(dim, 50, 42);
+  testing::VectorStream gen(dim, 50, 42);
   c->queries = gen.Generate(c->nq);  // same clusters as the rows, unseen samples
   c->rows = gen.Generate(n);
   for (size_t i = 0; i < n; ++i) {

@@ -43,7 +43,7 @@
 #include "index/model_catalog.h"
 #include "tests/support/pg_env.h"
 #include "tests/support/server_process.h"
-#include "tools/datagen/generator.h"
+#include "tools/datagen/loader.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
 
 namespace vecmirror {

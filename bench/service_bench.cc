@@ -45,7 +45,7 @@
 #include "src/grpc_server.h"
 #include "src/mirror_status.h"
 #include "src/search_service.h"
-#include "tools/datagen/generator.h"
+#include "tools/datagen/vector_space.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
 
 namespace vecmirror {

@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "tests/support/pg_env.h"
-#include "tools/datagen/generator.h"
+#include "tools/datagen/loader.h"
+#include "tools/datagen/plan.h"
+#include "tools/datagen/vector_space.h"
 
 namespace vecmirror::datagen {
 namespace {
@@ -108,6 +110,64 @@ TEST(ClusteredVectorsTest, AllVectorsShareACommonDirection) {
   std::vector<std::vector<float>> noise;
   for (uint64_t key = 0; key < 120; ++key) noise.push_back(uniform.Vector(key));
   EXPECT_LT(std::abs(MeanPairwiseCosine(noise)), 0.05);
+}
+
+// Intra-cluster pairwise cosines of the first n vectors of `space`: their mean and standard
+// deviation.
+std::pair<double, double> IntraClusterCosines(const ClusteredVectors& space, uint64_t n) {
+  std::vector<std::vector<float>> vs;
+  for (uint64_t key = 0; key < n; ++key) vs.push_back(space.Vector(key));
+  double sum = 0, sum2 = 0;
+  size_t count = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    for (uint64_t j = i + 1; j < n; ++j) {
+      if (space.ClusterOf(i) != space.ClusterOf(j)) continue;
+      const double c = Cosine(vs[i], vs[j]);
+      sum += c, sum2 += c * c, ++count;
+    }
+  }
+  const double mean = sum / count;
+  return {mean, std::sqrt(sum2 / count - mean * mean)};
+}
+
+TEST(ClusteredVectorsTest, TopicsSpreadNeighboursWithinACluster) {
+  // The same variance inside a cluster, once along 16 topic directions and once as noise over
+  // all 384 dimensions. Noise alone puts every pair of a cluster at about the same cosine;
+  // topics make some pairs much closer than others, as in real embeddings.
+  const VectorShape topical{.common = 1.0, .cluster = 0.64, .noise = 0.0625, .topic = 0.36,
+                            .topic_rank = 16};
+  const VectorShape isotropic{.common = 1.0, .cluster = 0.64, .noise = 0.0625 + 0.36};
+  const auto [topical_mean, topical_spread] = IntraClusterCosines(ClusteredVectors(384, 4, 5, topical), 200);
+  const auto [isotropic_mean, isotropic_spread] =
+      IntraClusterCosines(ClusteredVectors(384, 4, 5, isotropic), 200);
+  EXPECT_NEAR(topical_mean, isotropic_mean, 0.03);
+  EXPECT_GT(topical_spread, 2.5 * isotropic_spread)
+      << "topical " << topical_spread << " isotropic " << isotropic_spread;
+  for (uint64_t key = 0; key < 20; ++key) {
+    EXPECT_NEAR(Norm(ClusteredVectors(384, 4, 5, topical).Vector(key)), 1.0, 1e-5);
+  }
+}
+
+TEST(ClusteredVectorsTest, SkewMakesClusterSizesFollowTheirWeights) {
+  constexpr uint32_t kClusters = 8;
+  constexpr uint64_t kVectors = 40000;
+  const ClusteredVectors skewed(4, kClusters, 13, VectorShape{.cluster_skew = 0.5});
+  const ClusteredVectors even(4, kClusters, 13);
+  std::vector<uint64_t> skewed_count(kClusters), even_count(kClusters);
+  for (uint64_t key = 0; key < kVectors; ++key) {
+    ++skewed_count[skewed.ClusterOf(key)];
+    ++even_count[even.ClusterOf(key)];
+  }
+  double total_weight = 0;
+  for (uint32_t c = 0; c < kClusters; ++c) total_weight += 1 / std::sqrt(c + 1.0);
+  for (uint32_t c = 0; c < kClusters; ++c) {
+    // Within 5 standard deviations of a binomial count.
+    const double p = 1 / std::sqrt(c + 1.0) / total_weight;
+    const double sd = std::sqrt(kVectors * p * (1 - p));
+    EXPECT_NEAR(skewed_count[c], kVectors * p, 5 * sd) << "cluster " << c;
+    const double q = 1.0 / kClusters;
+    EXPECT_NEAR(even_count[c], kVectors * q, 5 * std::sqrt(kVectors * q * (1 - q))) << "cluster " << c;
+  }
 }
 
 TEST(ClusteredVectorsTest, QueriesLandInTheDataSpace) {
@@ -253,6 +313,71 @@ TEST(PlanDatasetTest, PgvectorColumnsGetNoNonFiniteRows) {
     bad += row.bad.has_value();
   }
   EXPECT_EQ(bad, 80);
+}
+
+// FNV-1a over everything a plan decides and every vector it loads, for the pin below.
+class Fingerprint {
+ public:
+  void Add(const void* data, size_t n) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) hash_ = (hash_ ^ bytes[i]) * 0x100000001b3ULL;
+  }
+  template <typename T>
+  void Add(const T& value) { Add(&value, sizeof value); }
+  void Add(const std::string& text) { Add(text.data(), text.size() + 1); }
+  void Add(const std::vector<float>& v) {
+    Add(v.size());
+    Add(v.data(), v.size() * sizeof(float));
+  }
+  uint64_t value() const { return hash_; }
+
+ private:
+  uint64_t hash_ = 0xcbf29ce484222325ULL;
+};
+
+uint64_t PlanFingerprint(const DatasetSpec& spec, bool allow_non_finite) {
+  const DatasetPlan plan = PlanDataset(spec, allow_non_finite);
+  Fingerprint f;
+  for (const std::string& id : plan.tenant_ids) f.Add(id);
+  for (const PlannedEntity& e : plan.entities) {
+    f.Add(e.tenant), f.Add(e.type), f.Add(e.deleted_at);
+    for (const PlannedVersion& v : e.versions) {
+      f.Add(v.id), f.Add(v.version), f.Add(v.previous_version_id), f.Add(v.valid_from),
+          f.Add(v.valid_to);
+    }
+  }
+  std::vector<ClusteredVectors> spaces;
+  for (const ModelDimension& m : spec.models) {
+    spaces.emplace_back(m.dim, spec.clusters, ModelSpaceSeed(spec.seed, m.name), spec.shape);
+  }
+  for (const PlannedEmbedding& row : plan.embeddings) {
+    f.Add(row.entity), f.Add(row.version), f.Add(row.model), f.Add(row.status);
+    f.Add(row.has_vector), f.Add(row.bad.has_value() ? static_cast<int>(*row.bad) : -1);
+    f.Add(row.bad_is_infinity), f.Add(row.vector_key), f.Add(row.searchable);
+    f.Add(PlannedVector(plan, spaces[row.model], row));
+  }
+  return f.value();
+}
+
+// The rows and vectors of a seed are part of the generator's contract: demo data, benchmark
+// figures and the integration tests' expectations are made from them. A change here changes
+// every dataset; if it is meant, update the numbers and say so. The values hold for libstdc++,
+// whose std::normal_distribution, std::shuffle and uniform_int_distribution the plan and the
+// vectors draw through.
+TEST(PlanDatasetTest, RowsAndVectorsOfASeedArePinned) {
+#ifndef __GLIBCXX__
+  GTEST_SKIP() << "pinned for libstdc++'s random distributions";
+#endif
+  DatasetSpec spec = SmallSpec();
+  EXPECT_EQ(PlanFingerprint(spec, true), 0xf16cdff44c0315b9ULL);
+  EXPECT_EQ(PlanFingerprint(spec, false), 0xb71fcc181d929861ULL);
+  spec.id_layout = IdLayout::kIdPerVersion;
+  EXPECT_EQ(PlanFingerprint(spec, true), 0x19ac8565a974c79aULL);
+  Fingerprint f;
+  const ClusteredVectors topical(
+      64, 6, 3, VectorShape{.topic = 0.3, .topic_rank = 4, .cluster_skew = 0.5});
+  for (uint64_t key = 0; key < 20; ++key) f.Add(topical.Vector(key)), f.Add(topical.Query(key));
+  EXPECT_EQ(f.value(), 0xdee8aa0e455af3f1ULL);
 }
 
 // --- Loading into PostgreSQL -----------------------------------------------------------------

@@ -15,7 +15,7 @@
 namespace vecmirror {
 namespace {
 
-using testing::ClusteredEmbeddings;
+using testing::VectorStream;
 using testing::Model;
 using testing::TestId;
 
@@ -40,7 +40,7 @@ TEST(IndexConcurrencyTest, SearchWhileWritingAndRebuilding) {
   options.forced_kind = IndexKind::kHnsw;
   options.exact_max_allowed_rows = 200;  // keep the ANN path in play for filtered queries too
   EntityIndex index(IndexKey{Uuid{}, "m", kDim}, options);
-  ClusteredEmbeddings gen(kDim, 20, 21);
+  VectorStream gen(kDim, 20, 21);
 
   std::vector<std::atomic<bool>> ever_live(kUniverse);
   Model model;

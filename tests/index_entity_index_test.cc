@@ -16,7 +16,7 @@
 namespace vecmirror {
 namespace {
 
-using testing::ClusteredEmbeddings;
+using testing::VectorStream;
 using testing::Dataset;
 using testing::ExpectSameAsOracle;
 using testing::ExpectWellOrdered;
@@ -36,7 +36,7 @@ IndexKey KeyOfDim(uint32_t dim) {
 
 // Rows 0..n-1 with ids TestId(i) and types from `type_of`, upserted in one Apply.
 Model Fill(
-    EntityIndex& index, ClusteredEmbeddings& gen, size_t n,
+    EntityIndex& index, VectorStream& gen, size_t n,
     const std::function<EntityTypeCode(size_t)>& type_of = [](size_t) { return 0; }) {
   Model model;
   std::vector<IndexWrite> writes;
@@ -76,7 +76,7 @@ double MeanRecall(const EntityIndex& index, const Dataset& data,
   return mean;
 }
 
-std::vector<std::vector<float>> Queries(ClusteredEmbeddings& gen, size_t n) {
+std::vector<std::vector<float>> Queries(VectorStream& gen, size_t n) {
   std::vector<std::vector<float>> out(n, std::vector<float>(gen.dim()));
   for (auto& q : out) gen.Next(q.data());
   return out;
@@ -98,7 +98,7 @@ TEST(EntityIndexTest, EmptyIndexReturnsNothing) {
 
 TEST(EntityIndexTest, FlatIsExact) {
   const size_t dim = 96;
-  ClusteredEmbeddings gen(dim, 50, 1);
+  VectorStream gen(dim, 50, 1);
   EntityIndex index(KeyOfDim(dim), IndexOptions{});
   const Model model = Fill(index, gen, 4000, [](size_t i) { return EntityTypeCode(i % 3); });
   const Dataset data = testing::ToDataset(model, dim);
@@ -146,7 +146,7 @@ class AnnIndexTest : public ::testing::TestWithParam<IndexKind> {
     IndexOptions options;
     options.forced_kind = kind;
     b.index = std::make_unique<EntityIndex>(KeyOfDim(kDim), options);
-    ClusteredEmbeddings gen(kDim, 50, 7);
+    VectorStream gen(kDim, 50, 7);
     b.model = Fill(*b.index, gen, kRows, SkewedType);
     b.data = testing::ToDataset(b.model, kDim);
     EXPECT_TRUE(b.index->NeedsRebuild());
@@ -155,8 +155,8 @@ class AnnIndexTest : public ::testing::TestWithParam<IndexKind> {
   }
 
   static std::vector<std::vector<float>> TestQueries(size_t n = 100) {
-    ClusteredEmbeddings gen(kDim, 50, 7);  // the same clusters as the data...
-    gen.Generate(kRows);                   // ...but the samples after them
+    VectorStream gen(kDim, 50, 7);  // the same clusters as the data...
+    gen.Skip(kRows);                // ...but the samples after them
     return Queries(gen, n);
   }
 };
@@ -299,7 +299,7 @@ TEST_P(WritesTest, UpsertUpdateRemoveReAdd) {
   options.exact_max_allowed_rows = 0;  // keep the ANN path in play on this small index
   options.exact_max_allowed_share = 0;
   EntityIndex index(KeyOfDim(dim), options);
-  ClusteredEmbeddings gen(dim, 20, 3);
+  VectorStream gen(dim, 20, 3);
   Model model = Fill(index, gen, 3000, [](size_t i) { return EntityTypeCode(i % 2); });
   ASSERT_TRUE(index.Rebuild().ok());
   ASSERT_EQ(index.Stats().kind, GetParam());
@@ -417,7 +417,7 @@ TEST(EntityIndexTest, WritesDuringARebuildAreNotLost) {
   IndexOptions options;
   options.forced_kind = IndexKind::kHnsw;
   EntityIndex index(KeyOfDim(dim), options);
-  ClusteredEmbeddings gen(dim, 50, 9);
+  VectorStream gen(dim, 50, 9);
   Model model = Fill(index, gen, 12000);
 
   std::thread rebuild([&] { EXPECT_TRUE(index.Rebuild().ok()); });
@@ -472,7 +472,7 @@ TEST(EntityIndexTest, WritesDuringARebuildAreNotLost) {
 
 TEST(EntityIndexTest, ExcludeMinSimilarityAndLimitBeyondAllowed) {
   const size_t dim = 48;
-  ClusteredEmbeddings gen(dim, 10, 4);
+  VectorStream gen(dim, 10, 4);
   for (IndexKind kind : {IndexKind::kFlat, IndexKind::kHnsw}) {
     SCOPED_TRACE(IndexKindName(kind));
     IndexOptions options;
@@ -534,7 +534,7 @@ TEST(EntityIndexTest, ExcludeMinSimilarityAndLimitBeyondAllowed) {
 TEST(EntityIndexTest, QueriesAndWritesThatAreNotUnitLength) {
   const size_t dim = 16;
   EntityIndex index(KeyOfDim(dim), IndexOptions{});
-  ClusteredEmbeddings gen(dim, 4, 8);
+  VectorStream gen(dim, 4, 8);
   std::vector<float> v(dim);
   gen.Next(v.data());
   // A write that isn't unit length is stored normalized.
@@ -579,7 +579,7 @@ TEST(EntityIndexTest, SizePolicyPromotesAndAPinnedKindSticks) {
   options.tail_absorb_rows = 200;
   options.rebuild_duty_cycle = 1.0;  // no pause between maintenance rebuilds here
   EntityIndex index(KeyOfDim(dim), options);
-  ClusteredEmbeddings gen(dim, 10, 5);
+  VectorStream gen(dim, 10, 5);
   Model model = Fill(index, gen, 999);
   EXPECT_FALSE(index.NeedsRebuild()) << "below ann_min_rows a flat index stays flat";
   std::vector<float> v(dim);
@@ -627,7 +627,7 @@ TEST(EntityIndexTest, MaintenanceRebuildsKeepToTheirDutyCycle) {
   options.tail_absorb_rows = 50;
   options.rebuild_duty_cycle = 0.001;  // after a build of t, wait 999 t
   EntityIndex index(KeyOfDim(dim), options);
-  ClusteredEmbeddings gen(dim, 10, 5);
+  VectorStream gen(dim, 10, 5);
   Fill(index, gen, 2000);
   ASSERT_TRUE(index.RebuildIfNeeded());  // the promotion to HNSW
   ASSERT_EQ(index.Stats().kind, IndexKind::kHnsw);
@@ -673,7 +673,7 @@ TEST(EntityIndexTest, ALongTailIsAddedToTheGraphAndTombstonesStay) {
     if (p.extends_graph && p.rows_done == 0 && !p.finished && while_absorbing) while_absorbing();
   };
   EntityIndex index(KeyOfDim(dim), options);
-  ClusteredEmbeddings gen(dim, 20, 11);
+  VectorStream gen(dim, 20, 11);
   Model model = Fill(index, gen, 3000);
   ASSERT_TRUE(index.RebuildIfNeeded());  // the promotion to HNSW: a full build
   ASSERT_EQ(index.Stats().kind, IndexKind::kHnsw);
@@ -766,7 +766,7 @@ TEST(EntityIndexTest, ACancelledBuildLeavesTheIndexAsItWas) {
     if (cancel_after_a_chunk && p.rows_done > 0 && !p.finished) cancel = true;
   };
   EntityIndex index(KeyOfDim(dim), options);
-  ClusteredEmbeddings gen(dim, 10, 12);
+  VectorStream gen(dim, 10, 12);
   const Model model = Fill(index, gen, 30000);
 
   EXPECT_FALSE(index.RebuildIfNeeded(&cancel));
@@ -799,7 +799,7 @@ TEST(EntityIndexTest, ARebuildReportsItsProgress) {
     events.push_back(p);
   };
   EntityIndex index(KeyOfDim(dim), options);
-  ClusteredEmbeddings gen(dim, 10, 7);
+  VectorStream gen(dim, 10, 7);
   Fill(index, gen, 25000);
   ASSERT_TRUE(index.Rebuild(IndexKind::kHnsw).ok());
 

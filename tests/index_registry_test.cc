@@ -16,7 +16,7 @@ namespace vecmirror {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::ClusteredEmbeddings;
+using testing::VectorStream;
 using testing::TestId;
 
 constexpr uint32_t kDim = 32;
@@ -47,7 +47,7 @@ SearchQuery QueryOf(const std::vector<float>& v, size_t limit = 5) {
 
 TEST(RegistryTest, CreatesIndexesOnFirstUpsertOnly) {
   Registry registry;
-  ClusteredEmbeddings gen(kDim, 5, 1);
+  VectorStream gen(kDim, 5, 1);
   const auto v = gen.Generate(1);
   // A remove for an index that doesn't exist creates nothing, but the LSN advances.
   registry.ApplyTransaction(std::vector<KeyedWrite>{Del(Key(1, "a"), TestId(1))}, 10);
@@ -88,7 +88,7 @@ TEST(RegistryTest, CreatesIndexesOnFirstUpsertOnly) {
 // must see E exactly where the LSN it reports puts it: never in neither (or both).
 TEST(RegistryTest, TransactionsAreAtomicAcrossIndexes) {
   Registry registry;
-  ClusteredEmbeddings gen(kDim, 5, 2);
+  VectorStream gen(kDim, 5, 2);
   const IndexKey a = Key(1, "model-a");
   const IndexKey b = Key(1, "model-b");
   const Uuid e = TestId(0);
@@ -169,7 +169,7 @@ TEST(RegistryTest, WaitForLsnTimesOutOrSucceeds) {
 
 TEST(RegistryTest, OnlineRebuildOfMatchingIndexes) {
   Registry registry;
-  ClusteredEmbeddings gen(kDim, 5, 3);
+  VectorStream gen(kDim, 5, 3);
   std::vector<KeyedWrite> writes;
   std::vector<float> v(kDim);
   for (const IndexKey& key : {Key(1, "a"), Key(1, "b"), Key(2, "a")}) {
@@ -199,7 +199,7 @@ TEST(RegistryTest, MaintenancePromotesAndCompacts) {
   options.ann_min_rows = 500;
   Registry registry(options);
   registry.StartMaintenance(20ms);
-  ClusteredEmbeddings gen(kDim, 5, 4);
+  VectorStream gen(kDim, 5, 4);
   const IndexKey key = Key(1, "a");
   std::vector<KeyedWrite> writes;
   std::vector<float> v(kDim);
@@ -242,7 +242,7 @@ TEST(RegistryTest, StopMaintenanceCancelsABuildInProgress) {
     cv.notify_all();
   };
   Registry registry(options);
-  ClusteredEmbeddings gen(kDim, 5, 8);
+  VectorStream gen(kDim, 5, 8);
   const IndexKey key = Key(1, "a");
   std::vector<KeyedWrite> writes;
   std::vector<float> v(kDim);

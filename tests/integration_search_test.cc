@@ -41,7 +41,9 @@
 #include "tests/support/server_process.h"
 #include "tests/support/sql_ground_truth.h"
 #include "tools/cli/health_check.h"
-#include "tools/datagen/generator.h"
+#include "tools/datagen/loader.h"
+#include "tools/datagen/plan.h"
+#include "tools/datagen/vector_space.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
 
 namespace vecmirror {

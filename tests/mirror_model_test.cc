@@ -24,7 +24,7 @@
 
 #include "tests/support/live_mirror.h"
 #include "tests/support/mirror_check.h"
-#include "tools/datagen/generator.h"
+#include "tools/datagen/loader.h"
 
 namespace vecmirror::testing {
 namespace {

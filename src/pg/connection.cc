@@ -3,11 +3,6 @@
 namespace vecmirror::pg {
 namespace {
 
-struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
-
 std::string Trimmed(const char* message) {
   std::string s = message ? message : "";
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -42,52 +37,28 @@ Status PgConnection::Connect(const std::string& conninfo, bool replication,
 
 PgConnection::~PgConnection() { PQfinish(conn_); }
 
-Status PgConnection::ResultError(PGresult* result, const std::string& sql) {
-  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  last_sqlstate_ = state ? state : "";
-  std::string message = Trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
-  if (message.empty()) message = Trimmed(PQerrorMessage(conn_));
-  std::string text = "[" + (last_sqlstate_.empty() ? std::string("?????") : last_sqlstate_) +
-                     "] " + message + " (in: " + sql.substr(0, 120) + ")";
-  if (PQstatus(conn_) != CONNECTION_OK) return Status::Unavailable(text);
-  return Status::IOError(text);
-}
+// Each call below sets last_sqlstate_ from its result: empty when it succeeded.
 
 Status PgConnection::Exec(const std::string& sql, std::vector<Row>* rows) {
-  last_sqlstate_.clear();
-  ResultPtr result(PQexec(conn_, sql.c_str()));
-  const ExecStatusType st = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return ResultError(result.get(), sql);
-  if (rows) {
-    rows->clear();
-    const int n = PQntuples(result.get());
-    const int m = PQnfields(result.get());
-    for (int i = 0; i < n; ++i) {
-      Row row(m);
-      for (int j = 0; j < m; ++j) {
-        if (!PQgetisnull(result.get(), i, j)) row[j] = PQgetvalue(result.get(), i, j);
-      }
-      rows->push_back(std::move(row));
-    }
-  }
+  PgResult result = Execute(conn_, sql);
+  last_sqlstate_ = ResultSqlstate(result.get());
+  if (Status s = CheckResult(conn_, result.get(), sql); !s.ok()) return s;
+  if (rows) *rows = ResultRows(result.get());
   return Status::Ok();
 }
 
 Status PgConnection::StartCopyBoth(const std::string& sql) {
-  last_sqlstate_.clear();
-  ResultPtr result(PQexec(conn_, sql.c_str()));
-  if (!result || PQresultStatus(result.get()) != PGRES_COPY_BOTH) return ResultError(result.get(), sql);
-  return Status::Ok();
+  PgResult result = Execute(conn_, sql);
+  last_sqlstate_ = ResultSqlstate(result.get());
+  return CheckResult(conn_, result.get(), sql, PGRES_COPY_BOTH);
 }
 
 Status PgConnection::CopyOut(const std::string& sql,
                              const std::function<Status(std::string_view)>& on_chunk) {
-  last_sqlstate_.clear();
   {
-    ResultPtr result(PQexec(conn_, sql.c_str()));
-    if (!result || PQresultStatus(result.get()) != PGRES_COPY_OUT) {
-      return ResultError(result.get(), sql);
-    }
+    PgResult result = Execute(conn_, sql);
+    last_sqlstate_ = ResultSqlstate(result.get());
+    if (Status s = CheckResult(conn_, result.get(), sql, PGRES_COPY_OUT); !s.ok()) return s;
   }
   Status callback_status;
   for (;;) {
@@ -99,13 +70,11 @@ Status PgConnection::CopyOut(const std::string& sql,
       continue;
     }
     if (n == -1) break;  // COPY done; the result follows
-    return ResultError(nullptr, sql);
+    return ResultError(conn_, nullptr, sql);
   }
-  ResultPtr result(PQgetResult(conn_));
-  Status copy_status = Status::Ok();
-  if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-    copy_status = ResultError(result.get(), sql);
-  }
+  PgResult result(PQgetResult(conn_));
+  last_sqlstate_ = ResultSqlstate(result.get());
+  const Status copy_status = CheckResult(conn_, result.get(), sql, PGRES_COMMAND_OK);
   while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
   return callback_status.ok() ? copy_status : callback_status;
 }

@@ -19,10 +19,9 @@
 #include <vector>
 
 #include "base/status.h"
+#include "src/pg/result.h"
 
 namespace vecmirror::pg {
-
-using Row = std::vector<std::optional<std::string>>;
 
 // Cancels the statement running on one connection, from another thread (PQcancel): a COPY or
 // a slot creation that would otherwise hold up a shutdown. Must not outlive that connection.
@@ -74,7 +73,6 @@ class PgConnection {
 
  private:
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
-  Status ResultError(PGresult* result, const std::string& sql);
 
   PGconn* conn_;
   std::string last_sqlstate_;

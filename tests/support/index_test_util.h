@@ -12,7 +12,8 @@
 
 #include "index/entity_index.h"
 #include "tests/support/brute_force.h"
-#include "tests/support/clustered_embeddings.h"
+#include "tests/support/test_id.h"
+#include "tests/support/vector_stream.h"
 
 namespace vecmirror::testing {
 

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "src/pg/result.h"
 #include "tests/support/mirror_check.h"
 #include "tests/support/pg_env.h"
 #include "tests/support/server_process.h"
@@ -71,29 +72,15 @@ class SqlSession {
   // The rows of the last statement, as text.
   Status Query(const std::string& sql, std::vector<Row>* rows) {
     rows->clear();
-    if (!connected()) return Status::Unavailable("not connected: " + Error(nullptr));
-    PGresult* result = PQexec(conn_, sql.c_str());
-    const ExecStatusType status = PQresultStatus(result);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      const std::string message = Error(result);
-      PQclear(result);
+    if (!connected()) return Status::Unavailable("not connected: " + Error());
+    const pg::PgResult result = pg::Execute(conn_, sql);
+    if (Status s = pg::CheckResult(conn_, result.get(), sql); !s.ok()) {
       if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
-        PQclear(PQexec(conn_, "ROLLBACK"));
+        pg::Execute(conn_, "ROLLBACK");
       }
-      return Status::IOError(message + " (in: " + sql.substr(0, 160) + ")");
+      return s;
     }
-    for (int r = 0; r < PQntuples(result); ++r) {
-      Row row;
-      for (int c = 0; c < PQnfields(result); ++c) {
-        if (PQgetisnull(result, r, c)) {
-          row.push_back(std::nullopt);
-        } else {
-          row.emplace_back(std::string(PQgetvalue(result, r, c), PQgetlength(result, r, c)));
-        }
-      }
-      rows->push_back(std::move(row));
-    }
-    PQclear(result);
+    *rows = pg::ResultRows(result.get());
     return Status::Ok();
   }
 
@@ -119,8 +106,8 @@ class SqlSession {
   PGconn* raw() { return conn_; }
 
  private:
-  std::string Error(PGresult* result) const {
-    std::string message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn_);
+  std::string Error() const {
+    std::string message = PQerrorMessage(conn_);
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
     return message;
   }

@@ -30,33 +30,20 @@ namespace {
 constexpr auto kSlotReleaseTimeout = std::chrono::seconds(10);
 
 using ConnPtr = std::unique_ptr<PGconn, decltype(&PQfinish)>;
-using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+using pg::ExecuteCommand;
 
 std::string Trimmed(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   return s;
 }
 
-std::string PgError(PGconn* conn, const PGresult* result) {
-  std::string message = Trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
-  const char* sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  return sqlstate ? std::string("SQLSTATE ") + sqlstate + ": " + message : message;
-}
-
 Status Connect(const std::string& conninfo, ConnPtr* out) {
   ConnPtr conn(PQconnectdb(conninfo.c_str()), &PQfinish);
   if (PQstatus(conn.get()) != CONNECTION_OK) {
-    return Status::Unavailable("cannot connect to \"" + conninfo + "\": " + PgError(conn.get(), nullptr));
+    return Status::Unavailable("cannot connect to \"" + conninfo + "\": " + Trimmed(PQerrorMessage(conn.get())));
   }
   *out = std::move(conn);
   return Status::Ok();
-}
-
-Status ExecOn(PGconn* conn, const std::string& sql) {
-  ResultPtr result(PQexec(conn, sql.c_str()), &PQclear);
-  const ExecStatusType status = PQresultStatus(result.get());
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Status::Ok();
-  return Status::IOError(PgError(conn, result.get()) + " (in: " + sql.substr(0, 200) + ")");
 }
 
 std::string QuoteConninfoValue(std::string_view value) {
@@ -148,29 +135,13 @@ std::string SourcePath(std::string_view relative) { return SourceDir() + "/" + s
 Status ExecSql(const std::string& conninfo, const std::string& sql) {
   ConnPtr conn(nullptr, &PQfinish);
   if (Status s = Connect(conninfo, &conn); !s.ok()) return s;
-  return ExecOn(conn.get(), sql);
+  return ExecuteCommand(conn.get(), sql);
 }
 
 Status QueryRows(const std::string& conninfo, const std::string& sql, std::vector<Row>* rows) {
   ConnPtr conn(nullptr, &PQfinish);
   if (Status s = Connect(conninfo, &conn); !s.ok()) return s;
-  ResultPtr result(PQexec(conn.get(), sql.c_str()), &PQclear);
-  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    return Status::IOError(PgError(conn.get(), result.get()) + " (in: " + sql.substr(0, 200) + ")");
-  }
-  rows->clear();
-  for (int r = 0; r < PQntuples(result.get()); ++r) {
-    Row row;
-    for (int c = 0; c < PQnfields(result.get()); ++c) {
-      if (PQgetisnull(result.get(), r, c)) {
-        row.emplace_back(std::nullopt);
-      } else {
-        row.emplace_back(std::string(PQgetvalue(result.get(), r, c), PQgetlength(result.get(), r, c)));
-      }
-    }
-    rows->push_back(std::move(row));
-  }
-  return Status::Ok();
+  return pg::ExecuteQuery(conn.get(), sql, rows);
 }
 
 Status QueryValue(const std::string& conninfo, const std::string& sql, std::string* value) {
@@ -217,8 +188,8 @@ Status LoadSchema(const std::string& conninfo, std::string_view vector_type) {
   // One connection: the SET must be seen by schema.sql's DO block.
   ConnPtr conn(nullptr, &PQfinish);
   if (Status s = Connect(conninfo, &conn); !s.ok()) return s;
-  if (Status s = ExecOn(conn.get(), "SET client_min_messages = warning; SET vecmirror.vector_type = " +
-                                        QuoteLiteral(vector_type));
+  if (Status s = ExecuteCommand(conn.get(), "SET client_min_messages = warning; SET vecmirror.vector_type = " +
+                                                QuoteLiteral(vector_type));
       !s.ok()) {
     return s;
   }
@@ -228,7 +199,7 @@ Status LoadSchema(const std::string& conninfo, std::string_view vector_type) {
     if (!in) return Status::IOError("cannot read " + path);
     std::stringstream text;
     text << in.rdbuf();
-    if (Status s = ExecOn(conn.get(), text.str()); !s.ok()) return Status::IOError(path + ": " + s.message());
+    if (Status s = ExecuteCommand(conn.get(), text.str()); !s.ok()) return Status::IOError(path + ": " + s.message());
   }
   return Status::Ok();
 }
@@ -270,16 +241,18 @@ Status ScratchDatabase::DropReplicationSlots() {
   const auto deadline = std::chrono::steady_clock::now() + kSlotReleaseTimeout;
   while (true) {
     // A walsender lets go of its slot only when it exits; terminate it, then drop what is free.
-    Status s = ExecOn(conn.get(),
-                      "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
-                      "WHERE database = " + db + " AND active_pid IS NOT NULL; "
-                      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                      "WHERE database = " + db + " AND NOT active");
+    Status s = ExecuteCommand(conn.get(),
+                              "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                              "WHERE database = " + db + " AND active_pid IS NOT NULL; "
+                              "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                              "WHERE database = " + db + " AND NOT active");
     // Another session may drop a slot between our SELECT and the drop: that error is harmless.
-    ResultPtr left(PQexec(conn.get(), ("SELECT count(*) FROM pg_replication_slots WHERE database = " + db).c_str()),
-                   &PQclear);
-    if (PQresultStatus(left.get()) != PGRES_TUPLES_OK) return Status::IOError(PgError(conn.get(), left.get()));
-    if (std::string(PQgetvalue(left.get(), 0, 0)) == "0") return Status::Ok();
+    std::vector<Row> left;
+    if (Status c = pg::ExecuteQuery(conn.get(), "SELECT count(*) FROM pg_replication_slots WHERE database = " + db, &left);
+        !c.ok()) {
+      return c;
+    }
+    if (left.at(0).at(0) == "0") return Status::Ok();
     if (std::chrono::steady_clock::now() > deadline) {
       return Status::DeadlineExceeded("replication slots of " + name_ + " still held after 10 s" +
                                       (s.ok() ? "" : ": " + s.message()));

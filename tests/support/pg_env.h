@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "src/pg/result.h"
 
 namespace vecmirror::testing {
 
@@ -44,7 +45,7 @@ std::string SourcePath(std::string_view relative);
 Status ExecSql(const std::string& conninfo, const std::string& sql);
 
 // The rows of a query as text; a NULL is nullopt.
-using Row = std::vector<std::optional<std::string>>;
+using pg::Row;
 Status QueryRows(const std::string& conninfo, const std::string& sql, std::vector<Row>* rows);
 
 // The single value of a query that returns one row and one column; NULL gives "".

@@ -15,7 +15,8 @@
 #include <memory>
 #include <string>
 
-#include "tools/datagen/generator.h"
+#include "tools/datagen/loader.h"
+#include "tools/datagen/vector_space.h"
 
 namespace {
 
