@@ -251,16 +251,37 @@ TEST_F(MirrorTest, ABadRowIsCountedOnceWhileItStaysBad) {
   EXPECT_TRUE(Indexed().empty());
 }
 
-TEST_F(MirrorTest, UnknownModelIsLearnedFromItsFirstRowAndCreatesItsIndex) {
+TEST_F(MirrorTest, RowsOfAnUnconfiguredModelAreCountedAndNotIndexed) {
   Begin();
   mirror_.UpsertEntity(Entity("v1", 1, "context"));
   mirror_.UpsertEntity(Entity("v2", 2, "context"));
   mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1, 64), "custom-64"));
   mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2, 65), "custom-64"));
   Commit();
-  EXPECT_EQ(models_.DimensionOf("custom-64"), 64u);
+  EXPECT_EQ(models_.DimensionOf("custom-64"), std::nullopt);
+  EXPECT_EQ(registry_.Find(IndexKey{kTenant, "custom-64", 64}), nullptr);
+  EXPECT_EQ(board_.Get().bad_rows[BadRowReason::kUnknownModel], 2u);
+  EXPECT_EQ(board_.Get().bad_rows[BadRowReason::kDimensionMismatch], 0u);
+}
+
+TEST_F(MirrorTest, LearningTakesAnUnknownModelFromItsFirstRowAtAnAllowedDimension) {
+  ModelCatalog learning_models(DefaultModels(), ModelLearning{true, {64}, 1});
+  Mirror learning(registry_, learning_models, board_);
+  learning.BeginLoad();
+  learning.FinishLoad(++lsn_);
+  learning.BeginTransaction(++lsn_, 0);
+  learning.UpsertEntity(Entity("v1", 1, "context"));
+  learning.UpsertEntity(Entity("v2", 2, "context"));
+  learning.UpsertEntity(Entity("v3", 3, "context"));
+  learning.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(1, 64), "custom-64"));
+  learning.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(2, 65), "custom-64"));
+  learning.UpsertEmbedding(Embedding("e3", 3, EmbeddingStatus::kCompleted, RandomVector(3, 64), "second-64"));
+  learning.CommitTransaction(++lsn_, 0);
+  EXPECT_EQ(learning_models.DimensionOf("custom-64"), 64u);
   EXPECT_EQ(Indexed(kTenant, "custom-64", 64).size(), 1u);
   EXPECT_EQ(board_.Get().bad_rows[BadRowReason::kDimensionMismatch], 1u);
+  EXPECT_EQ(learning_models.DimensionOf("second-64"), std::nullopt) << "one model at most";
+  EXPECT_EQ(board_.Get().bad_rows[BadRowReason::kUnknownModel], 1u);
 }
 
 TEST_F(MirrorTest, TruncateEmptiesTheIndexes) {
