@@ -10,8 +10,10 @@ readonly PACKAGES=(
   libpq-dev libpqxx-dev postgresql
   postgresql-server-dev-15  # server headers: tests/pgvector_shim, the pgvector stand-in
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  grpc-proto  # grpc/health/v1/health.proto for vecmirror-cli's health check
   libgtest-dev libbenchmark-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev
+  libcpp-httplib-dev  # the Prometheus /metrics endpoint
 )
 
 is_installed() {
