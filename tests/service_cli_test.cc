@@ -1,4 +1,4 @@
-// vecmirror-cli: its text parsing and tables, the hand-encoded health messages, and the whole
+// vecmirror-cli: its text parsing and tables, the health status names, and the whole
 // client run in-process against the test server.
 #include <cstdio>
 #include <filesystem>
@@ -78,22 +78,11 @@ TEST(CliTableTest, ColumnsAlignAndNumbersAlignRight) {
             "c\n");
 }
 
-TEST(CliHealthTest, MessagesEncodeAndDecodeAsProtobuf) {
-  EXPECT_EQ(cli::EncodeHealthRequest(""), "");
-  EXPECT_EQ(cli::EncodeHealthRequest("abc"), std::string("\x0A\x03" "abc", 5));
-  cli::ServingStatus status = cli::ServingStatus::kUnknown;
-  ASSERT_TRUE(cli::DecodeHealthResponse(std::string("\x08\x01", 2), &status));
-  EXPECT_EQ(status, cli::ServingStatus::kServing);
-  ASSERT_TRUE(cli::DecodeHealthResponse(std::string("\x08\x02", 2), &status));
-  EXPECT_EQ(status, cli::ServingStatus::kNotServing);
-  ASSERT_TRUE(cli::DecodeHealthResponse("", &status));
-  EXPECT_EQ(status, cli::ServingStatus::kUnknown);
-  // An unknown length-delimited field before the status is skipped.
-  ASSERT_TRUE(cli::DecodeHealthResponse(std::string("\x12\x02xy\x08\x01", 6), &status));
-  EXPECT_EQ(status, cli::ServingStatus::kServing);
-  EXPECT_FALSE(cli::DecodeHealthResponse(std::string("\x12\x05xy", 4), &status));  // truncated
-  EXPECT_FALSE(cli::DecodeHealthResponse(std::string("\x08", 1), &status));
+TEST(CliHealthTest, ServingStatusNamesAreGrpcHealthProbes) {
+  EXPECT_STREQ(cli::ServingStatusName(cli::ServingStatus::kServing), "SERVING");
   EXPECT_STREQ(cli::ServingStatusName(cli::ServingStatus::kNotServing), "NOT_SERVING");
+  EXPECT_STREQ(cli::ServingStatusName(cli::ServingStatus::kServiceUnknown), "SERVICE_UNKNOWN");
+  EXPECT_STREQ(cli::ServingStatusName(static_cast<cli::ServingStatus>(7)), "UNKNOWN");
 }
 
 class CliRunTest : public ::testing::Test {
