@@ -59,6 +59,11 @@ bool ParseConfig(int argc, char** argv, Config* config, std::string* message, in
                  "...or at most this share of the index")->capture_default_str();
   app.add_option("--compact-dead-share", idx.compact_dead_share,
                  "rebuild an index when this share of its slots is dead")->capture_default_str();
+  app.add_option("--metrics-listen", config->metrics.listen,
+                 "host:port of the Prometheus /metrics endpoint (default: none, off)");
+  app.add_option("--metrics-per-index", config->metrics.per_index,
+                 "export per-index series (labels tenant, model, dimension); false keeps the sums by kind")
+      ->capture_default_str();
   app.add_option("--log-level", config->log_level, "trace, debug, info, warn, error")->capture_default_str();
 
   try {

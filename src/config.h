@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "index/entity_index.h"
 #include "src/grpc_server.h"
+#include "src/metrics/service_metrics.h"
 #include "src/replicator.h"
 #include "src/search_service.h"
 
@@ -22,6 +23,7 @@ struct Config {
   SearchServiceOptions service;
   IndexOptions index;
   std::vector<ModelDimension> models;  // known models and dimensions
+  metrics::MetricsOptions metrics;
   std::string log_level = "info";
 };
 

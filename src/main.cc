@@ -10,6 +10,8 @@
 #include "index/registry.h"
 #include "src/config.h"
 #include "src/grpc_server.h"
+#include "src/metrics/build_info.h"
+#include "src/metrics/service_metrics.h"
 #include "src/mirror.h"
 #include "src/replicator.h"
 #include "src/search_service.h"
@@ -49,12 +51,18 @@ void LogRebuildProgress(const IndexKey& key, const RebuildProgress& p) {
 
 int Run(Config config) {
   const sigset_t signals = BlockShutdownSignals();
-  config.index.on_rebuild_progress = LogRebuildProgress;
+  spdlog::info("{}", metrics::BuildInfoText(metrics::CurrentBuildInfo()));
+  metrics::ServiceMetrics metrics(config.metrics);
+  config.index.on_rebuild_progress = [&metrics](const IndexKey& key, const RebuildProgress& p) {
+    LogRebuildProgress(key, p);
+    metrics.RecordRebuild(p);
+  };
   Registry registry(config.index);
   ModelCatalog models(config.models);
   MirrorStatusBoard board;
   Mirror mirror(registry, models, board);
   Replicator replicator(config.replicator, mirror, registry, board);
+  metrics.Watch(registry, board);
 
   // Operator errors (wal_level, privileges, missing tables) stop here with one clear message.
   // An unreachable server does not: the mirror keeps retrying while the API reports UNAVAILABLE.
@@ -68,12 +76,21 @@ int Run(Config config) {
 
   SearchService service(registry, models, board, config.service);
   GrpcServer server(config.server);
-  if (Status s = server.Start({&service}); !s.ok()) {
+  const auto with_metrics = [&metrics](grpc::ServerBuilder& b) { metrics.InstallInterceptors(b); };
+  if (Status s = server.Start({&service}, with_metrics); !s.ok()) {
     spdlog::critical("cannot start the gRPC server: {}", s.message());
     return 1;
   }
   spdlog::info("serving vecmirror.v1.VectorSearch on {} (port {})", config.server.listen,
                server.bound_port());
+  if (Status s = metrics.StartHttp(); !s.ok()) {
+    spdlog::critical("cannot start the metrics endpoint: {}", s.message());
+    return 1;
+  }
+  if (metrics.http_port() != 0) {
+    spdlog::info("serving Prometheus metrics at http://{}/metrics (port {})",
+                 config.metrics.listen, metrics.http_port());
+  }
   registry.StartMaintenance();
   replicator.Start();
 
@@ -95,6 +112,7 @@ int Run(Config config) {
   server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   replicator.Stop();
   registry.StopMaintenance();
+  metrics.StopHttp();
   return 0;
 }
 
