@@ -1,6 +1,7 @@
 // vecmirror-server: loads the searchable embeddings of a PostgreSQL database into FAISS
 // indexes, follows every committed change through logical replication, and serves searches over
 // gRPC until SIGINT or SIGTERM.
+#include <grpc/support/log.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +11,8 @@
 #include "index/registry.h"
 #include "src/config.h"
 #include "src/grpc_server.h"
+#include "src/logging/log_fields.h"
+#include "src/logging/log_format.h"
 #include "src/metrics/build_info.h"
 #include "src/metrics/service_metrics.h"
 #include "src/mirror.h"
@@ -30,8 +33,25 @@ sigset_t BlockShutdownSignals() {
   return set;
 }
 
+// gRPC's own log lines (gpr_log) go through spdlog, so they take the chosen format: a JSON
+// log stays one JSON object per line.
+void ForwardGrpcLog(gpr_log_func_args* args) {
+  spdlog::level::level_enum level = spdlog::level::debug;
+  if (args->severity == GPR_LOG_SEVERITY_ERROR) level = spdlog::level::err;
+  if (args->severity == GPR_LOG_SEVERITY_INFO) level = spdlog::level::info;
+  LogWithFields({{"source", "grpc"}, {"file", args->file ? args->file : ""}, {"line", args->line}},
+                level, "{}", args->message ? args->message : "");
+}
+
 // One line when a rebuild starts, after each tenth of a long build, and when it ends.
 void LogRebuildProgress(const IndexKey& key, const RebuildProgress& p) {
+  ScopedLogFields fields({{"tenant", key.tenant_id.ToString()},
+                          {"model", key.model},
+                          {"dimension", key.dim},
+                          {"kind", IndexKindName(p.kind)},
+                          {"rows_done", p.rows_done},
+                          {"rows_total", p.rows_total},
+                          {"duration_seconds", p.seconds}});
   if (p.finished && p.cancelled) {
     spdlog::info("rebuild {}: cancelled after {:.1f} s", key.ToString(), p.seconds);
   } else if (p.finished) {
@@ -127,7 +147,12 @@ int main(int argc, char** argv) {
     std::fputs(message.c_str(), exit_code == 0 ? stdout : stderr);
     return exit_code;
   }
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  vecmirror::LogFormat log_format = vecmirror::LogFormat::kText;
+  if (vecmirror::Status s = vecmirror::ParseLogFormat(config.log_format, &log_format); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.message().c_str());
+    return 2;
+  }
+  vecmirror::ConfigureLogging(log_format, config.log_level);
+  gpr_set_log_function(vecmirror::ForwardGrpcLog);
   return vecmirror::Run(std::move(config));
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "index/kernels.h"
+#include "src/logging/log_fields.h"
 
 namespace vecmirror {
 namespace {
@@ -228,6 +229,9 @@ void Mirror::CountBadRow(const std::string& key, const EmbeddingRecord& record,
   const BadRowReason reason = record.bad_reason.value_or(BadRowReason::kMalformed);
   board_.Update([&](MirrorState& s) { s.bad_rows[reason]++; });
   const auto expected = models_.DimensionOf(record.model);
+  ScopedLogFields fields({{"entity_id", record.entity_id.ToString()},
+                          {"model", record.model},
+                          {"reason", BadRowReasonName(reason)}});
   spdlog::warn("embedding not searchable: {} (entity_id={} model={} dim={}{}){}{}",
                BadRowReasonText(reason), record.entity_id.ToString(), record.model, record.raw_dim,
                expected ? " expected=" + std::to_string(*expected) : std::string(),

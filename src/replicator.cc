@@ -6,6 +6,7 @@
 
 #include <functional>
 
+#include "src/logging/log_fields.h"
 #include "src/pg/copy_binary.h"
 #include "src/pg/wire_format.h"
 
@@ -285,7 +286,8 @@ Status Replicator::Load(const pg::CreatedSlot& slot) {
 
   const auto apply_start = Clock::now();
   mirror_.FinishLoad(slot.consistent_point);
-  spdlog::info("initial load applied at {}: {} current entities, {} embeddings, indexed in {:.2f} s",
+  LogWithFields({{"lsn", pg::FormatLsn(slot.consistent_point)}}, spdlog::level::info,
+               "initial load applied at {}: {} current entities, {} embeddings, indexed in {:.2f} s",
                pg::FormatLsn(slot.consistent_point), mirror_.entity_count(),
                mirror_.embedding_count(),
                std::chrono::duration<double>(Clock::now() - apply_start).count());
@@ -306,7 +308,8 @@ Status Replicator::Stream(std::unique_ptr<pg::ReplicationStream> stream, pg::Lsn
     return s;
   }
   SetState("streaming");
-  spdlog::info("streaming from {} (slot {}, publication {})", pg::FormatLsn(start),
+  LogWithFields({{"lsn", pg::FormatLsn(start)}}, spdlog::level::info,
+               "streaming from {} (slot {}, publication {})", pg::FormatLsn(start),
                options_.slot_name, options_.publication);
   if (auto s = SendStatus(*stream, false); !s.ok()) return s;
 

@@ -1,12 +1,23 @@
 // What an operator sees of the real vecmirror-server binary, against a scratch database of the
-// pg_cluster fixture: the Prometheus endpoint scraped over loopback while real searches and
-// commits happen (the counters move by exactly the calls made, the applied LSN passes each
-// commit, the bad rows and index sizes match what the test inserted).
+// pg_cluster fixture:
+//  - the Prometheus endpoint scraped over loopback while real searches and commits happen (the
+//    counters move by exactly the calls made, the applied LSN passes each commit, the bad rows
+//    and index sizes match what the test inserted);
+//  - settings from a config file, the environment and flags at once, each winning where it
+//    should; JSON logs that stay one object per line when the database hands the server a
+//    model name made to forge a line.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -201,6 +212,95 @@ TEST_F(OpsTest, MetricsMoveWithRealTraffic) {
   EXPECT_EQ(Get(rebuilt, "vecmirror_grpc_server_handled_total", Rpc("RebuildIndex", "OK")) -
                 Get(after, "vecmirror_grpc_server_handled_total", Rpc("RebuildIndex", "OK")),
             1);
+}
+
+// One server, configured from three places: the file asks for text logs, the environment for
+// JSON (the environment wins); the file turns per-index metrics on, a flag off (the flag wins);
+// the metrics address comes from the file alone.
+TEST_F(OpsTest, ConfigFromFileEnvironmentAndFlagsAndJsonLogs) {
+  ASSERT_TRUE(mirror_.Create("ops_config").ok());
+  const int metrics_port = testing::FreeLoopbackPort();
+  const std::filesystem::path config_file =
+      std::filesystem::temp_directory_path() /
+      ("vecmirror_ops_" + std::to_string(getpid()) + ".toml");
+  std::ofstream(config_file) << "log-format = \"text\"\n"
+                             << "metrics-per-index = true\n"
+                             << "metrics-listen = \"127.0.0.1:" << metrics_port << "\"\n";
+  setenv("VECMIRROR_LOG_FORMAT", "json", 1);
+  const Status started =
+      mirror_.StartServer({"--config", config_file.string(), "--metrics-per-index", "false"});
+  unsetenv("VECMIRROR_LOG_FORMAT");
+  std::filesystem::remove(config_file);
+  ASSERT_TRUE(started.ok()) << started.ToString();
+
+  SqlSession sql(mirror_.conninfo());
+  Status s;
+  const std::string tenant =
+      sql.Value("INSERT INTO tenant (name) VALUES ('ops') RETURNING id::text", &s);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  // A model name made to end its log line and start a forged one.
+  const std::string evil_model =
+      "evil\"}\n{\"level\":\"critical\",\"message\":\"forged\"}\n\x1b[31m";
+  ASSERT_TRUE(sql.Exec("BEGIN;" + InsertSql(tenant, Vec()) +
+                       "WITH e AS (INSERT INTO entity (tenant_id, entity_type) VALUES (" +
+                       Quote(tenant) + ", 'context') RETURNING id) "
+                       "INSERT INTO embedding (entity_id, model, status, vector) SELECT id, " +
+                       Quote(evil_model) + ", 'completed', '{1,NaN,3}'::real[] FROM e; COMMIT;")
+                  .ok());
+  ASSERT_GT(testing::WaitApplied(mirror_.stub(), sql.CurrentLsn()), 0u);
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    v1::RebuildIndexRequest request;
+    request.set_tenant_id(tenant);
+    v1::RebuildIndexResponse response;
+    ASSERT_TRUE(mirror_.stub().RebuildIndex(&context, request, &response).ok());
+  }
+
+  // The metrics address came from the file; the flag turned the per-index series off.
+  const Exposition metrics = Scrape(metrics_port);
+  EXPECT_EQ(Get(metrics, "vecmirror_indexes_live_rows"), 1);
+  EXPECT_TRUE(metrics.Find("vecmirror_index_live_rows").empty());
+  EXPECT_EQ(Get(metrics, "vecmirror_mirror_bad_rows_total", {{"reason", "non_finite"}}), 1);
+
+  // Every line of the log is one JSON object (the environment beat the file's "text").
+  mirror_.StopServer(SIGTERM);
+  std::istringstream log(mirror_.server().Log());
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(log, line);) {
+    if (line.empty()) continue;
+    try {
+      lines.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::exception& e) {
+      ADD_FAILURE() << "not a JSON line: " << line;
+    }
+  }
+  ASSERT_FALSE(lines.empty());
+  const auto find = [&](const std::string& needle) -> const nlohmann::json* {
+    for (const nlohmann::json& l : lines) {
+      if (l.value("message", "").find(needle) != std::string::npos) return &l;
+    }
+    return nullptr;
+  };
+  for (const nlohmann::json& l : lines) {
+    EXPECT_TRUE(l.contains("time") && l.contains("level") && l.contains("message")) << l.dump();
+    EXPECT_NE(l.value("message", ""), "forged");
+  }
+  ASSERT_TRUE(find("first load complete"));
+  EXPECT_EQ((*find("first load complete"))["level"], "info");
+  const nlohmann::json* bad = find("embedding not searchable");
+  ASSERT_TRUE(bad) << "no bad-row line";
+  EXPECT_EQ((*bad)["model"], evil_model);  // the exact bytes, escaped on the way
+  EXPECT_EQ((*bad)["reason"], "non_finite");
+  EXPECT_EQ((*bad)["level"], "warning");
+  const nlohmann::json* streaming = find("streaming from");
+  ASSERT_TRUE(streaming);
+  EXPECT_TRUE(streaming->contains("lsn"));
+  const nlohmann::json* rebuilt = find(" done in ");
+  ASSERT_TRUE(rebuilt) << "no rebuild line";
+  EXPECT_EQ((*rebuilt)["tenant"], tenant);
+  EXPECT_EQ((*rebuilt)["model"], kModel);
+  EXPECT_GE((*rebuilt)["duration_seconds"].get<double>(), 0);
 }
 
 }  // namespace
