@@ -10,8 +10,10 @@ PACKAGES=(
   libpq-dev libpqxx-dev postgresql
   postgresql-server-dev-15  # server headers: tests/pgvector_shim, the pgvector stand-in
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  grpc-proto  # grpc/health/v1/health.proto for vecmirror-cli's health check
   libgtest-dev libbenchmark-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev
+  libcpp-httplib-dev  # the Prometheus /metrics endpoint
 )
 # Node (18 or newer) and npm for clients/typescript; a Node installed otherwise is kept.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

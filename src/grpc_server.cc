@@ -38,7 +38,8 @@ GrpcServer::GrpcServer(GrpcServerOptions options) : options_(std::move(options))
 
 GrpcServer::~GrpcServer() { Shutdown(std::chrono::system_clock::now()); }
 
-Status GrpcServer::Start(const std::vector<grpc::Service*>& services) {
+Status GrpcServer::Start(const std::vector<grpc::Service*>& services,
+                         const std::function<void(grpc::ServerBuilder&)>& customize) {
   if (server_) return Status::FailedPrecondition("gRPC server already started");
   EnableHealthAndReflectionOnce();
 
@@ -52,6 +53,7 @@ Status GrpcServer::Start(const std::vector<grpc::Service*>& services) {
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
+  if (customize) customize(builder);
 
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port_ == 0) {

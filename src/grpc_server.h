@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,8 +49,11 @@ class GrpcServer {
   GrpcServer& operator=(const GrpcServer&) = delete;
 
   // Registers `services` (not owned; they must outlive the server), binds and starts serving
-  // with health NOT_SERVING. Fails with IOError when the address can't be bound.
-  Status Start(const std::vector<grpc::Service*>& services);
+  // with health NOT_SERVING. Fails with IOError when the address can't be bound. `customize`,
+  // if set, is called with the builder just before the server is built, to add what the owner
+  // wants on every call (the metrics interceptor).
+  Status Start(const std::vector<grpc::Service*>& services,
+               const std::function<void(grpc::ServerBuilder&)>& customize = {});
 
   // Sets the health of "" and "vecmirror.v1.VectorSearch".
   void SetServing(bool serving);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "src/logging/log_fields.h"
 #include "src/pg/copy_binary.h"
 
 namespace vecmirror {
@@ -101,10 +102,11 @@ Status LoadSnapshot(pg::PgConnection& conn, const pg::CreatedSlot& slot,
 
   const auto apply_start = Clock::now();
   mirror.FinishLoad(slot.consistent_point);
-  spdlog::info("initial load applied at {}: {} current entities, {} embeddings, indexed in {:.2f} s",
-               pg::FormatLsn(slot.consistent_point), mirror.entity_count(),
-               mirror.embedding_count(),
-               std::chrono::duration<double>(Clock::now() - apply_start).count());
+  LogWithFields({{"lsn", pg::FormatLsn(slot.consistent_point)}}, spdlog::level::info,
+                "initial load applied at {}: {} current entities, {} embeddings, indexed in {:.2f} s",
+                pg::FormatLsn(slot.consistent_point), mirror.entity_count(),
+                mirror.embedding_count(),
+                std::chrono::duration<double>(Clock::now() - apply_start).count());
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 // vecmirror-server: loads the searchable embeddings of a PostgreSQL database into FAISS
 // indexes, follows every committed change through logical replication, and serves searches over
 // gRPC until SIGINT or SIGTERM.
+#include <grpc/support/log.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +11,10 @@
 #include "index/registry.h"
 #include "src/config.h"
 #include "src/grpc_server.h"
+#include "src/logging/log_fields.h"
+#include "src/logging/log_format.h"
+#include "src/metrics/build_info.h"
+#include "src/metrics/service_metrics.h"
 #include "src/mirror.h"
 #include "src/replicator.h"
 #include "src/search_service.h"
@@ -28,8 +33,25 @@ sigset_t BlockShutdownSignals() {
   return set;
 }
 
+// gRPC's own log lines (gpr_log) go through spdlog, so they take the chosen format: a JSON
+// log stays one JSON object per line.
+void ForwardGrpcLog(gpr_log_func_args* args) {
+  spdlog::level::level_enum level = spdlog::level::debug;
+  if (args->severity == GPR_LOG_SEVERITY_ERROR) level = spdlog::level::err;
+  if (args->severity == GPR_LOG_SEVERITY_INFO) level = spdlog::level::info;
+  LogWithFields({{"source", "grpc"}, {"file", args->file ? args->file : ""}, {"line", args->line}},
+                level, "{}", args->message ? args->message : "");
+}
+
 // One line when a rebuild starts, after each tenth of a long build, and when it ends.
 void LogRebuildProgress(const IndexKey& key, const RebuildProgress& p) {
+  ScopedLogFields fields({{"tenant", key.tenant_id.ToString()},
+                          {"model", key.model},
+                          {"dimension", key.dim},
+                          {"kind", IndexKindName(p.kind)},
+                          {"rows_done", p.rows_done},
+                          {"rows_total", p.rows_total},
+                          {"duration_seconds", p.seconds}});
   if (p.finished && p.cancelled) {
     spdlog::info("rebuild {}: cancelled after {:.1f} s", key.ToString(), p.seconds);
   } else if (p.finished) {
@@ -49,12 +71,18 @@ void LogRebuildProgress(const IndexKey& key, const RebuildProgress& p) {
 
 int Run(Config config) {
   const sigset_t signals = BlockShutdownSignals();
-  config.index.on_rebuild_progress = LogRebuildProgress;
+  spdlog::info("{}", metrics::BuildInfoText(metrics::CurrentBuildInfo()));
+  metrics::ServiceMetrics metrics(config.metrics);
+  config.index.on_rebuild_progress = [&metrics](const IndexKey& key, const RebuildProgress& p) {
+    LogRebuildProgress(key, p);
+    metrics.RecordRebuild(p);
+  };
   Registry registry(config.index);
   ModelCatalog models(config.models, config.model_learning);
   MirrorStatusBoard board;
   Mirror mirror(registry, models, board);
   Replicator replicator(config.replicator, mirror, registry, board);
+  metrics.Watch(registry, board);
 
   // Operator errors (wal_level, privileges, missing tables) stop here with one clear message.
   // An unreachable server does not: the mirror keeps retrying while the API reports UNAVAILABLE.
@@ -68,12 +96,21 @@ int Run(Config config) {
 
   SearchService service(registry, models, board, config.service);
   GrpcServer server(config.server);
-  if (Status s = server.Start({&service}); !s.ok()) {
+  const auto with_metrics = [&metrics](grpc::ServerBuilder& b) { metrics.InstallInterceptors(b); };
+  if (Status s = server.Start({&service}, with_metrics); !s.ok()) {
     spdlog::critical("cannot start the gRPC server: {}", s.message());
     return 1;
   }
   spdlog::info("serving vecmirror.v1.VectorSearch on {} (port {})", config.server.listen,
                server.bound_port());
+  if (Status s = metrics.StartHttp(); !s.ok()) {
+    spdlog::critical("cannot start the metrics endpoint: {}", s.message());
+    return 1;
+  }
+  if (metrics.http_port() != 0) {
+    spdlog::info("serving Prometheus metrics at http://{}/metrics (port {})",
+                 config.metrics.listen, metrics.http_port());
+  }
   registry.StartMaintenance();
   replicator.Start();
 
@@ -95,6 +132,7 @@ int Run(Config config) {
   server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   replicator.Stop();
   registry.StopMaintenance();
+  metrics.StopHttp();
   return 0;
 }
 
@@ -109,7 +147,12 @@ int main(int argc, char** argv) {
     std::fputs(message.c_str(), exit_code == 0 ? stdout : stderr);
     return exit_code;
   }
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  vecmirror::LogFormat log_format = vecmirror::LogFormat::kText;
+  if (vecmirror::Status s = vecmirror::ParseLogFormat(config.log_format, &log_format); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.message().c_str());
+    return 2;
+  }
+  vecmirror::ConfigureLogging(log_format, config.log_level);
+  gpr_set_log_function(vecmirror::ForwardGrpcLog);
   return vecmirror::Run(std::move(config));
 }

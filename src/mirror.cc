@@ -8,6 +8,7 @@
 
 #include "base/echo.h"
 #include "index/kernels.h"
+#include "src/logging/log_fields.h"
 
 namespace vecmirror {
 namespace {
@@ -273,6 +274,9 @@ void Mirror::CountBadRow(const std::string& key, const EmbeddingRecord& record,
     return;
   }
   const auto expected = models_.DimensionOf(record.model);
+  ScopedLogFields fields({{"entity_id", record.entity_id.ToString()},
+                          {"model", record.model},
+                          {"reason", BadRowReasonName(reason)}});
   spdlog::warn("embedding not searchable: {} (entity_id={} model={} dim={}{}){}{}",
                BadRowReasonText(reason), record.entity_id.ToString(), QuoteForEcho(record.model),
                record.raw_dim,

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "src/initial_load.h"
+#include "src/logging/log_fields.h"
 
 namespace vecmirror {
 namespace {
@@ -186,7 +187,8 @@ Status Replicator::Stream(std::unique_ptr<pg::ReplicationStream> stream, pg::Lsn
     return s;
   }
   SetState("streaming");
-  spdlog::info("streaming from {} (slot {}, publication {})", pg::FormatLsn(start),
+  LogWithFields({{"lsn", pg::FormatLsn(start)}}, spdlog::level::info,
+               "streaming from {} (slot {}, publication {})", pg::FormatLsn(start),
                options_.slot_name, options_.publication);
   if (auto s = SendStatus(*stream, false); !s.ok()) return s;
 

@@ -1,13 +1,17 @@
-// vecmirror-cli: its text parsing and tables, the hand-encoded health messages, and the whole
+// vecmirror-cli: its text parsing and tables, the health status names, and the whole
 // client run in-process against the test server.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/support/service_test_fixture.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/cli_json.h"
 #include "tools/cli/cli_text.h"
 #include "tools/cli/health_check.h"
 #include "tools/cli/table.h"
@@ -78,22 +82,11 @@ TEST(CliTableTest, ColumnsAlignAndNumbersAlignRight) {
             "c\n");
 }
 
-TEST(CliHealthTest, MessagesEncodeAndDecodeAsProtobuf) {
-  EXPECT_EQ(cli::EncodeHealthRequest(""), "");
-  EXPECT_EQ(cli::EncodeHealthRequest("abc"), std::string("\x0A\x03" "abc", 5));
-  cli::ServingStatus status = cli::ServingStatus::kUnknown;
-  ASSERT_TRUE(cli::DecodeHealthResponse(std::string("\x08\x01", 2), &status));
-  EXPECT_EQ(status, cli::ServingStatus::kServing);
-  ASSERT_TRUE(cli::DecodeHealthResponse(std::string("\x08\x02", 2), &status));
-  EXPECT_EQ(status, cli::ServingStatus::kNotServing);
-  ASSERT_TRUE(cli::DecodeHealthResponse("", &status));
-  EXPECT_EQ(status, cli::ServingStatus::kUnknown);
-  // An unknown length-delimited field before the status is skipped.
-  ASSERT_TRUE(cli::DecodeHealthResponse(std::string("\x12\x02xy\x08\x01", 6), &status));
-  EXPECT_EQ(status, cli::ServingStatus::kServing);
-  EXPECT_FALSE(cli::DecodeHealthResponse(std::string("\x12\x05xy", 4), &status));  // truncated
-  EXPECT_FALSE(cli::DecodeHealthResponse(std::string("\x08", 1), &status));
+TEST(CliHealthTest, ServingStatusNamesAreGrpcHealthProbes) {
+  EXPECT_STREQ(cli::ServingStatusName(cli::ServingStatus::kServing), "SERVING");
   EXPECT_STREQ(cli::ServingStatusName(cli::ServingStatus::kNotServing), "NOT_SERVING");
+  EXPECT_STREQ(cli::ServingStatusName(cli::ServingStatus::kServiceUnknown), "SERVICE_UNKNOWN");
+  EXPECT_STREQ(cli::ServingStatusName(static_cast<cli::ServingStatus>(7)), "UNKNOWN");
 }
 
 class CliRunTest : public ::testing::Test {
@@ -261,6 +254,92 @@ TEST_F(CliRunTest, IndexesStatusHealthAndRebuild) {
   const Run unknown = Cli({"rebuild", "--tenant", world().RandomUuid().ToString()});
   EXPECT_EQ(unknown.code, 1);
   EXPECT_EQ(unknown.err.rfind("NOT_FOUND:", 0), 0u) << unknown.err;
+}
+
+// --json: one line, one object per answer, checked against the same independent answers as
+// the tables.
+nlohmann::json OneJsonLine(const std::string& text) {
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+  return nlohmann::json::parse(text);  // throws, failing the test, on malformed JSON
+}
+
+TEST_F(CliRunTest, JsonSearchMatchesTheBruteForce) {
+  const Uuid tenant = world().tenant_b;
+  const Row& seed = world().AnyRow(tenant, kSmall);
+  const Run run = Cli({"search", "--json", "--tenant", tenant.ToString(), "--model", kSmall,
+                       "--entity-id", seed.id.ToString(), "--limit", "4", "--exact"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const nlohmann::json j = OneJsonLine(run.out);
+  const std::vector<Expected> expected =
+      BruteForce(world().RowsOf(tenant, kSmall), {seed.vector, {}, 4, {}, seed.id});
+  ASSERT_EQ(j["results"].size(), expected.size()) << run.out;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(j["results"][i]["entity_id"], expected[i].entity_id);
+    EXPECT_EQ(j["results"][i]["entity_type"], expected[i].entity_type);
+    EXPECT_NEAR(j["results"][i]["similarity"].get<double>(), expected[i].similarity, 1e-5);
+  }
+  EXPECT_EQ(j["applied_lsn"], FormatLsn(world().registry.applied_lsn()));
+  EXPECT_EQ(j["exact"], true);
+  EXPECT_EQ(j["index_kind"], "flat");
+  // The LSN reads back as --min-lsn.
+  const Run again = Cli({"search", "--json", "--tenant", tenant.ToString(), "--model", kSmall,
+                         "--entity-id", seed.id.ToString(), "--min-lsn",
+                         j["applied_lsn"].get<std::string>()});
+  EXPECT_EQ(again.code, 0) << again.err;
+}
+
+TEST_F(CliRunTest, JsonIndexesStatusRebuildAndHealth) {
+  const Run indexes = Cli({"indexes", "--json", "--tenant", world().tenant_a.ToString()});
+  ASSERT_EQ(indexes.code, 0) << indexes.err;
+  const nlohmann::json list = OneJsonLine(indexes.out);
+  ASSERT_EQ(list["indexes"].size(), 2u);
+  std::set<std::string> models;
+  for (const auto& index : list["indexes"]) {
+    EXPECT_EQ(index["tenant_id"], world().tenant_a.ToString());
+    EXPECT_EQ(index["live_count"], kRowsPerIndex - kRemovedPerIndex);
+    EXPECT_EQ(index["dimension"], index["model"] == kMiniLm ? kMiniLmDim : kSmallDim);
+    EXPECT_GT(index["memory_bytes"].get<uint64_t>(), 0u);
+    EXPECT_EQ(index["rebuilding"], false);
+    models.insert(index["model"]);
+  }
+  EXPECT_EQ(models, (std::set<std::string>{kMiniLm, kSmall}));
+
+  const Run status = Cli({"--json", "status"});
+  ASSERT_EQ(status.code, 0) << status.err;
+  const nlohmann::json s = OneJsonLine(status.out);
+  EXPECT_EQ(s["state"], "streaming");
+  EXPECT_EQ(s["loaded"], true);
+  EXPECT_EQ(s["applied_lsn"], FormatLsn(world().registry.applied_lsn()));
+  EXPECT_EQ(s["bad_rows"].size(), 5u);
+  EXPECT_EQ(s["bad_rows"]["null_vector"], 0);
+
+  const Run health = Cli({"health", "--json"});
+  ASSERT_EQ(health.code, 0) << health.err;
+  EXPECT_EQ(OneJsonLine(health.out), (nlohmann::json{{"service", ""}, {"status", "SERVING"}}));
+
+  const Run rebuild = Cli({"rebuild", "--json", "--tenant", world().tenant_b.ToString(), "--model",
+                           kMiniLm, "--kind", "flat"});
+  ASSERT_EQ(rebuild.code, 0) << rebuild.err;
+  const nlohmann::json rebuilt = OneJsonLine(rebuild.out);
+  ASSERT_EQ(rebuilt["rebuilt"].size(), 1u);
+  EXPECT_EQ(rebuilt["rebuilt"][0]["model"], kMiniLm);
+  EXPECT_EQ(rebuilt["rebuilt"][0]["kind"], "flat");
+  EXPECT_EQ(rebuilt["rebuilt"][0]["dead_count"], 0);  // a rebuild compacts
+}
+
+TEST_F(CliRunTest, JsonErrorsGoToStderrAsOneObject) {
+  const Run bad_tenant = Cli({"search", "--json", "--tenant", "nope\"\n", "--model", kMiniLm,
+                              "--vector-file", WriteTempFile("1 2 3")});
+  EXPECT_EQ(bad_tenant.code, 1);
+  EXPECT_TRUE(bad_tenant.out.empty());
+  const nlohmann::json error = OneJsonLine(bad_tenant.err);
+  EXPECT_EQ(error["error"]["code"], "INVALID_ARGUMENT");
+  EXPECT_NE(error["error"]["message"].get<std::string>().find("tenant_id"), std::string::npos);
+
+  const Run local = Cli({"search", "--json", "--tenant", world().tenant_a.ToString(), "--model",
+                         kMiniLm});
+  EXPECT_EQ(local.code, 2);
+  EXPECT_EQ(OneJsonLine(local.err)["error"]["code"], "LOCAL_ERROR");
 }
 
 TEST_F(CliRunTest, UnreachableServerIsUnavailable) {

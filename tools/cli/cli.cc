@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/lsn.h"
+#include "tools/cli/cli_json.h"
 #include "tools/cli/cli_text.h"
 #include "tools/cli/health_check.h"
 #include "tools/cli/table.h"
@@ -28,6 +29,7 @@ constexpr int kMaxMessageBytes = 64 << 20;  // the server's default limit
 struct GlobalArgs {
   std::string server = "127.0.0.1:50051";
   int timeout_ms = 10000;
+  bool json = false;  // one JSON object per answer (cli_json.h) instead of tables
 };
 
 struct SearchArgs {
@@ -68,23 +70,22 @@ struct Session {
     context->set_deadline(std::chrono::system_clock::now() + timeout());
   }
   int Fail(const grpc::Status& status) const {
-    err << StatusCodeName(status.error_code()) << ": " << status.error_message() << '\n';
+    if (args.json) {
+      err << JsonLine(ErrorJson(StatusCodeName(status.error_code()), status.error_message()));
+    } else {
+      err << StatusCodeName(status.error_code()) << ": " << status.error_message() << '\n';
+    }
     return kExitRpcError;
   }
   int LocalError(const std::string& message) const {
-    err << "error: " << message << '\n';
+    if (args.json) {
+      err << JsonLine(ErrorJson("LOCAL_ERROR", message));
+    } else {
+      err << "error: " << message << '\n';
+    }
     return kExitLocalError;
   }
 };
-
-const char* KindName(v1::IndexKind kind) {
-  switch (kind) {
-    case v1::INDEX_KIND_FLAT: return "flat";
-    case v1::INDEX_KIND_HNSW: return "hnsw";
-    case v1::INDEX_KIND_IVF: return "ivf";
-    default: return "-";
-  }
-}
 
 v1::IndexKind KindFromName(const std::string& name) {
   if (name == "flat") return v1::INDEX_KIND_FLAT;
@@ -122,7 +123,7 @@ void PrintIndexes(std::ostream& out, const google::protobuf::RepeatedPtrField<v1
                {"rebuilding"}});
   for (const v1::IndexInfo& info : list) {
     table.AddRow({info.tenant_id(), info.model(), std::to_string(info.dimension()),
-                  KindName(info.kind()), std::to_string(info.live_count()),
+                  IndexKindText(info.kind()), std::to_string(info.live_count()),
                   std::to_string(info.dead_count()), FormatBytes(info.memory_bytes()),
                   FormatLsn(info.covered_lsn()), info.rebuilding() ? "yes" : "no"});
   }
@@ -179,6 +180,10 @@ int RunSearch(const Session& session, const SearchArgs& a, const CLI::App& comma
   v1::SearchResponse response;
   const grpc::Status status = stub->SearchSimilarEntities(&context, request, &response);
   if (!status.ok()) return session.Fail(status);
+  if (session.args.json) {
+    session.out << JsonLine(SearchJson(response));
+    return 0;
+  }
 
   Table table({{"rank", true}, {"entity_id"}, {"entity_type"}, {"similarity", true}});
   int rank = 0;
@@ -190,7 +195,7 @@ int RunSearch(const Session& session, const SearchArgs& a, const CLI::App& comma
   session.out << response.results_size() << " results  applied_lsn "
               << FormatLsn(response.applied_lsn()) << "  exact "
               << (response.exact() ? "yes" : "no") << "  index "
-              << KindName(response.index_kind()) << '\n';
+              << IndexKindText(response.index_kind()) << '\n';
   return 0;
 }
 
@@ -204,6 +209,10 @@ int RunIndexes(const Session& session, const FilterArgs& a) {
   v1::ListIndexesResponse response;
   const grpc::Status status = stub->ListIndexes(&context, request, &response);
   if (!status.ok()) return session.Fail(status);
+  if (session.args.json) {
+    session.out << JsonLine(IndexesJson(response));
+    return 0;
+  }
   PrintIndexes(session.out, response.indexes());
   session.out << response.indexes_size() << " indexes  applied_lsn "
               << FormatLsn(response.applied_lsn()) << '\n';
@@ -217,6 +226,10 @@ int RunStatus(const Session& session) {
   v1::MirrorStatus s;
   const grpc::Status status = stub->GetMirrorStatus(&context, v1::GetMirrorStatusRequest(), &s);
   if (!status.ok()) return session.Fail(status);
+  if (session.args.json) {
+    session.out << JsonLine(MirrorStatusJson(s));
+    return 0;
+  }
 
   const v1::BadRowCounters& bad = s.bad_rows();
   Table table({{"field"}, {"value"}});
@@ -257,6 +270,10 @@ int RunRebuild(const Session& session, const FilterArgs& a) {
   v1::RebuildIndexResponse response;
   const grpc::Status status = stub->RebuildIndex(&context, request, &response);
   if (!status.ok()) return session.Fail(status);
+  if (session.args.json) {
+    session.out << JsonLine(RebuildJson(response));
+    return 0;
+  }
   PrintIndexes(session.out, response.rebuilt());
   session.out << response.rebuilt_size() << " indexes rebuilt\n";
   return 0;
@@ -266,7 +283,11 @@ int RunHealth(const Session& session, const std::string& service) {
   ServingStatus serving = ServingStatus::kUnknown;
   const grpc::Status status = CheckHealth(session.NewChannel(), service, session.timeout(), &serving);
   if (!status.ok()) return session.Fail(status);
-  session.out << ServingStatusName(serving) << '\n';
+  if (session.args.json) {
+    session.out << JsonLine(HealthJson(service, ServingStatusName(serving)));
+  } else {
+    session.out << ServingStatusName(serving) << '\n';
+  }
   return serving == ServingStatus::kServing ? 0 : kExitRpcError;
 }
 
@@ -305,6 +326,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   app.add_option("--timeout-ms", global.timeout_ms, "Deadline of each call, in milliseconds")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_flag("--json", global.json,
+               "Print each answer as one line of JSON (errors too, on stderr) instead of tables");
 
   SearchArgs search_args;
   CLI::App* search = app.add_subcommand("search", "Similarity search (SearchSimilarEntities)");

@@ -1,6 +1,7 @@
 // vecmirror-cli: a command-line client for a vecmirror server (search, indexes, status,
 // rebuild, health). RunCli is the whole program behind main(), taking its streams as
-// arguments so tests can run it in-process against a test server.
+// arguments so tests can run it in-process against a test server. --json prints each answer
+// (and each error, on `err`) as one line of JSON instead of tables (cli_json.h).
 //
 // Exit codes: 0 success; 1 the server answered with an error (its gRPC code name and message
 // go to `err`) or health is not SERVING; 2 a local error (unreadable vector file, bad LSN);
