@@ -98,7 +98,7 @@ class World {
       s.loaded = true;
     });
     service_ = std::make_unique<SearchService>(registry_, models_, board_);
-    server_ = std::make_unique<GrpcServer>(GrpcServerOptions{"127.0.0.1:0", 0, 64 << 20});
+    server_ = std::make_unique<GrpcServer>(GrpcServerOptions{.listen = "127.0.0.1:0", .max_message_bytes = 64 << 20});
     if (Status s = server_->Start({service_.get()}); !s.ok()) {
       std::fprintf(stderr, "cannot start the gRPC server: %s\n", s.ToString().c_str());
       std::exit(1);

@@ -33,8 +33,23 @@ bool ParseConfig(int argc, char** argv, Config* config, std::string* message, in
   app.add_option("--database-url", database_url,
                  "PostgreSQL URI or key=value conninfo (default: $DATABASE_URL, else the PG* variables)");
   app.add_option("--listen", config->server.listen, "gRPC listen address (host:port)")->capture_default_str();
-  app.add_option("--threads", config->server.threads, "gRPC threads (0 = 4 x cores, at least 16)")->capture_default_str();
-  app.add_option("--max-message-bytes", config->server.max_message_bytes, "largest gRPC message")->capture_default_str();
+  auto& svc = config->service;
+  app.add_option("--search-threads,--threads", svc.search_threads,
+                 "threads that run searches (0 = one per core)")->capture_default_str();
+  app.add_option("--max-queued-searches", svc.max_queued_searches,
+                 "searches that may wait for a search thread; past it RESOURCE_EXHAUSTED")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--max-waiting-searches", svc.max_waiting_searches,
+                 "searches that may wait for their min_lsn (no thread held); past it RESOURCE_EXHAUSTED")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--max-inflight-request-bytes", svc.max_inflight_request_bytes,
+                 "request bytes held by calls admitted and not yet answered; past it RESOURCE_EXHAUSTED")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--max-batch-results", svc.max_batch_results,
+                 "result rows one batch may ask for in all (sum of limits); past it INVALID_ARGUMENT")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--max-message-bytes", config->server.max_message_bytes,
+                 "largest gRPC request or response")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--max-limit", config->service.max_limit, "largest search limit a request may ask for")
       ->capture_default_str()->check(CLI::Range(1u, 1000u));
   app.add_option("--slot", r.slot_name, "replication slot name")->capture_default_str();
@@ -71,6 +86,7 @@ bool ParseConfig(int argc, char** argv, Config* config, std::string* message, in
   }
 
   r.embedding_table.schema = r.entity_table.schema;
+  svc.max_response_bytes = static_cast<size_t>(config->server.max_message_bytes);
   if (database_url.empty()) {
     if (const char* env = std::getenv("DATABASE_URL")) database_url = env;
   }
