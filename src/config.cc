@@ -35,7 +35,8 @@ bool ParseConfig(int argc, char** argv, Config* config, std::string* message, in
   app.add_option("--listen", config->server.listen, "gRPC listen address (host:port)")->capture_default_str();
   auto& svc = config->service;
   app.add_option("--search-threads,--threads", svc.search_threads,
-                 "threads that run searches (0 = one per core)")->capture_default_str();
+                 "threads that run searches (0 = one per core)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--max-queued-searches", svc.max_queued_searches,
                  "searches that may wait for a search thread; past it RESOURCE_EXHAUSTED")
       ->capture_default_str()->check(CLI::PositiveNumber);
