@@ -301,6 +301,11 @@ TEST(ServiceServingTest, AQueuePastItsBoundIsRefusedNamingTheBoundAndHealthFollo
     return health() == want;
   };
   ASSERT_TRUE(wait_health(cli::ServingStatus::kServing));
+  // Not loaded (a fresh initial load) is NOT_SERVING too, and back.
+  world.board.Update([](MirrorState& s) { s.loaded = false; });
+  EXPECT_TRUE(wait_health(cli::ServingStatus::kNotServing));
+  world.board.Update([](MirrorState& s) { s.loaded = true; });
+  ASSERT_TRUE(wait_health(cli::ServingStatus::kServing));
 
   const Uuid tenant = world.tenant_a;
   const std::vector<float> query = world.QueryNear(world.AnyRow(tenant, kMiniLm));
@@ -332,6 +337,31 @@ TEST(ServiceServingTest, AQueuePastItsBoundIsRefusedNamingTheBoundAndHealthFollo
     ExpectSameResults(call->response, expected);
   }
   EXPECT_TRUE(wait_health(cli::ServingStatus::kServing));
+}
+
+TEST(ServiceServingTest, WaitsPastTheirBoundAreRefusedNamingItAndOthersStillServed) {
+  SearchServiceOptions options;
+  options.max_waiting_searches = 3;
+  TestWorld world(options);
+  const Uuid tenant = world.tenant_a;
+  const std::vector<float> query = world.QueryNear(world.AnyRow(tenant, kMiniLm));
+  const uint64_t never = world.registry.applied_lsn() + (uint64_t{7} << 32);
+  v1::SearchRequest waiting_request = VectorRequest(tenant, kMiniLm, query, 10);
+  waiting_request.set_min_lsn(never);
+
+  InFlight waiting;
+  for (int i = 0; i < 3; ++i) waiting.Start(*world.stub, waiting_request, milliseconds(60000));
+  ASSERT_TRUE(WaitForServing(world, [](const v1::ServingStatus& s) { return s.searches_waiting_for_lsn() == 3; }));
+  v1::SearchResponse response;
+  const grpc::Status refused = world.Search(waiting_request, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error_message().find("--max-waiting-searches 3"), std::string::npos)
+      << refused.error_message();
+  // A search that needs no wait is not held to that bound.
+  const grpc::Status plain = world.Search(VectorRequest(tenant, kMiniLm, query, 10), &response);
+  EXPECT_TRUE(plain.ok()) << plain.error_message();
+  ExpectSameResults(response, BruteForce(world.RowsOf(tenant, kMiniLm), {query, {}, 10, {}, {}}));
+  EXPECT_EQ(Serving(world).refused_waiting_full(), 1u);
 }
 
 // A valid request made large by entity type names (unknown names match nothing).
