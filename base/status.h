@@ -21,6 +21,7 @@ class Status {
     kDeadlineExceeded,
     kFailedPrecondition,
     kInternal,
+    kResourceExhausted,
   };
 
   Status() = default;
@@ -33,6 +34,8 @@ class Status {
   static Status DeadlineExceeded(std::string msg) { return {Code::kDeadlineExceeded, std::move(msg)}; }
   static Status FailedPrecondition(std::string msg) { return {Code::kFailedPrecondition, std::move(msg)}; }
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+  // Past a configured serving bound; the message names the bound.
+  static Status ResourceExhausted(std::string msg) { return {Code::kResourceExhausted, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -48,7 +51,8 @@ class Status {
 inline std::string Status::ToString() const {
   static const char* const kNames[] = {"OK",          "InvalidArgument",  "NotFound",
                                        "Corruption",  "IOError",          "Unavailable",
-                                       "DeadlineExceeded", "FailedPrecondition", "Internal"};
+                                       "DeadlineExceeded", "FailedPrecondition", "Internal",
+                                       "ResourceExhausted"};
   if (ok()) return "OK";
   return std::string(kNames[static_cast<int>(code_)]) + ": " + message_;
 }

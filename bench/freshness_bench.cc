@@ -215,7 +215,7 @@ class Server {
 
  private:
   static std::vector<std::string> Arguments(const Options& options) {
-    std::vector<std::string> args = {"--slot", kSlot, "--threads", "16", "--ann-min-rows",
+    std::vector<std::string> args = {"--slot", kSlot, "--ann-min-rows",
                                      std::to_string(options.ann_min_rows)};
     std::istringstream extra(options.server_args);
     for (std::string arg; extra >> arg;) args.push_back(arg);

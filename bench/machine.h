@@ -2,6 +2,8 @@
 // come with the CPU model and how busy the shared machine was.
 #pragma once
 
+#include <time.h>
+
 #include <fstream>
 #include <string>
 
@@ -23,6 +25,13 @@ inline std::string LoadAverage() {
   std::string one, five, fifteen;
   in >> one >> five >> fifteen;
   return one + " " + five + " " + fifteen;
+}
+
+// CPU time of the whole process (every thread: clients, gRPC server, its pollers), in seconds.
+inline double ProcessCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
 }  // namespace vecmirror::bench

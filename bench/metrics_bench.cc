@@ -70,7 +70,7 @@ struct Servers {
   void Start(std::unique_ptr<GrpcServer>& server,
              const std::function<void(grpc::ServerBuilder&)>& customize,
              std::unique_ptr<v1::VectorSearch::Stub>* stub) {
-    server = std::make_unique<GrpcServer>(GrpcServerOptions{"127.0.0.1:0", 0, 64 << 20});
+    server = std::make_unique<GrpcServer>(GrpcServerOptions{.listen = "127.0.0.1:0", .max_message_bytes = 64 << 20});
     if (Status s = server->Start({&service}, customize); !s.ok()) {
       std::fprintf(stderr, "cannot start the gRPC server: %s\n", s.ToString().c_str());
       std::exit(1);

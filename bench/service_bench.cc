@@ -40,10 +40,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "bench/machine.h"
-#include "index/model_catalog.h"
+#include "bench/search_world.h"
 #include "index/registry.h"
-#include "src/grpc_server.h"
-#include "src/mirror_status.h"
 #include "src/search_service.h"
 #include "tools/datagen/vector_space.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
@@ -51,10 +49,8 @@
 namespace vecmirror {
 namespace {
 
-constexpr uint32_t kLimit = 10;
-constexpr uint64_t kSeed = 7;
+constexpr uint32_t kLimit = bench::SearchWorld::kLimit;
 constexpr int kRepetitions = 5;
-const char* const kTypes[] = {"context", "template", "workflow", "library"};
 
 struct Config {
   size_t n = 20000;
@@ -63,135 +59,15 @@ struct Config {
 };
 Config g_config;
 
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
-std::string ModelFor(size_t dim) {
-  for (const auto& [name, known_dim] : DefaultModels()) {
-    if (known_dim == dim) return name;
-  }
-  return "bench-" + std::to_string(dim);
-}
-
-Uuid UuidFrom(uint64_t hi, uint64_t lo) {
-  Uuid id;
-  for (int i = 0; i < 8; ++i) {
-    id.bytes[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
-    id.bytes[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
-  }
-  return id;
-}
-
-// One registry with two tenants holding the same rows: one pinned to flat, one to HNSW. A
-// SearchService over it, served by a GrpcServer on 127.0.0.1:0, and a stub to that server.
-class World {
- public:
-  World() : model_(ModelFor(g_config.dim)), models_(Models()) {
-    const datagen::ClusteredVectors space(static_cast<uint32_t>(g_config.dim), 32, kSeed);
-    Fill(space);
-    for (size_t q = 0; q < g_config.queries; ++q) queries_.push_back(space.Query(q));
-
-    board_.Update([&](MirrorState& s) {
-      s.state = "streaming";
-      s.applied_lsn = registry_.applied_lsn();
-      s.loaded = true;
-    });
-    service_ = std::make_unique<SearchService>(registry_, models_, board_);
-    server_ = std::make_unique<GrpcServer>(GrpcServerOptions{"127.0.0.1:0", 0, 64 << 20});
-    if (Status s = server_->Start({service_.get()}); !s.ok()) {
-      std::fprintf(stderr, "cannot start the gRPC server: %s\n", s.ToString().c_str());
-      std::exit(1);
-    }
-    server_->SetServing(true);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->bound_port()),
-                                   grpc::InsecureChannelCredentials());
-    stub_ = v1::VectorSearch::NewStub(channel_);
-  }
-  ~World() { server_->Shutdown(std::chrono::system_clock::now()); }
-
-  IndexKey KeyOf(IndexKind kind) const { return {TenantOf(kind), model_, static_cast<uint32_t>(g_config.dim)}; }
-  const std::vector<float>& query(size_t i) const { return queries_[i % queries_.size()]; }
-
-  // The gRPC request for query i against the index of `kind`.
-  v1::SearchRequest Request(IndexKind kind, size_t i) const {
-    v1::SearchRequest request;
-    request.set_tenant_id(TenantOf(kind).ToString());
-    request.set_model(model_);
-    const auto& v = query(i);
-    request.mutable_vector()->mutable_values()->Add(v.begin(), v.end());
-    request.set_limit(kLimit);
-    return request;
-  }
-
-  Registry& registry() { return registry_; }
-  SearchService& service() { return *service_; }
-  v1::VectorSearch::Stub& stub() { return *stub_; }
-
- private:
-  static Uuid TenantOf(IndexKind kind) { return UuidFrom(0x7e4a47, static_cast<uint64_t>(kind) + 1); }
-
-  std::vector<ModelDimension> Models() const {
-    std::vector<ModelDimension> models = DefaultModels();
-    if (model_.rfind("bench-", 0) == 0) models.push_back({model_, static_cast<uint32_t>(g_config.dim)});
-    return models;
-  }
-
-  void Fill(const datagen::ClusteredVectors& space) {
-    const auto start = std::chrono::steady_clock::now();
-    std::vector<EntityTypeCode> types;
-    for (const char* name : kTypes) types.push_back(*registry_.types().Intern(name));
-    for (IndexKind kind : {IndexKind::kFlat, IndexKind::kHnsw}) {
-      std::vector<KeyedWrite> writes;
-      writes.reserve(g_config.n);
-      for (size_t i = 0; i < g_config.n; ++i) {
-        KeyedWrite w;
-        w.key = KeyOf(kind);
-        w.write.op = IndexWrite::Op::kUpsert;
-        w.write.entity_id = UuidFrom(0xe7, i);
-        w.write.type = types[i % types.size()];
-        w.write.vector = space.Vector(i);
-        writes.push_back(std::move(w));
-      }
-      registry_.ApplyTransaction(writes, ++lsn_);
-    }
-    std::printf("generated and applied 2 x %zu rows of %zu-d in %.1f s\n", g_config.n,
-                g_config.dim, Seconds(start));
-    // Seal each index as its kind (pinned), so searches run on the structure, not the tail.
-    for (IndexKind kind : {IndexKind::kFlat, IndexKind::kHnsw}) {
-      const auto build = std::chrono::steady_clock::now();
-      const auto infos = registry_.Rebuild(TenantOf(kind), model_, kind);
-      const bool ok = infos.size() == 1 && infos[0].stats.kind == kind && infos[0].stats.tail == 0;
-      std::printf("built %s index in %.1f s%s\n", IndexKindName(kind), Seconds(build),
-                  ok ? "" : " (NOT as asked: results are meaningless)");
-      if (!ok) std::exit(1);
-    }
-    std::fflush(stdout);
-  }
-
-  const std::string model_;
-  Registry registry_;
-  ModelCatalog models_;
-  MirrorStatusBoard board_;
-  uint64_t lsn_ = 0;
-  std::vector<std::vector<float>> queries_;
-  std::unique_ptr<SearchService> service_;
-  std::unique_ptr<GrpcServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::VectorSearch::Stub> stub_;
-};
+using World = bench::SearchWorld;
 
 World& TheWorld() {
-  static World* world = new World();  // built on first use; lives until exit
+  // Built on first use; lives until exit.
+  static World* world = new World(World::Options{g_config.n, g_config.dim, g_config.queries, {}});
   return *world;
 }
 
-// CPU time of the whole process (every thread: client, gRPC server, its pollers), in seconds.
-double ProcessCpuSeconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
+using bench::ProcessCpuSeconds;
 
 // Reports the process CPU time per query as the counter proc_cpu_us. Unlike wall time it does
 // not grow when other programs on the machine take the cores: it is what a query costs.

@@ -61,6 +61,7 @@ void Registry::ApplyTransaction(std::span<const KeyedWrite> writes, uint64_t com
   }
   locks.clear();
   lsn_cv_.notify_all();
+  lsn_waiters_.SetApplied(applied_lsn_.load(std::memory_order_acquire));
 }
 
 void Registry::AdvanceLsn(uint64_t lsn) {
@@ -71,6 +72,7 @@ void Registry::AdvanceLsn(uint64_t lsn) {
     applied_lsn_.store(lsn, std::memory_order_release);
   }
   lsn_cv_.notify_all();
+  lsn_waiters_.SetApplied(lsn);
 }
 
 bool Registry::WaitForLsn(uint64_t lsn, std::chrono::steady_clock::time_point deadline) const {
@@ -119,6 +121,7 @@ void Registry::Reset(uint64_t lsn) {
     applied_lsn_.store(lsn, std::memory_order_release);
   }
   lsn_cv_.notify_all();
+  lsn_waiters_.SetApplied(lsn);
   // `dropped` is freed here; searches still holding one of its indexes keep it alive.
 }
 

@@ -25,6 +25,7 @@
 #include "index/entity_index.h"
 #include "index/entity_types.h"
 #include "index/index_key.h"
+#include "index/lsn_waiters.h"
 
 namespace vecmirror {
 
@@ -59,8 +60,14 @@ class Registry {
   // read while the search held the index.
   const std::atomic<uint64_t>& applied_lsn_watermark() const { return applied_lsn_; }
 
-  // Waits until applied_lsn >= lsn or the deadline passes. Returns true if reached.
+  // Waits until applied_lsn >= lsn or the deadline passes. Returns true if reached. Holds the
+  // calling thread; a server parks its calls in lsn_waiters() instead.
   bool WaitForLsn(uint64_t lsn, std::chrono::steady_clock::time_point deadline) const;
+
+  // Callbacks parked until applied_lsn reaches a value. Every advance of applied_lsn (and a
+  // Reset) is passed on to it in order, from the applying thread, after the transaction is
+  // visible to searches.
+  LsnWaiters& lsn_waiters() const { return lsn_waiters_; }
 
   // nullptr when the tenant has no rows for that model and dimension yet.
   std::shared_ptr<EntityIndex> Find(const IndexKey& key) const;
@@ -101,6 +108,7 @@ class Registry {
   std::atomic<uint64_t> applied_lsn_{0};
   mutable std::mutex lsn_mu_;
   mutable std::condition_variable lsn_cv_;
+  mutable LsnWaiters lsn_waiters_;
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;

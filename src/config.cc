@@ -179,8 +179,28 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
                  "PostgreSQL URI or key=value conninfo (default: $DATABASE_URL, else the PG* "
                  "variables); keep the password in a PGPASSFILE, not here");
   app.add_option("--listen", config->server.listen, "gRPC listen address (host:port)");
-  app.add_option("--threads", config->server.threads, "gRPC threads (0 = 4 x cores, at least 16)");
-  app.add_option("--max-message-bytes", config->server.max_message_bytes, "largest gRPC message");
+  auto& svc = config->service;
+  app.add_option("--search-threads,--threads", svc.search_threads,
+                 "threads that run searches (0 = one per core)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-queued-searches", svc.max_queued_searches,
+                 "searches that may wait for a search thread; past it RESOURCE_EXHAUSTED")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-waiting-searches", svc.max_waiting_searches,
+                 "searches that may wait for their min_lsn (no thread held); past it "
+                 "RESOURCE_EXHAUSTED")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-inflight-request-bytes", svc.max_inflight_request_bytes,
+                 "request bytes held by calls admitted and not yet answered; past it "
+                 "RESOURCE_EXHAUSTED")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-batch-results", svc.max_batch_results,
+                 "result rows one batch may ask for in all (sum of limits); past it "
+                 "INVALID_ARGUMENT")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-message-bytes", config->server.max_message_bytes,
+                 "largest gRPC request or response")
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-limit", config->service.max_limit,
                  "largest search limit a request may ask for")
       ->check(CLI::Range(1u, 1000u));
@@ -258,6 +278,7 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
 
   if (s.ok()) {
     r.embedding_table.schema = r.entity_table.schema;
+    svc.max_response_bytes = static_cast<size_t>(config->server.max_message_bytes);
     r.conninfo = database_url;
     std::string models_text;
     for (const std::string& m : models) models_text += (models_text.empty() ? "" : ",") + m;

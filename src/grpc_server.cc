@@ -1,12 +1,9 @@
 #include "src/grpc_server.h"
 
-#include <algorithm>
-#include <mutex>
-#include <thread>
+#include <optional>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/resource_quota.h>
 #include <spdlog/spdlog.h>
 
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
@@ -25,15 +22,6 @@ void EnableHealthAndReflectionOnce() {
 
 }  // namespace
 
-int ResolveServerThreads(int threads) {
-  if (threads > 0) return threads;
-  const int hardware = static_cast<int>(std::thread::hardware_concurrency());
-  // The sync server's pollers come out of this budget too, and a search waiting for min_lsn
-  // holds its thread while it waits: a budget near the core count refuses calls that would
-  // only have waited (RESOURCE_EXHAUSTED under a modest load on 2 cores).
-  return std::max(16, 4 * hardware);
-}
-
 GrpcServer::GrpcServer(GrpcServerOptions options) : options_(std::move(options)) {}
 
 GrpcServer::~GrpcServer() { Shutdown(std::chrono::system_clock::now()); }
@@ -43,13 +31,11 @@ Status GrpcServer::Start(const std::vector<grpc::Service*>& services,
   if (server_) return Status::FailedPrecondition("gRPC server already started");
   EnableHealthAndReflectionOnce();
 
-  const int threads = ResolveServerThreads(options_.threads);
-  grpc::ResourceQuota quota("vecmirror-grpc");
-  quota.SetMaxThreads(threads);
-
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &bound_port_);
-  builder.SetResourceQuota(quota);
+  // gRPC sets SO_REUSEPORT by default, which lets a second process bind the same port and take
+  // a share of the connections with a state of its own. Off, the second bind fails.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
@@ -60,12 +46,12 @@ Status GrpcServer::Start(const std::vector<grpc::Service*>& services,
     server_.reset();
     bound_port_ = 0;
     return Status::IOError("gRPC server could not listen on " + options_.listen +
-                           " (address in use, or not host:port?)");
+                           " (address in use by another process, perhaps another "
+                           "vecmirror-server, or not host:port?)");
   }
   // The default health service starts with "" SERVING; turn it off before anyone relies on it.
   SetServing(false);
-  spdlog::info("gRPC server listening on {} (port {}, {} threads)", options_.listen, bound_port_,
-               threads);
+  spdlog::info("gRPC server listening on {} (port {})", options_.listen, bound_port_);
   return Status::Ok();
 }
 
@@ -77,9 +63,36 @@ void GrpcServer::SetServing(bool serving) {
   health->SetServingStatus(v1::VectorSearch::service_full_name(), serving);
 }
 
+void GrpcServer::WatchReadiness(std::function<bool()> ready) {
+  if (!server_ || shut_down_ || readiness_thread_.joinable()) return;
+  readiness_thread_ = std::thread([this, ready = std::move(ready)] { ReadinessLoop(ready); });
+}
+
+void GrpcServer::ReadinessLoop(std::function<bool()> ready) {
+  std::optional<bool> reported;
+  std::unique_lock<std::mutex> lock(readiness_mu_);
+  while (!stop_readiness_) {
+    lock.unlock();
+    const bool now = ready();
+    if (reported != now) {
+      SetServing(now);
+      if (reported.has_value()) spdlog::info("health: {}", now ? "SERVING" : "NOT_SERVING");
+      reported = now;
+    }
+    lock.lock();
+    readiness_cv_.wait_for(lock, options_.readiness_period, [this] { return stop_readiness_; });
+  }
+}
+
 void GrpcServer::Shutdown(std::chrono::system_clock::time_point deadline) {
   if (!server_ || shut_down_) return;
   shut_down_ = true;
+  {
+    std::lock_guard<std::mutex> lock(readiness_mu_);
+    stop_readiness_ = true;
+  }
+  readiness_cv_.notify_all();
+  if (readiness_thread_.joinable()) readiness_thread_.join();
   // Health watchers see NOT_SERVING before the listener goes away, so a load balancer drains
   // this process instead of seeing connection errors.
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {

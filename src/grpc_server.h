@@ -1,24 +1,30 @@
-// GrpcServer: builds and runs the process's grpc::Server: the listen address, the thread
-// budget, message size limits, the standard health service (grpc.health.v1.Health) and server
-// reflection.
+// GrpcServer: builds and runs the process's grpc::Server: the listen address, message size
+// limits, the standard health service (grpc.health.v1.Health) and server reflection.
 //
 // Health: both "" (the whole server) and "vecmirror.v1.VectorSearch" report NOT_SERVING from
-// Start until SetServing(true), which the owner calls once the first full load is complete.
-// Shutdown turns both to NOT_SERVING for good before the server drains.
+// Start until SetServing(true). With WatchReadiness, a thread of the server sets them from a
+// readiness function instead (main: the first load is complete and the search queue and
+// request budget have room), so health goes NOT_SERVING while the server cannot accept work
+// and back when it can. Shutdown turns both to NOT_SERVING for good before the server drains.
 //
-// Threads: the synchronous server runs each call in a thread of its own, up to
-// GrpcServerOptions::threads; a call that arrives when all are busy is refused with
-// RESOURCE_EXHAUSTED rather than queued, so overload shows at the client instead of as
-// unbounded latency.
+// Threads: the services are callback services (grpc::CallbackService): gRPC runs their handlers
+// on its own few threads, and the handlers hand the work to pools of their own
+// (SearchService). No call is refused for want of a thread.
+//
+// The port is exclusive: SO_REUSEPORT is off, so a second server on a port in use fails to
+// start instead of sharing the port (and the clients) with the first.
 //
 // Thread-safety: Start and Shutdown are called once each, from the owner's thread. SetServing
 // and bound_port may be called from any thread after Start.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -30,15 +36,13 @@ namespace vecmirror {
 struct GrpcServerOptions {
   // host:port to listen on. Port 0 picks a free port (see bound_port). Default: 127.0.0.1:50051.
   std::string listen = "127.0.0.1:50051";
-  // Most threads serving calls at once. Default: 0 = four per hardware thread, at least 16.
-  int threads = 0;
-  // Largest request or response, in bytes. Default: 64 MiB (a batch of 1000 3072-d queries is
+  // Largest request or response, in bytes (--max-message-bytes): gRPC refuses a larger
+  // request before any handler sees it. Default: 16 MiB (a batch of 1000 3072-d queries is
   // about 12 MiB).
-  int max_message_bytes = 64 << 20;
+  int max_message_bytes = 16 << 20;
+  // How often WatchReadiness re-evaluates its function. Default: 100 ms.
+  std::chrono::milliseconds readiness_period = std::chrono::milliseconds(100);
 };
-
-// The thread budget `threads` resolves to on this machine.
-int ResolveServerThreads(int threads);
 
 class GrpcServer {
  public:
@@ -58,6 +62,10 @@ class GrpcServer {
   // Sets the health of "" and "vecmirror.v1.VectorSearch".
   void SetServing(bool serving);
 
+  // From now until Shutdown, sets the health to `ready()` every readiness_period (and at once).
+  // `ready` is called from the server's own thread and must outlive the server's Shutdown.
+  void WatchReadiness(std::function<bool()> ready);
+
   // Stops accepting calls, lets calls in flight finish until `deadline`, then cancels the
   // rest. Idempotent.
   void Shutdown(std::chrono::system_clock::time_point deadline);
@@ -70,9 +78,16 @@ class GrpcServer {
 
  private:
   const GrpcServerOptions options_;
+  void ReadinessLoop(std::function<bool()> ready);
+
   std::unique_ptr<grpc::Server> server_;
   int bound_port_ = 0;
   bool shut_down_ = false;
+
+  std::mutex readiness_mu_;
+  std::condition_variable readiness_cv_;
+  bool stop_readiness_ = false;  // guarded by readiness_mu_
+  std::thread readiness_thread_;
 };
 
 }  // namespace vecmirror

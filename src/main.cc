@@ -111,10 +111,12 @@ int Run(Config config) {
     spdlog::info("serving Prometheus metrics at http://{}/metrics (port {})",
                  config.metrics.listen, metrics.http_port());
   }
+  // Health: SERVING once the first load is complete, and while searches are accepted.
+  server.WatchReadiness([&] { return board.loaded() && service.AcceptingWork(); });
   registry.StartMaintenance();
   replicator.Start();
 
-  bool serving = false;
+  bool loaded_before = false;
   timespec tick{0, 200 * 1000 * 1000};
   for (;;) {
     const int sig = sigtimedwait(&signals, nullptr, &tick);
@@ -123,11 +125,8 @@ int Run(Config config) {
       break;
     }
     const bool loaded = board.loaded();
-    if (loaded != serving) {
-      server.SetServing(loaded);
-      serving = loaded;
-      if (loaded) spdlog::info("first load complete: health SERVING");
-    }
+    if (loaded && !loaded_before) spdlog::info("first load complete: health SERVING");
+    loaded_before = loaded;
   }
   server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   replicator.Stop();

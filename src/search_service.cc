@@ -36,24 +36,31 @@ Status ParseUuidField(const std::string& field, const std::string& text, Uuid* o
   return Status::Ok();
 }
 
+}  // namespace
+
 // A search request that passed the checks which don't depend on the server's state.
 struct ParsedSearch {
   Uuid tenant;
-  std::vector<float> vector;         // unit norm; empty when querying by entity
   std::optional<Uuid> query_entity;  // "more like this"
   size_t limit = 0;
   std::optional<float> min_similarity;
   SearchEffort effort;
 };
 
-// Checks every component and scales the vector to unit length. Scaling by the largest
-// magnitude first keeps the norm's square from overflowing (1e30) or underflowing (1e-30).
-Status ParseQueryVector(const v1::Vector& proto, std::vector<float>* out) {
+struct CheckedBatch {
+  std::vector<Status> checks;  // CheckSearch's outcome per item
+  std::vector<ParsedSearch> parsed;
+};
+
+namespace {
+
+// Checks every component without copying the vector: each must be finite, and one non-zero.
+Status CheckQueryVector(const v1::Vector& proto) {
   if (proto.values_size() == 0) {
     return Status::InvalidArgument(
         "query.vector is empty; expected one float per dimension of the model");
   }
-  float max_abs = 0;
+  bool nonzero = false;
   for (int i = 0; i < proto.values_size(); ++i) {
     const float v = proto.values(i);
     if (!std::isfinite(v)) {
@@ -61,12 +68,20 @@ Status ParseQueryVector(const v1::Vector& proto, std::vector<float>* out) {
                                      (std::isnan(v) ? "NaN" : "Inf") +
                                      "; every component must be finite");
     }
-    max_abs = std::max(max_abs, std::fabs(v));
+    nonzero |= v != 0;
   }
-  if (max_abs == 0) {
+  if (!nonzero) {
     return Status::InvalidArgument(
         "query.vector is all zeros; cosine similarity needs a non-zero vector");
   }
+  return Status::Ok();
+}
+
+// The checked query scaled to unit length. Scaling by the largest magnitude first keeps the
+// norm's square from overflowing (1e30) or underflowing (1e-30).
+Status NormalizedQueryVector(const v1::Vector& proto, std::vector<float>* out) {
+  float max_abs = 0;
+  for (const float v : proto.values()) max_abs = std::max(max_abs, std::fabs(v));
   out->assign(proto.values().begin(), proto.values().end());
   for (float& v : *out) v /= max_abs;
   if (!NormalizeInPlace(*out)) {
@@ -78,7 +93,7 @@ Status ParseQueryVector(const v1::Vector& proto, std::vector<float>* out) {
 Status ParseQuery(const v1::SearchRequest& request, ParsedSearch* parsed) {
   switch (request.query_case()) {
     case v1::SearchRequest::kVector:
-      return ParseQueryVector(request.vector(), &parsed->vector);
+      return CheckQueryVector(request.vector());
     case v1::SearchRequest::kQueryEntityId: {
       Uuid entity;
       Status s = ParseUuidField("query_entity_id", request.query_entity_id(), &entity);
@@ -193,6 +208,17 @@ grpc::Status Guarded(const char* method, Fn&& fn) {
   }
 }
 
+// Finishes a call in its handler.
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+// Rebuilds run one at a time; this many more may wait.
+constexpr size_t kMaxQueuedRebuilds = 16;
+
 }  // namespace
 
 double SecondsSinceLastCommitAt(const MirrorState& state,
@@ -220,13 +246,34 @@ grpc::Status ToGrpcStatus(const Status& status) {
     case Status::Code::kDeadlineExceeded: code = C::DEADLINE_EXCEEDED; break;
     case Status::Code::kFailedPrecondition: code = C::FAILED_PRECONDITION; break;
     case Status::Code::kInternal: code = C::INTERNAL; break;
+    case Status::Code::kResourceExhausted: code = C::RESOURCE_EXHAUSTED; break;
   }
   return grpc::Status(code, status.message());
 }
 
 SearchService::SearchService(Registry& registry, ModelCatalog& models,
                              const MirrorStatusBoard& board, SearchServiceOptions options)
-    : registry_(registry), models_(models), board_(board), options_(options) {}
+    : registry_(registry),
+      models_(models),
+      board_(board),
+      options_(options),
+      admission_(AdmissionLimits{options.max_queued_searches, options.max_waiting_searches,
+                                 options.max_inflight_request_bytes}),
+      search_pool_(options.search_threads, options.max_queued_searches, "vm-search"),
+      rebuild_pool_(1, kMaxQueuedRebuilds, "vm-rebuild") {
+  search_path_ = ServingPath{&search_pool_, &registry_.lsn_waiters(), &admission_,
+                             [this] { return admission_.QueueFull(); }};
+  rebuild_path_ = ServingPath{&rebuild_pool_, &registry_.lsn_waiters(), &admission_, [] {
+                                return Status::ResourceExhausted(
+                                    "RebuildIndex queue is full: one rebuild runs at a time and " +
+                                    std::to_string(kMaxQueuedRebuilds) +
+                                    " more wait; retry when one has finished");
+                              }};
+}
+
+// The pools finish what they hold before their threads join; the server, shut down first, sends
+// nothing new.
+SearchService::~SearchService() = default;
 
 std::string SearchService::KnownModelsText() const {
   std::string text;
@@ -241,7 +288,7 @@ std::string SearchService::KnownModelsText() const {
 // ("min_lsn X/Y not applied ...") reaches the client before its own timer turns the call into
 // a bare DEADLINE_EXCEEDED. With no deadline, the wait is capped by max_lsn_wait.
 std::chrono::steady_clock::time_point SearchService::WaitDeadline(
-    const grpc::ServerContext& context) const {
+    const grpc::ServerContextBase& context) const {
   using namespace std::chrono;
   const auto steady_now = steady_clock::now();
   const auto system_now = system_clock::now();
@@ -253,75 +300,79 @@ std::chrono::steady_clock::time_point SearchService::WaitDeadline(
   return steady_now + (remaining - margin);
 }
 
+Lsn SearchService::AwaitedLsn(const v1::SearchRequest& request) const {
+  // An awaited position inside a WAL page header (pg_current_wal_insert_lsn() right after a
+  // page boundary) is covered by the page start, where the stream's commit ends.
+  return CoveringLsn(request.min_lsn(), board_.wal_segment_bytes());
+}
+
 Status SearchService::MinLsnNotReached(const v1::SearchRequest& request) const {
   return Status::DeadlineExceeded("min_lsn " + FormatLsn(request.min_lsn()) +
                                   " not applied; applied is " + FormatLsn(registry_.applied_lsn()));
 }
 
-Status SearchService::WaitForMinLsn(const v1::SearchRequest& request,
-                                    std::chrono::steady_clock::time_point deadline) const {
-  // An awaited position inside a WAL page header (pg_current_wal_insert_lsn() right after a
-  // page boundary) is covered by the page start, where the stream's commit ends.
-  const Lsn awaited = CoveringLsn(request.min_lsn(), board_.wal_segment_bytes());
-  if (awaited <= registry_.applied_lsn()) return Status::Ok();
-  const auto start = std::chrono::steady_clock::now();
-  const bool applied = registry_.WaitForLsn(awaited, deadline);
-  const std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start;
-  if (waited.count() > 1.0) {
-    spdlog::warn("a search waited {:.1f} s for min_lsn {} (awaiting {}; applied is {}){}",
-                 waited.count(), FormatLsn(request.min_lsn()), FormatLsn(awaited),
-                 FormatLsn(registry_.applied_lsn()), applied ? "" : ": not reached");
-  }
-  return applied ? Status::Ok() : MinLsnNotReached(request);
+Status SearchService::UnknownModel(const std::string& model) const {
+  return Status::InvalidArgument(
+      (model.empty() ? std::string("model is required") : "model " + QuoteForEcho(model) + " is not known") +
+      "; known models: " + KnownModelsText());
 }
 
-Status SearchService::Search(const v1::SearchRequest& request,
-                             std::chrono::steady_clock::time_point deadline,
-                             v1::SearchResponse* response) const {
-  ParsedSearch parsed;
-  if (Status s = ParseSearch(request, options_, &parsed); !s.ok()) return s;
+namespace {
+
+Status CheckDimension(const v1::SearchRequest& request, uint32_t dim) {
+  if (request.query_case() != v1::SearchRequest::kVector) return Status::Ok();
+  const size_t given = static_cast<size_t>(request.vector().values_size());
+  if (given == dim) return Status::Ok();
+  return Status::InvalidArgument("query.vector has " + std::to_string(given) +
+                                 " dimensions; model " + request.model() + " has " +
+                                 std::to_string(dim));
+}
+
+}  // namespace
+
+// Everything that can be told before a min_lsn wait. A model not known yet may still be
+// created by the transaction the caller waits for: it is judged after the wait (RunSearch).
+Status SearchService::CheckSearch(const v1::SearchRequest& request, ParsedSearch* parsed) const {
+  if (Status s = ParseSearch(request, options_, parsed); !s.ok()) return s;
   if (!board_.loaded()) {
     return Status::Unavailable("initial load in progress; retry when health reports SERVING");
   }
-
   const std::string& model = request.model();
-  auto lookup = [&] { return model.empty() ? std::nullopt : models_.DimensionOf(model); };
-  std::optional<uint32_t> dim = lookup();
-  // A model first seen in a transaction the caller waits for is not known until it is applied:
-  // wait for min_lsn before calling the model unknown.
-  if (!dim && !model.empty()) {
-    if (Status s = WaitForMinLsn(request, deadline); !s.ok()) return s;
-    dim = lookup();
-  }
-  if (!dim) {
-    return Status::InvalidArgument(
-        (model.empty() ? std::string("model is required")
-                       : "model " + QuoteForEcho(model) + " is not known") +
-        "; known models: " + KnownModelsText());
-  }
-  if (!parsed.vector.empty() && parsed.vector.size() != *dim) {
-    return Status::InvalidArgument("query.vector has " + std::to_string(parsed.vector.size()) +
-                                   " dimensions; model " + model + " has " +
-                                   std::to_string(*dim));
-  }
+  const std::optional<uint32_t> dim =
+      model.empty() ? std::nullopt : models_.DimensionOf(model);
+  if (dim) return CheckDimension(request, *dim);
+  if (!model.empty() && AwaitedLsn(request) > registry_.applied_lsn()) return Status::Ok();
+  return UnknownModel(model);
+}
 
-  if (Status s = WaitForMinLsn(request, deadline); !s.ok()) return s;
+// The search itself, once min_lsn is applied (or its wait has ended).
+Status SearchService::RunSearch(const v1::SearchRequest& request, ParsedSearch* parsed,
+                                v1::SearchResponse* response) const {
+  const std::string& model = request.model();
+  const std::optional<uint32_t> dim =
+      model.empty() ? std::nullopt : models_.DimensionOf(model);
+  if (AwaitedLsn(request) > registry_.applied_lsn()) return MinLsnNotReached(request);
+  if (!dim) return UnknownModel(model);
+  if (Status s = CheckDimension(request, *dim); !s.ok()) return s;
 
   // Read the watermark before looking anything up. Indexes and entity types come into being
   // before the transaction that needs them is applied, so whatever is missing now was missing
   // at this LSN too, and an empty answer is exact at it.
   const uint64_t lsn_before = registry_.applied_lsn();
-  const std::shared_ptr<EntityIndex> index = registry_.Find(IndexKey{parsed.tenant, model, *dim});
+  const std::shared_ptr<EntityIndex> index = registry_.Find(IndexKey{parsed->tenant, model, *dim});
 
-  if (parsed.query_entity) {
+  std::vector<float> vector;
+  if (parsed->query_entity) {
     std::optional<std::vector<float>> stored =
-        index ? index->VectorOf(*parsed.query_entity) : std::nullopt;
+        index ? index->VectorOf(*parsed->query_entity) : std::nullopt;
     if (!stored) {
-      return Status::NotFound("query_entity_id " + parsed.query_entity->ToString() +
-                              " is not mirrored for tenant_id " + parsed.tenant.ToString() +
+      return Status::NotFound("query_entity_id " + parsed->query_entity->ToString() +
+                              " is not mirrored for tenant_id " + parsed->tenant.ToString() +
                               " and model " + model);
     }
-    parsed.vector = std::move(*stored);
+    vector = std::move(*stored);
+  } else if (Status s = NormalizedQueryVector(request.vector(), &vector); !s.ok()) {
+    return s;
   }
 
   const TypeMask types = ResolveTypes(request.entity_types(), registry_.types());
@@ -334,14 +385,14 @@ Status SearchService::Search(const v1::SearchRequest& request,
   }
 
   SearchQuery query;
-  query.vector = parsed.vector;
+  query.vector = std::move(vector);
   query.types = types;
-  query.limit = parsed.limit;
-  query.min_similarity = parsed.min_similarity;
-  query.exclude = parsed.query_entity;
-  query.effort = parsed.effort;
+  query.limit = parsed->limit;
+  query.min_similarity = parsed->min_similarity;
+  query.exclude = parsed->query_entity;
+  query.effort = parsed->effort;
 
-  // EntityIndex::Search holds FAISS to one OpenMP thread in this gRPC thread, and reads the
+  // EntityIndex::Search holds FAISS to one OpenMP thread in this worker, and reads the
   // watermark while it holds the index: the LSN reported is exactly what the search saw.
   const SearchResult result = index->Search(query, &registry_.applied_lsn_watermark());
   response->set_applied_lsn(result.applied_lsn);
@@ -356,48 +407,129 @@ Status SearchService::Search(const v1::SearchRequest& request,
   return Status::Ok();
 }
 
-grpc::Status SearchService::SearchSimilarEntities(grpc::ServerContext* context,
-                                                  const v1::SearchRequest* request,
-                                                  v1::SearchResponse* response) {
-  return Guarded("SearchSimilarEntities", [&] {
-    Status s = Search(*request, WaitDeadline(*context), response);
-    if (!s.ok()) response->Clear();
-    return ToGrpcStatus(s);
-  });
+Status SearchService::Search(const v1::SearchRequest& request,
+                             std::chrono::steady_clock::time_point deadline,
+                             v1::SearchResponse* response) const {
+  ParsedSearch parsed;
+  if (Status s = CheckSearch(request, &parsed); !s.ok()) return s;
+  const Lsn awaited = AwaitedLsn(request);
+  if (awaited > registry_.applied_lsn() && !registry_.WaitForLsn(awaited, deadline)) {
+    return MinLsnNotReached(request);
+  }
+  return RunSearch(request, &parsed, response);
 }
 
-// Items run one after another in this handler's thread. Parallelism comes from concurrent
-// calls, each in its own gRPC thread; fanning one batch out over more threads would let a
-// single caller take every core from the others.
-grpc::Status SearchService::BatchSearchSimilarEntities(grpc::ServerContext* context,
-                                                       const v1::BatchSearchRequest* request,
-                                                       v1::BatchSearchResponse* response) {
-  return Guarded("BatchSearchSimilarEntities", [&] {
-    const size_t n = static_cast<size_t>(request->requests_size());
-    if (n > options_.max_batch) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "requests has " + std::to_string(n) + " items; expected at most " +
-                              std::to_string(options_.max_batch));
-    }
-    const auto deadline = WaitDeadline(*context);
-    for (const v1::SearchRequest& item_request : request->requests()) {
-      if (context->IsCancelled()) {
-        return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+grpc::ServerUnaryReactor* SearchService::SearchSimilarEntities(
+    grpc::CallbackServerContext* context, const v1::SearchRequest* request,
+    v1::SearchResponse* response) {
+  // Authentication and authorization of this call go here, before anything else.
+  auto parsed = std::make_shared<ParsedSearch>();
+  const grpc::Status checked = Guarded("SearchSimilarEntities", [&] {
+    return ToGrpcStatus(CheckSearch(*request, parsed.get()));
+  });
+  if (!checked.ok()) return FinishNow(context, checked);
+  ServingPlan plan;
+  plan.request_bytes = request->ByteSizeLong();
+  const Lsn awaited = AwaitedLsn(*request);
+  plan.wait_lsn = awaited > registry_.applied_lsn() ? awaited : 0;
+  plan.wait_deadline = WaitDeadline(*context);
+  plan.run = [this, request, response, parsed] {
+    const Status s = RunSearch(*request, parsed.get(), response);
+    if (!s.ok()) response->Clear();
+    return ToGrpcStatus(s);
+  };
+  plan.on_wait_deadline = [this, request] { return ToGrpcStatus(MinLsnNotReached(*request)); };
+  return ServingCall::Start(context, search_path_, std::move(plan));
+}
+
+grpc::ServerUnaryReactor* SearchService::BatchSearchSimilarEntities(
+    grpc::CallbackServerContext* context, const v1::BatchSearchRequest* request,
+    v1::BatchSearchResponse* response) {
+  // Authentication and authorization of this call go here, before anything else.
+  const size_t n = static_cast<size_t>(request->requests_size());
+  if (n > options_.max_batch) {
+    return FinishNow(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                           "requests has " + std::to_string(n) +
+                                               " items; expected at most " +
+                                               std::to_string(options_.max_batch)));
+  }
+  // Bounded before anything runs, so that the response fits the largest message.
+  uint64_t rows = 0;
+  for (const v1::SearchRequest& item : request->requests()) {
+    rows += item.has_limit() ? std::min(item.limit(), options_.max_limit) : options_.default_limit;
+  }
+  if (rows > options_.max_batch_results) {
+    return FinishNow(context,
+                     grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "requests ask for " + std::to_string(rows) +
+                                      " result rows in all (the sum of their limits); expected "
+                                      "at most " + std::to_string(options_.max_batch_results) +
+                                      " (--max-batch-results)"));
+  }
+
+  // Each item is checked now; the batch waits once, for the highest min_lsn of its valid items.
+  auto checked = std::make_shared<CheckedBatch>();
+  checked->checks.reserve(n);
+  checked->parsed.resize(n);
+  uint64_t wait_lsn = 0;
+  const uint64_t applied = registry_.applied_lsn();
+  const grpc::Status all_checked = Guarded("BatchSearchSimilarEntities", [&] {
+    for (size_t i = 0; i < n; ++i) {
+      const v1::SearchRequest& item = request->requests(static_cast<int>(i));
+      checked->checks.push_back(CheckSearch(item, &checked->parsed[i]));
+      if (checked->checks.back().ok() && AwaitedLsn(item) > applied) {
+        wait_lsn = std::max(wait_lsn, AwaitedLsn(item));
       }
-      v1::BatchSearchItem* item = response->add_items();
-      const Status s = Search(item_request, deadline, item->mutable_response());
-      if (!s.ok()) item->clear_response();
-      item->set_code(static_cast<int32_t>(ToGrpcStatus(s).error_code()));
-      item->set_message(s.message());
     }
     return grpc::Status::OK;
   });
+  if (!all_checked.ok()) return FinishNow(context, all_checked);
+
+  ServingPlan plan;
+  plan.request_bytes = request->ByteSizeLong();
+  plan.wait_lsn = wait_lsn;
+  plan.wait_deadline = WaitDeadline(*context);
+  plan.run = [this, context, request, response, checked] {
+    return RunBatch(context, *request, *checked, response);
+  };
+  // on_wait_deadline stays empty: past the deadline each item still gets its own answer.
+  return ServingCall::Start(context, search_path_, std::move(plan));
 }
 
-grpc::Status SearchService::ListIndexes(grpc::ServerContext* context,
-                                        const v1::ListIndexesRequest* request,
-                                        v1::ListIndexesResponse* response) {
-  return Guarded("ListIndexes", [&] {
+// Items run one after another on this worker. Parallelism comes from concurrent calls; fanning
+// one batch out over more workers would let a single caller take every core from the others.
+grpc::Status SearchService::RunBatch(grpc::CallbackServerContext* context,
+                                     const v1::BatchSearchRequest& request, CheckedBatch& checked,
+                                     v1::BatchSearchResponse* response) const {
+  for (int i = 0; i < request.requests_size(); ++i) {
+    if (context->IsCancelled()) {
+      response->Clear();
+      return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+    }
+    v1::BatchSearchItem* item = response->add_items();
+    Status s = checked.checks[i];
+    if (s.ok()) s = RunSearch(request.requests(i), &checked.parsed[i], item->mutable_response());
+    if (!s.ok()) item->clear_response();
+    item->set_code(static_cast<int32_t>(ToGrpcStatus(s).error_code()));
+    item->set_message(s.message());
+  }
+  const size_t bytes = response->ByteSizeLong();
+  if (bytes > options_.max_response_bytes) {
+    response->Clear();
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the response would be " + std::to_string(bytes) +
+                            " bytes, more than the largest message of " +
+                            std::to_string(options_.max_response_bytes) +
+                            " bytes (--max-message-bytes); ask for fewer results");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* SearchService::ListIndexes(grpc::CallbackServerContext* context,
+                                                     const v1::ListIndexesRequest* request,
+                                                     v1::ListIndexesResponse* response) {
+  // Authentication and authorization of this call go here, before anything else.
+  return FinishNow(context, Guarded("ListIndexes", [&] {
     std::optional<Uuid> tenant;
     if (!request->tenant_id().empty()) {
       Uuid parsed;
@@ -413,66 +545,106 @@ grpc::Status SearchService::ListIndexes(grpc::ServerContext* context,
       FillIndexInfo(info, response->add_indexes());
     }
     return grpc::Status::OK;
-  });
+  }));
 }
 
-grpc::Status SearchService::GetMirrorStatus(grpc::ServerContext* context,
-                                            const v1::GetMirrorStatusRequest* request,
-                                            v1::MirrorStatus* response) {
-  return Guarded("GetMirrorStatus", [&] {
-    const MirrorState state = board_.Get();
-    const auto now = std::chrono::system_clock::now();
-    response->set_state(state.state);
-    response->set_slot_name(state.slot_name);
-    response->set_publication(state.publication);
-    response->set_applied_lsn(state.applied_lsn);
-    response->set_confirmed_lsn(state.confirmed_lsn);
-    response->set_server_lsn(state.server_lsn);
-    response->set_lag_bytes(state.lag_bytes());
-    response->set_lag_seconds(LagSecondsAt(state, now));
-    response->set_seconds_since_last_commit(SecondsSinceLastCommitAt(state, now));
-    response->set_reconnects(state.reconnects);
-    response->set_initial_loads(state.initial_loads);
-    response->set_transactions_applied(state.transactions_applied);
-    response->set_changes_applied(state.changes_applied);
-    v1::BadRowCounters* bad = response->mutable_bad_rows();
-    bad->set_null_vector(state.bad_rows[BadRowReason::kNullVector]);
-    bad->set_non_finite(state.bad_rows[BadRowReason::kNonFinite]);
-    bad->set_zero_vector(state.bad_rows[BadRowReason::kZeroVector]);
-    bad->set_dimension_mismatch(state.bad_rows[BadRowReason::kDimensionMismatch]);
-    bad->set_malformed(state.bad_rows[BadRowReason::kMalformed]);
-    bad->set_unknown_model(state.bad_rows[BadRowReason::kUnknownModel]);
-    bad->set_entity_type_limit(state.bad_rows[BadRowReason::kEntityTypeLimit]);
-    response->set_last_error(state.last_error);
-    response->set_loaded(state.loaded);
+grpc::ServerUnaryReactor* SearchService::GetMirrorStatus(grpc::CallbackServerContext* context,
+                                                         const v1::GetMirrorStatusRequest* request,
+                                                         v1::MirrorStatus* response) {
+  // Authentication and authorization of this call go here, before anything else.
+  return FinishNow(context, Guarded("GetMirrorStatus", [&] {
+    FillMirrorStatus(response);
     return grpc::Status::OK;
-  });
+  }));
 }
 
-grpc::Status SearchService::RebuildIndex(grpc::ServerContext* context,
-                                         const v1::RebuildIndexRequest* request,
-                                         v1::RebuildIndexResponse* response) {
-  return Guarded("RebuildIndex", [&] {
-    Uuid tenant;
-    if (Status s = ParseUuidField("tenant_id", request->tenant_id(), &tenant); !s.ok()) {
-      return ToGrpcStatus(s);
-    }
-    std::optional<IndexKind> kind;
-    if (Status s = FromProtoKind(request->kind(), &kind); !s.ok()) return ToGrpcStatus(s);
+void SearchService::FillMirrorStatus(v1::MirrorStatus* response) const {
+  const MirrorState state = board_.Get();
+  const auto now = std::chrono::system_clock::now();
+  response->set_state(state.state);
+  response->set_slot_name(state.slot_name);
+  response->set_publication(state.publication);
+  response->set_applied_lsn(state.applied_lsn);
+  response->set_confirmed_lsn(state.confirmed_lsn);
+  response->set_server_lsn(state.server_lsn);
+  response->set_lag_bytes(state.lag_bytes());
+  response->set_lag_seconds(LagSecondsAt(state, now));
+  response->set_seconds_since_last_commit(SecondsSinceLastCommitAt(state, now));
+  response->set_reconnects(state.reconnects);
+  response->set_initial_loads(state.initial_loads);
+  response->set_transactions_applied(state.transactions_applied);
+  response->set_changes_applied(state.changes_applied);
+  v1::BadRowCounters* bad = response->mutable_bad_rows();
+  bad->set_null_vector(state.bad_rows[BadRowReason::kNullVector]);
+  bad->set_non_finite(state.bad_rows[BadRowReason::kNonFinite]);
+  bad->set_zero_vector(state.bad_rows[BadRowReason::kZeroVector]);
+  bad->set_dimension_mismatch(state.bad_rows[BadRowReason::kDimensionMismatch]);
+  bad->set_malformed(state.bad_rows[BadRowReason::kMalformed]);
+  bad->set_unknown_model(state.bad_rows[BadRowReason::kUnknownModel]);
+  bad->set_entity_type_limit(state.bad_rows[BadRowReason::kEntityTypeLimit]);
+  response->set_last_error(state.last_error);
+  response->set_loaded(state.loaded);
 
-    spdlog::info("RebuildIndex: tenant {} model {} kind {}", tenant.ToString(),
-                 QuoteForEcho(request->model()), kind ? IndexKindName(*kind) : "by size");
-    const std::vector<IndexInfo> rebuilt = registry_.Rebuild(tenant, request->model(), kind);
-    if (rebuilt.empty()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                          "no index matches tenant_id " + tenant.ToString() +
-                              (request->model().empty()
-                                   ? std::string()
-                                   : " and model " + QuoteForEcho(request->model())));
-    }
-    for (const IndexInfo& info : rebuilt) FillIndexInfo(info, response->add_rebuilt());
-    return grpc::Status::OK;
-  });
+  const ServingCounters c = Counters();
+  v1::ServingStatus* serving = response->mutable_serving();
+  serving->set_worker_threads(static_cast<uint32_t>(c.worker_threads));
+  serving->set_searches_queued(c.searches_queued);
+  serving->set_searches_running(c.searches_running);
+  serving->set_searches_waiting_for_lsn(c.searches_waiting_for_lsn);
+  serving->set_inflight_request_bytes(c.admission.inflight_request_bytes);
+  serving->set_refused_queue_full(c.admission.refused_queue_full);
+  serving->set_refused_waiting_full(c.admission.refused_waiting_full);
+  serving->set_refused_request_bytes(c.admission.refused_request_bytes);
+  serving->set_cancelled_before_run(c.admission.cancelled_before_run);
+}
+
+grpc::ServerUnaryReactor* SearchService::RebuildIndex(grpc::CallbackServerContext* context,
+                                                      const v1::RebuildIndexRequest* request,
+                                                      v1::RebuildIndexResponse* response) {
+  // Authentication and authorization of this call go here, before anything else.
+  ServingPlan plan;
+  plan.request_bytes = request->ByteSizeLong();
+  plan.run = [this, request, response] {
+    return Guarded("RebuildIndex", [&] { return Rebuild(*request, response); });
+  };
+  return ServingCall::Start(context, rebuild_path_, std::move(plan));
+}
+
+grpc::Status SearchService::Rebuild(const v1::RebuildIndexRequest& request,
+                                    v1::RebuildIndexResponse* response) {
+  Uuid tenant;
+  if (Status s = ParseUuidField("tenant_id", request.tenant_id(), &tenant); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  std::optional<IndexKind> kind;
+  if (Status s = FromProtoKind(request.kind(), &kind); !s.ok()) return ToGrpcStatus(s);
+
+  spdlog::info("RebuildIndex: tenant {} model {} kind {}", tenant.ToString(),
+               QuoteForEcho(request.model()), kind ? IndexKindName(*kind) : "by size");
+  const std::vector<IndexInfo> rebuilt = registry_.Rebuild(tenant, request.model(), kind);
+  if (rebuilt.empty()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "no index matches tenant_id " + tenant.ToString() +
+                            (request.model().empty()
+                                 ? std::string()
+                                 : " and model " + QuoteForEcho(request.model())));
+  }
+  for (const IndexInfo& info : rebuilt) FillIndexInfo(info, response->add_rebuilt());
+  return grpc::Status::OK;
+}
+
+bool SearchService::AcceptingWork() const {
+  return search_pool_.queued() < search_pool_.max_queued() && admission_.HasRequestBytesRoom();
+}
+
+ServingCounters SearchService::Counters() const {
+  ServingCounters c;
+  c.worker_threads = search_pool_.threads();
+  c.searches_queued = search_pool_.queued();
+  c.searches_running = search_pool_.running();
+  c.admission = admission_.Counters();
+  c.searches_waiting_for_lsn = c.admission.waiting;
+  return c;
 }
 
 }  // namespace vecmirror

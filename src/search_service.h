@@ -1,18 +1,30 @@
-// SearchService: the vecmirror.v1.VectorSearch gRPC handlers. Each handler validates its
-// request, calls the index engine (index/) and maps the outcome to a grpc::Status once, at the
-// edge, with a message that names the field and the value expected (DESIGN.md "Errors").
+// SearchService: the vecmirror.v1.VectorSearch gRPC handlers, on gRPC's callback API. Each
+// handler validates its request, calls the index engine (index/) and maps the outcome to a
+// grpc::Status once, at the edge, with a message that names the field and the value expected
+// (DESIGN.md "Errors").
 //
 // Validation order, for one search: first what is wrong regardless of the server's state
 // (tenant_id, query, limit, min_similarity, effort: INVALID_ARGUMENT, never worth retrying),
 // then the server's state (UNAVAILABLE until the initial load completes), then what depends
-// on the mirrored data (model and dimension, the min_lsn wait, query_entity_id).
+// on the mirrored data (model and dimension, the min_lsn wait, query_entity_id). The query
+// vector's length is checked against the model before the vector is copied or normalized.
 //
-// Threading: one search runs in the gRPC thread that received it. EntityIndex::Search holds
-// FAISS to one OpenMP thread in the calling thread, so concurrent calls, not OpenMP teams, use
-// the cores and never oversubscribe them; RebuildIndex builds with OpenMP's full team.
+// Serving model (DESIGN.md "Serving"): a search is validated in the handler, admitted against
+// the in-flight request-bytes budget, then queued on a worker pool of `search_threads` threads
+// behind a queue of at most `max_queued_searches`; one that must wait for its min_lsn is
+// parked first, holding no thread, and resumes when the LSN is applied, its deadline passes or
+// the client cancels (src/serving_call.h). Past a bound a call gets RESOURCE_EXHAUSTED with a
+// message that names the bound. ListIndexes and GetMirrorStatus answer in the handler;
+// RebuildIndex runs on a one-thread pool of its own, so it never takes a search worker.
+//
+// Threading: EntityIndex::Search holds FAISS to one OpenMP thread in the calling worker, so
+// concurrent calls, not OpenMP teams, use the cores and never oversubscribe them; RebuildIndex
+// builds with OpenMP's full team. A batch runs its items one after another on one worker, so one
+// caller can't take every core from the others.
 //
 // Thread-safety: all handlers may run concurrently. The Registry, ModelCatalog and
-// MirrorStatusBoard passed in must outlive the service; they are safe for concurrent use.
+// MirrorStatusBoard passed in must outlive the service; they are safe for concurrent use. The
+// gRPC server must be shut down before the service is destroyed.
 #pragma once
 
 #include <chrono>
@@ -26,7 +38,10 @@
 #include "base/status.h"
 #include "index/model_catalog.h"
 #include "index/registry.h"
+#include "src/admission.h"
 #include "src/mirror_status.h"
+#include "src/serving_call.h"
+#include "src/worker_pool.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
 
 namespace vecmirror {
@@ -41,6 +56,37 @@ struct SearchServiceOptions {
   size_t max_batch = 1000;
   // How long a min_lsn wait may last when the call carries no deadline. Default: 30 s.
   std::chrono::milliseconds max_lsn_wait = std::chrono::seconds(30);
+
+  // Threads that run searches (--search-threads). Default: 0 = one per hardware thread.
+  int search_threads = 0;
+  // Searches that may wait for a worker thread; one more is refused with RESOURCE_EXHAUSTED
+  // (--max-queued-searches). Default: 1024.
+  size_t max_queued_searches = 1024;
+  // Searches that may be parked until their min_lsn is applied; one more is refused with
+  // RESOURCE_EXHAUSTED (--max-waiting-searches). Default: 4096.
+  size_t max_waiting_searches = 4096;
+  // Serialized request bytes of the search and rebuild calls admitted and not yet answered; a
+  // call that would pass it is refused with RESOURCE_EXHAUSTED (--max-inflight-request-bytes).
+  // Default: 256 MiB.
+  size_t max_inflight_request_bytes = size_t{256} << 20;
+  // Result rows one BatchSearchSimilarEntities call may ask for in all (the sum of its items'
+  // limits); past it the call is INVALID_ARGUMENT (--max-batch-results). Default: 100,000:
+  // about 8 MiB of response with entity type names of 32 bytes, well inside
+  // max_response_bytes.
+  size_t max_batch_results = 100000;
+  // The largest response the server sends (GrpcServerOptions::max_message_bytes); a batch
+  // response past it (only with very long entity type names) is INVALID_ARGUMENT rather than
+  // a transport error. Default: 16 MiB.
+  size_t max_response_bytes = size_t{16} << 20;
+};
+
+// What the serving path holds now and has refused since start (GetMirrorStatus.serving).
+struct ServingCounters {
+  int worker_threads = 0;
+  size_t searches_queued = 0;
+  size_t searches_running = 0;
+  size_t searches_waiting_for_lsn = 0;
+  AdmissionCounters admission;
 };
 
 // GetMirrorStatus's lag at `now`. MirrorState::lag_seconds is read as the commit-to-apply
@@ -52,43 +98,70 @@ double LagSecondsAt(const MirrorState& state, std::chrono::system_clock::time_po
 double SecondsSinceLastCommitAt(const MirrorState& state,
                                 std::chrono::system_clock::time_point now);
 
-class SearchService final : public v1::VectorSearch::Service {
+struct ParsedSearch;  // a search request that passed CheckSearch (search_service.cc)
+struct CheckedBatch;  // each item of a batch with its CheckSearch outcome
+
+class SearchService final : public v1::VectorSearch::CallbackService {
  public:
   SearchService(Registry& registry, ModelCatalog& models, const MirrorStatusBoard& board,
                 SearchServiceOptions options = {});
+  ~SearchService() override;
 
-  grpc::Status SearchSimilarEntities(grpc::ServerContext* context,
-                                     const v1::SearchRequest* request,
-                                     v1::SearchResponse* response) override;
-  grpc::Status BatchSearchSimilarEntities(grpc::ServerContext* context,
-                                          const v1::BatchSearchRequest* request,
-                                          v1::BatchSearchResponse* response) override;
-  grpc::Status ListIndexes(grpc::ServerContext* context, const v1::ListIndexesRequest* request,
-                           v1::ListIndexesResponse* response) override;
-  grpc::Status GetMirrorStatus(grpc::ServerContext* context,
-                               const v1::GetMirrorStatusRequest* request,
-                               v1::MirrorStatus* response) override;
-  grpc::Status RebuildIndex(grpc::ServerContext* context, const v1::RebuildIndexRequest* request,
-                            v1::RebuildIndexResponse* response) override;
+  grpc::ServerUnaryReactor* SearchSimilarEntities(grpc::CallbackServerContext* context,
+                                                  const v1::SearchRequest* request,
+                                                  v1::SearchResponse* response) override;
+  grpc::ServerUnaryReactor* BatchSearchSimilarEntities(grpc::CallbackServerContext* context,
+                                                       const v1::BatchSearchRequest* request,
+                                                       v1::BatchSearchResponse* response) override;
+  grpc::ServerUnaryReactor* ListIndexes(grpc::CallbackServerContext* context,
+                                        const v1::ListIndexesRequest* request,
+                                        v1::ListIndexesResponse* response) override;
+  grpc::ServerUnaryReactor* GetMirrorStatus(grpc::CallbackServerContext* context,
+                                            const v1::GetMirrorStatusRequest* request,
+                                            v1::MirrorStatus* response) override;
+  grpc::ServerUnaryReactor* RebuildIndex(grpc::CallbackServerContext* context,
+                                         const v1::RebuildIndexRequest* request,
+                                         v1::RebuildIndexResponse* response) override;
 
-  // One search without gRPC: what SearchSimilarEntities does, with the min_lsn wait bounded by
-  // `deadline`. Fills `response` only when the result is OK.
+  // One search without gRPC, in the calling thread: what SearchSimilarEntities does, with the
+  // min_lsn wait (blocking this thread) bounded by `deadline`. Fills `response` only when the
+  // result is OK.
   Status Search(const v1::SearchRequest& request, std::chrono::steady_clock::time_point deadline,
                 v1::SearchResponse* response) const;
 
+  // True while a new search would be admitted: the worker queue and the in-flight request
+  // budget both have room. With the first load complete, this is the server's health.
+  bool AcceptingWork() const;
+
+  ServingCounters Counters() const;
+
  private:
+  Status CheckSearch(const v1::SearchRequest& request, ParsedSearch* parsed) const;
+  Status RunSearch(const v1::SearchRequest& request, ParsedSearch* parsed,
+                   v1::SearchResponse* response) const;
+  grpc::Status RunBatch(grpc::CallbackServerContext* context, const v1::BatchSearchRequest& request,
+                        CheckedBatch& checked,
+                        v1::BatchSearchResponse* response) const;
+  grpc::Status Rebuild(const v1::RebuildIndexRequest& request,
+                       v1::RebuildIndexResponse* response);
+  void FillMirrorStatus(v1::MirrorStatus* response) const;
+  Status UnknownModel(const std::string& model) const;
+  // The applied LSN that satisfies the request's min_lsn (base/lsn.h, CoveringLsn).
+  Lsn AwaitedLsn(const v1::SearchRequest& request) const;
   Status MinLsnNotReached(const v1::SearchRequest& request) const;
-  // Waits until what the request's min_lsn needs is applied, or DeadlineExceeded. Waits over a
-  // second are logged with what they waited for.
-  Status WaitForMinLsn(const v1::SearchRequest& request,
-                       std::chrono::steady_clock::time_point deadline) const;
-  std::chrono::steady_clock::time_point WaitDeadline(const grpc::ServerContext& context) const;
+  std::chrono::steady_clock::time_point WaitDeadline(const grpc::ServerContextBase& context) const;
   std::string KnownModelsText() const;
 
   Registry& registry_;
   ModelCatalog& models_;
   const MirrorStatusBoard& board_;
   const SearchServiceOptions options_;
+
+  Admission admission_;
+  WorkerPool search_pool_;
+  WorkerPool rebuild_pool_;
+  ServingPath search_path_;
+  ServingPath rebuild_path_;
 };
 
 // The gRPC status for a vecmirror::Status (the one mapping at the edge).

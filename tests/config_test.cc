@@ -111,7 +111,7 @@ TEST_F(ConfigTest, FlagsBeatTheEnvironmentWhichBeatsTheFileWhichBeatsDefaults) {
   const std::string file = WriteFile(
       "listen = \"10.0.0.1:1\"\n"
       "slot = \"from_file\"\n"
-      "threads = 7\n"
+      "search-threads = 7\n"
       "models = [\"file-model:768\", \"other:32\"]\n"
       "database_url = \"host=file-db\"  # underscores work too\n");
   env_.Set("VECMIRROR_LISTEN", "10.0.0.2:2");
@@ -127,8 +127,8 @@ TEST_F(ConfigTest, FlagsBeatTheEnvironmentWhichBeatsTheFileWhichBeatsDefaults) {
   EXPECT_EQ(p.config.replicator.slot_name, "from_env");  // environment over file
   EXPECT_EQ(p.Setting("slot").source, ConfigSource::kEnvironment);
   EXPECT_EQ(p.Setting("slot").origin, "VECMIRROR_SLOT");
-  EXPECT_EQ(p.config.server.threads, 7);  // file over default
-  EXPECT_EQ(p.Setting("threads").source, ConfigSource::kFile);
+  EXPECT_EQ(p.config.service.search_threads, 7);  // file over default
+  EXPECT_EQ(p.Setting("search-threads").source, ConfigSource::kFile);
   EXPECT_EQ(p.config.replicator.conninfo, "host=file-db");
   EXPECT_EQ(p.config.replicator.publication, "vecmirror");  // default
   EXPECT_EQ(p.Setting("publication").source, ConfigSource::kDefault);
@@ -170,13 +170,13 @@ TEST_F(ConfigTest, IniSyntaxWorksForIniFiles) {
 }
 
 TEST_F(ConfigTest, PrintConfigNamesEachSourceAndReadsBackAsAConfigFile) {
-  const std::string file = WriteFile("threads = 9\nlog-format = \"json\"\n");
+  const std::string file = WriteFile("search-threads = 9\nlog-format = \"json\"\n");
   env_.Set("VECMIRROR_HNSW_EF_SEARCH", "99");
   const Parsed printed = Parse({"--config", file, "--print-config", "--models", "a:8,b:16"});
   ASSERT_FALSE(printed.ok);
   EXPECT_EQ(printed.exit_code, 0);
   const std::string& text = printed.message;
-  EXPECT_NE(text.find("threads = 9"), std::string::npos) << text;
+  EXPECT_NE(text.find("search-threads = 9"), std::string::npos) << text;
   EXPECT_NE(text.find("# file " + file), std::string::npos) << text;
   EXPECT_NE(text.find("hnsw-ef-search = 99"), std::string::npos) << text;
   EXPECT_NE(text.find("# environment VECMIRROR_HNSW_EF_SEARCH"), std::string::npos) << text;
@@ -197,7 +197,7 @@ TEST_F(ConfigTest, PrintConfigNamesEachSourceAndReadsBackAsAConfigFile) {
     EXPECT_EQ(again.settings[i].name, original.settings[i].name);
     EXPECT_EQ(again.settings[i].values, original.settings[i].values) << again.settings[i].name;
   }
-  EXPECT_EQ(again.config.server.threads, 9);
+  EXPECT_EQ(again.config.service.search_threads, 9);
   EXPECT_EQ(again.config.index.hnsw_ef_search, 99);
   EXPECT_EQ(again.config.models.size(), 6u);
 }

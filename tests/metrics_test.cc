@@ -164,7 +164,7 @@ TEST(GrpcServerMetricsTest, CountsCallsByMethodAndCodeAndTimesThem) {
   MirrorStatusBoard board;
   board.Update([](MirrorState& s) { s.loaded = true; });
   SearchService service(indexes, models, board);
-  GrpcServer server(GrpcServerOptions{"127.0.0.1:0", 4, 1 << 20});
+  GrpcServer server(GrpcServerOptions{.listen = "127.0.0.1:0", .max_message_bytes = 1 << 20});
   ASSERT_TRUE(server
                   .Start({&service},
                          [&](grpc::ServerBuilder& builder) {

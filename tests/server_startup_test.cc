@@ -92,5 +92,35 @@ TEST_F(ServerStartupTest, ASigtermWhileTheSlotWaitsForAnOpenTransactionStopsTheS
   EXPECT_EQ(*code, 0) << server.Log();
 }
 
+// gRPC's default SO_REUSEPORT let a second vecmirror-server bind the port of a running one and
+// take a share of its clients with a state of its own (issue 9). The second one now exits at
+// start with a message that names the address, before it touches the replication slot, and
+// the first keeps serving.
+TEST_F(ServerStartupTest, ASecondServerOnAPortInUseExitsWithTheAddressNamed) {
+  ServerProcess first(db_->conninfo(), {"--slot", role_});
+  first.Start();
+  ASSERT_TRUE(first.WaitLoaded()) << first.Log();
+
+  ServerProcess second(db_->conninfo(), {"--slot", role_});
+  second.UsePort(std::stoi(first.address().substr(first.address().rfind(':') + 1)));
+  second.Start();
+  const std::optional<int> code = second.WaitExit(std::chrono::seconds(30));
+  ASSERT_TRUE(code.has_value()) << "the second server kept running; its log:\n" << second.Log();
+  EXPECT_EQ(*code, 1);
+  const std::string log = second.Log();
+  EXPECT_NE(log.find("cannot start the gRPC server: gRPC server could not listen on " +
+                     first.address()),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("address in use"), std::string::npos) << log;
+
+  // The first one still answers, with its slot and state.
+  const v1::MirrorStatus status = first.Status();
+  EXPECT_TRUE(status.loaded());
+  EXPECT_EQ(status.slot_name(), role_);
+  EXPECT_EQ(status.state(), "streaming");
+  first.Kill(SIGTERM);
+}
+
 }  // namespace
 }  // namespace vecmirror::testing

@@ -265,7 +265,7 @@ TEST(ServiceServerTest, HealthIsNotServingUntilSetServing) {
   ModelCatalog models;
   MirrorStatusBoard board;
   SearchService service(registry, models, board);
-  GrpcServer server(GrpcServerOptions{"127.0.0.1:0", 4, 1 << 20});
+  GrpcServer server(GrpcServerOptions{.listen = "127.0.0.1:0", .max_message_bytes = 1 << 20});
   ASSERT_TRUE(server.Start({&service}).ok());
   ASSERT_GT(server.bound_port(), 0);
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server.bound_port()),
@@ -327,7 +327,7 @@ TEST(ServiceServerTest, StartFailsOnAnAddressItCannotBind) {
   const std::string in_use = "127.0.0.1:" + std::to_string(holder.port());
   for (const std::string& listen : {in_use, std::string("127.0.0.1:not-a-port")}) {
     SCOPED_TRACE(listen);
-    GrpcServer server(GrpcServerOptions{listen, 4, 1 << 20});
+    GrpcServer server(GrpcServerOptions{.listen = listen, .max_message_bytes = 1 << 20});
     const Status status = server.Start({&service});
     EXPECT_EQ(status.code(), Status::Code::kIOError);
     EXPECT_NE(status.message().find(listen), std::string::npos) << status.message();
@@ -335,10 +335,37 @@ TEST(ServiceServerTest, StartFailsOnAnAddressItCannotBind) {
   }
 }
 
-TEST(ServiceServerTest, ThreadBudgetDefaultsToTwicePerCoreAtLeastFour) {
-  EXPECT_EQ(ResolveServerThreads(7), 7);
-  EXPECT_GE(ResolveServerThreads(0), 16);
-  EXPECT_GE(ResolveServerThreads(0), 4 * static_cast<int>(std::thread::hardware_concurrency()));
+// gRPC sets SO_REUSEPORT unless told not to, and then a second server binds the same port.
+TEST(ServiceServerTest, ASecondServerOnTheSamePortFailsToStart) {
+  Registry registry;
+  ModelCatalog models;
+  MirrorStatusBoard board;
+  SearchService first_service(registry, models, board);
+  SearchService second_service(registry, models, board);
+  GrpcServer first(GrpcServerOptions{.listen = "127.0.0.1:0", .max_message_bytes = 1 << 20});
+  ASSERT_TRUE(first.Start({&first_service}).ok());
+  const std::string listen = "127.0.0.1:" + std::to_string(first.bound_port());
+  GrpcServer second(GrpcServerOptions{.listen = listen, .max_message_bytes = 1 << 20});
+  const Status status = second.Start({&second_service});
+  EXPECT_EQ(status.code(), Status::Code::kIOError);
+  EXPECT_NE(status.message().find("could not listen on " + listen), std::string::npos)
+      << status.message();
+  EXPECT_NE(status.message().find("address in use"), std::string::npos) << status.message();
+  EXPECT_EQ(second.bound_port(), 0);
+}
+
+TEST(ServiceServerTest, SearchThreadsDefaultToOnePerCore) {
+  EXPECT_EQ(ResolveWorkerThreads(7), 7);
+  EXPECT_EQ(ResolveWorkerThreads(0),
+            std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  Registry registry;
+  ModelCatalog models;
+  MirrorStatusBoard board;
+  EXPECT_EQ(SearchService(registry, models, board).Counters().worker_threads,
+            ResolveWorkerThreads(0));
+  SearchServiceOptions three;
+  three.search_threads = 3;
+  EXPECT_EQ(SearchService(registry, models, board, three).Counters().worker_threads, 3);
 }
 
 // Server reflection answers list_services with our service. Called through a generic stub

@@ -59,6 +59,9 @@ class ServerProcess {
         log_path_(std::move(log_path)) {}
   ~ServerProcess() { Kill(SIGKILL); }
 
+  // Listens on `port` instead of a free one picked by Start (call before Start).
+  void UsePort(int port) { port_ = port; }
+
   void Start() {
     if (port_ == 0) port_ = FreeLoopbackPort();
     if (binary_.empty()) binary_ = BinaryDir() + "/src/vecmirror-server";

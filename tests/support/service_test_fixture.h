@@ -130,7 +130,8 @@ inline v1::SearchRequest VectorRequest(const Uuid& tenant, const std::string& mo
 // The registry, the service and a running server, filled and marked loaded.
 class TestWorld {
  public:
-  TestWorld() : models_list_{{kMiniLm, kMiniLmDim}, {kSmall, kSmallDim}}, models(models_list_) {
+  explicit TestWorld(SearchServiceOptions options = {})
+      : models_list_{{kMiniLm, kMiniLmDim}, {kSmall, kSmallDim}}, models(models_list_) {
     tenant_a = RandomUuid();
     tenant_b = RandomUuid();
     for (const Uuid& tenant : {tenant_a, tenant_b}) {
@@ -142,8 +143,9 @@ class TestWorld {
       s.applied_lsn = registry.applied_lsn();
       s.loaded = true;
     });
-    service = std::make_unique<SearchService>(registry, models, board);
-    server = std::make_unique<GrpcServer>(GrpcServerOptions{"127.0.0.1:0", 8, 64 << 20});
+    service = std::make_unique<SearchService>(registry, models, board, options);
+    server = std::make_unique<GrpcServer>(
+        GrpcServerOptions{.listen = "127.0.0.1:0", .max_message_bytes = 64 << 20});
     const Status started = server->Start({service.get()});
     if (!started.ok()) ADD_FAILURE() << started.ToString();
     server->SetServing(true);

@@ -24,7 +24,8 @@ namespace {
 
 constexpr int kExitRpcError = 1;
 constexpr int kExitLocalError = 2;
-constexpr int kMaxMessageBytes = 64 << 20;  // the server's default limit
+// Above the server's default limit (16 MiB), so the server's --max-message-bytes decides.
+constexpr int kMaxMessageBytes = 64 << 20;
 
 struct GlobalArgs {
   std::string server = "127.0.0.1:50051";

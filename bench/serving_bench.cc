@@ -1,0 +1,330 @@
+// vecmirror_serving_bench: the server under concurrent load, next to the engine alone.
+//
+// An in-process server over a filled registry (bench/search_world.h: --n clustered 1536-d
+// vectors in an index pinned to flat and one pinned to HNSW; no PostgreSQL). For each index kind
+// and each run:
+//
+//   for each level of --clients (1, 4, 16, 64):
+//     engine    Registry::Search on the same queries in one thread per core, no gRPC, for
+//               --seconds: the throughput the cores give without serving, measured just before
+//               the level so that both see the same load on a shared machine;
+//     clients   that many closed-loop clients over loopback for --seconds. Each client has a
+//               connection of its own and keeps exactly one SearchSimilarEntities call in
+//               flight (the next call starts from the completion of the last, gRPC's callback
+//               client API), so N clients are N concurrent calls.
+//
+// Every answer is checked: OK with 10 results, exact for flat and approximate for HNSW;
+// anything else is an error, counted by status code. Reported per level: QPS, p50 and p99
+// latency, errors, the engine's QPS and QPS / engine QPS, and the process CPU per query (every
+// thread: clients, gRPC, the search workers) with engine CPU / served CPU, a ratio that other
+// programs taking the cores do not move. The summary gives the medians over --runs runs,
+// errors summed.
+//
+// The clients run in the same process and share its cores with the server: the ratio is what
+// one machine does serving over loopback against what it does searching in-process.
+#include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/machine.h"
+#include "bench/search_world.h"
+#include "src/worker_pool.h"
+
+namespace vecmirror {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using bench::SearchWorld;
+
+struct Options {
+  size_t n = 20000;
+  size_t dim = 1536;
+  size_t queries = 256;
+  double seconds = 5;
+  int runs = 3;
+  std::vector<int> clients = {1, 4, 16, 64};
+  std::vector<std::string> kinds = {"flat", "hnsw"};
+  int search_threads = 0;
+};
+
+struct LevelResult {
+  double qps = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  uint64_t calls = 0;
+  uint64_t errors = 0;
+  std::map<std::string, uint64_t> error_kinds;  // "RESOURCE_EXHAUSTED: ..." -> count
+  double cpu_us_per_query = 0;
+};
+
+double Percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const size_t i = std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())));
+  return sorted[i];
+}
+
+bool AsIntended(const v1::SearchResponse& response, IndexKind kind) {
+  return response.results_size() == static_cast<int>(SearchWorld::kLimit) &&
+         response.exact() == (kind == IndexKind::kFlat);
+}
+
+// Registry::Search on the queries in `threads` threads for `seconds`.
+LevelResult MeasureEngine(SearchWorld& world, IndexKind kind, int threads, double seconds) {
+  const IndexKey key = world.KeyOf(kind);
+  std::atomic<uint64_t> calls{0}, errors{0};
+  const double cpu_start = bench::ProcessCpuSeconds();
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (size_t i = t * 7919; Clock::now() < end; ++i) {
+        SearchQuery query;
+        query.vector = world.query(i);
+        query.limit = SearchWorld::kLimit;
+        const SearchResult result = world.registry().Search(key, query);
+        if (result.hits.size() != SearchWorld::kLimit || result.exact != (kind == IndexKind::kFlat)) ++errors;
+        ++calls;
+      }
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  LevelResult r;
+  r.calls = calls.load();
+  r.errors = errors.load();
+  r.qps = static_cast<double>(r.calls) / elapsed;
+  r.cpu_us_per_query = (bench::ProcessCpuSeconds() - cpu_start) * 1e6 / static_cast<double>(r.calls);
+  return r;
+}
+
+// One client: a connection of its own and one call in flight until `end`.
+class ClosedLoopClient {
+ public:
+  ClosedLoopClient(const std::string& address, int id, const std::vector<v1::SearchRequest>* requests,
+                   IndexKind kind)
+      : requests_(requests), kind_(kind), next_(static_cast<size_t>(id) * 7919) {
+    grpc::ChannelArguments args;
+    args.SetInt("vecmirror.bench.client", id);  // distinct arguments: a connection of its own
+    channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    stub_ = v1::VectorSearch::NewStub(channel_);
+  }
+
+  bool Connect() {
+    return channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  }
+
+  // Starts the loop; `done` is called once, from a gRPC thread, when the last call has finished.
+  void Run(Clock::time_point end, std::function<void()> done) {
+    end_ = end;
+    done_ = std::move(done);
+    Next();
+  }
+
+  const std::vector<double>& latencies_ms() const { return latencies_ms_; }
+  const std::map<std::string, uint64_t>& errors() const { return errors_; }
+
+ private:
+  void Next() {
+    context_ = std::make_unique<grpc::ClientContext>();
+    context_->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    response_.Clear();
+    started_ = Clock::now();
+    const v1::SearchRequest& request = (*requests_)[next_++ % requests_->size()];
+    stub_->async()->SearchSimilarEntities(context_.get(), &request, &response_,
+                                          [this](grpc::Status status) { Completed(status); });
+  }
+
+  void Completed(const grpc::Status& status) {
+    const auto now = Clock::now();
+    latencies_ms_.push_back(std::chrono::duration<double, std::milli>(now - started_).count());
+    if (!status.ok()) {
+      ++errors_[std::to_string(status.error_code()) + ": " + status.error_message().substr(0, 80)];
+    } else if (!AsIntended(response_, kind_)) {
+      ++errors_["OK but not 10 results of the index's kind"];
+    }
+    if (now < end_) {
+      Next();
+    } else {
+      done_();
+    }
+  }
+
+  const std::vector<v1::SearchRequest>* requests_;
+  const IndexKind kind_;
+  size_t next_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::VectorSearch::Stub> stub_;
+  Clock::time_point end_;
+  std::function<void()> done_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  v1::SearchResponse response_;
+  Clock::time_point started_;
+  std::vector<double> latencies_ms_;
+  std::map<std::string, uint64_t> errors_;
+};
+
+LevelResult MeasureClients(SearchWorld& world, IndexKind kind, const std::vector<v1::SearchRequest>& requests,
+                           int n, double seconds) {
+  std::vector<std::unique_ptr<ClosedLoopClient>> clients;
+  for (int i = 0; i < n; ++i) {
+    clients.push_back(std::make_unique<ClosedLoopClient>(world.address(), i, &requests, kind));
+    if (!clients.back()->Connect()) {
+      std::fprintf(stderr, "client %d could not connect\n", i);
+      std::exit(1);
+    }
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int finished = 0;
+  const double cpu_start = bench::ProcessCpuSeconds();
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  for (auto& client : clients) {
+    client->Run(end, [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      ++finished;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return finished == n; });
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  LevelResult r;
+  std::vector<double> latencies;
+  for (const auto& client : clients) {
+    latencies.insert(latencies.end(), client->latencies_ms().begin(), client->latencies_ms().end());
+    for (const auto& [what, count] : client->errors()) {
+      r.error_kinds[what] += count;
+      r.errors += count;
+    }
+  }
+  std::sort(latencies.begin(), latencies.end());
+  r.calls = latencies.size();
+  r.qps = static_cast<double>(r.calls - r.errors) / elapsed;
+  r.p50_ms = Percentile(latencies, 0.50);
+  r.p99_ms = Percentile(latencies, 0.99);
+  r.cpu_us_per_query = (bench::ProcessCpuSeconds() - cpu_start) * 1e6 / static_cast<double>(r.calls);
+  return r;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+int Main(const Options& options) {
+  const int workers = ResolveWorkerThreads(options.search_threads);
+  std::printf("vecmirror_serving_bench: n=%zu dim=%zu queries=%zu limit=%u, %.1f s per level, %d runs\n",
+              options.n, options.dim, options.queries, SearchWorld::kLimit, options.seconds, options.runs);
+  std::printf("machine: %u hardware threads, %s; search workers %d; load average before: %s\n",
+              std::thread::hardware_concurrency(), bench::CpuModel().c_str(), workers,
+              bench::LoadAverage().c_str());
+  SearchServiceOptions service;
+  service.search_threads = options.search_threads;
+  SearchWorld world(SearchWorld::Options{options.n, options.dim, options.queries, service});
+
+  // Each level is measured right after an engine measurement of its own, and its ratios are to
+  // that one: on a shared machine the load drifts, and a baseline taken minutes apart would turn
+  // the drift into a gain or a loss.
+  struct Pair {
+    LevelResult engine, served;
+  };
+  std::map<std::string, std::map<int, std::vector<Pair>>> series;
+  for (int run = 1; run <= options.runs; ++run) {
+    for (const std::string& kind_name : options.kinds) {
+      const IndexKind kind = kind_name == "flat" ? IndexKind::kFlat : IndexKind::kHnsw;
+      std::vector<v1::SearchRequest> requests;
+      for (size_t q = 0; q < world.queries(); ++q) requests.push_back(world.Request(kind, q));
+      std::printf("\nrun %d, %s (load %s)\n  %-10s %10s %9s %9s %8s %8s %8s %10s %9s\n", run,
+                  kind_name.c_str(), bench::LoadAverage().c_str(), "level", "QPS", "p50 ms", "p99 ms",
+                  "errors", "CPU us", "engine QPS", "engine CPU", "ratio");
+      for (int n : options.clients) {
+        Pair pair;
+        pair.engine = MeasureEngine(world, kind, workers, options.seconds);
+        pair.served = MeasureClients(world, kind, requests, n, options.seconds);
+        const LevelResult& r = pair.served;
+        std::printf("  %-10s %10.1f %9.2f %9.2f %8llu %8.0f %10.1f %9.0f %9.3f\n",
+                    (std::to_string(n) + " clients").c_str(), r.qps, r.p50_ms, r.p99_ms,
+                    static_cast<unsigned long long>(r.errors + pair.engine.errors), r.cpu_us_per_query,
+                    pair.engine.qps, pair.engine.cpu_us_per_query, r.qps / pair.engine.qps);
+        for (const auto& [what, count] : r.error_kinds) {
+          std::printf("      %llu x %s\n", static_cast<unsigned long long>(count), what.c_str());
+        }
+        std::fflush(stdout);
+        series[kind_name][n].push_back(pair);
+      }
+    }
+  }
+
+  const ServingCounters counters = world.service().Counters();
+  std::printf("\nserver refusals over the whole bench: queue full %llu, request bytes %llu, waiting %llu\n",
+              static_cast<unsigned long long>(counters.admission.refused_queue_full),
+              static_cast<unsigned long long>(counters.admission.refused_request_bytes),
+              static_cast<unsigned long long>(counters.admission.refused_waiting_full));
+  std::printf("\nmedians of %d runs (errors: the sum over all runs). Engine: Registry::Search in %d threads, "
+              "measured just before each level;\nQPS ratio = QPS / that engine QPS; CPU ratio = engine CPU "
+              "per query / served CPU per query (process CPU, all threads)\n\n",
+              options.runs, workers);
+  std::printf("| index | clients | QPS | p50 ms | p99 ms | errors | engine QPS | QPS ratio | CPU µs/query "
+              "| engine CPU µs/query | CPU ratio |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const std::string& kind_name : options.kinds) {
+    for (int n : options.clients) {
+      std::vector<double> qps, p50, p99, engine_qps, ratio, cpu, engine_cpu, cpu_ratio;
+      uint64_t errors = 0;
+      for (const Pair& p : series[kind_name][n]) {
+        qps.push_back(p.served.qps);
+        p50.push_back(p.served.p50_ms);
+        p99.push_back(p.served.p99_ms);
+        engine_qps.push_back(p.engine.qps);
+        ratio.push_back(p.served.qps / p.engine.qps);
+        cpu.push_back(p.served.cpu_us_per_query);
+        engine_cpu.push_back(p.engine.cpu_us_per_query);
+        cpu_ratio.push_back(p.engine.cpu_us_per_query / p.served.cpu_us_per_query);
+        errors += p.served.errors + p.engine.errors;
+      }
+      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %.0f | %.3f | %.0f | %.0f | %.3f |\n", kind_name.c_str(),
+                  n, Median(qps), Median(p50), Median(p99), static_cast<unsigned long long>(errors),
+                  Median(engine_qps), Median(ratio), Median(cpu), Median(engine_cpu), Median(cpu_ratio));
+    }
+  }
+  std::printf("\nload average after: %s\n", bench::LoadAverage().c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace vecmirror
+
+int main(int argc, char** argv) {
+  vecmirror::Options options;
+  CLI::App app{"vecmirror_serving_bench: QPS, latency and errors of the server under 1 to 64 concurrent "
+               "clients over loopback, next to the engine's in-process throughput"};
+  app.add_option("--n", options.n, "rows per index")->capture_default_str();
+  app.add_option("--dim", options.dim, "dimensions")->capture_default_str();
+  app.add_option("--queries", options.queries, "distinct queries, cycled")->capture_default_str();
+  app.add_option("--seconds", options.seconds, "seconds per level")->capture_default_str();
+  app.add_option("--runs", options.runs, "runs; the summary gives medians")->capture_default_str();
+  app.add_option("--clients", options.clients, "client levels")->capture_default_str()->delimiter(',');
+  app.add_option("--kinds", options.kinds, "index kinds: flat, hnsw")->capture_default_str()->delimiter(',')
+      ->check(CLI::IsMember({"flat", "hnsw"}));
+  app.add_option("--search-threads", options.search_threads, "server search threads (0 = one per core)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  return vecmirror::Main(options);
+}

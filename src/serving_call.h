@@ -1,0 +1,89 @@
+// ServingCall: one unary call's life on the serving path, as a gRPC callback reactor.
+//
+//   admitted   its request bytes fit the in-flight budget (else RESOURCE_EXHAUSTED);
+//   parked     when it must wait for an LSN: in LsnWaiters, holding no thread, within the
+//              bound on parked calls (else RESOURCE_EXHAUSTED);
+//   queued     on a WorkerPool, within the queue's bound (else RESOURCE_EXHAUSTED); a call
+//              woken from the park is queued past the bound, since it was admitted already;
+//   run        on a worker: the plan's `run` fills the response and its status finishes the call.
+//
+// The client's cancellation (or its deadline, which gRPC turns into one) ends the call without
+// running it: parked, it is finished as CANCELLED at once; queued, the worker that takes it
+// finishes it as CANCELLED without running it. A run in progress is not interrupted (a batch
+// looks at cancellation between its items). If the awaited LSN is not applied by the plan's
+// wait deadline, the call finishes with `on_wait_deadline`'s status, or runs anyway when that
+// is empty (a batch then answers each item on its own).
+//
+// Thread-safety: gRPC (OnCancel), LsnWaiters (the wake-up) and the pool's threads call in
+// concurrently; the reactor guards its state and calls Finish exactly once, releasing its
+// request bytes just before. It deletes itself in OnDone, which gRPC calls last.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+#include <grpcpp/grpcpp.h>
+
+#include "base/status.h"
+#include "index/lsn_waiters.h"
+#include "src/admission.h"
+#include "src/worker_pool.h"
+
+namespace vecmirror {
+
+// What every call on one serving path shares. All of it outlives every call.
+struct ServingPath {
+  WorkerPool* pool = nullptr;
+  LsnWaiters* waiters = nullptr;
+  Admission* admission = nullptr;
+  // The refusal for a call that finds `pool`'s queue full.
+  std::function<Status()> queue_full;
+};
+
+struct ServingPlan {
+  size_t request_bytes = 0;  // held against the in-flight request budget until answered
+  uint64_t wait_lsn = 0;     // park until this LSN is applied first; 0 = queue at once
+  std::chrono::steady_clock::time_point wait_deadline;
+  // Runs on a worker, at most once; its status finishes the call. An exception it throws
+  // finishes the call as INTERNAL.
+  std::function<grpc::Status()> run;
+  // The status when wait_lsn is not applied by wait_deadline; empty = run anyway.
+  std::function<grpc::Status()> on_wait_deadline;
+};
+
+class ServingCall final : public grpc::ServerUnaryReactor {
+ public:
+  // Admits, parks or queues the call and returns its reactor; a refused call is finished
+  // already. Called in the method handler, which returns the reactor to gRPC.
+  static grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* context,
+                                         const ServingPath& path, ServingPlan plan);
+
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  ServingCall(const ServingPath& path, ServingPlan plan) : path_(path), plan_(std::move(plan)) {}
+
+  void Park();
+  void Enqueue(bool bounded);
+  void Wake(LsnWaiters::Outcome outcome);
+  void Execute();
+  void FinishOnce(const grpc::Status& status);
+
+  const ServingPath path_;
+  ServingPlan plan_;
+  bool bytes_held_ = false;
+
+  std::chrono::steady_clock::time_point parked_at_;  // set before the call can be woken
+  std::mutex mu_;
+  bool cancelled_ = false;                        // guarded by mu_
+  std::optional<LsnWaiters::Ticket> ticket_;      // guarded by mu_
+  std::atomic<bool> finished_{false};
+};
+
+}  // namespace vecmirror
