@@ -23,18 +23,6 @@
 
 namespace vecmirror {
 
-const char* IndexKindName(IndexKind kind) {
-  switch (kind) {
-    case IndexKind::kFlat:
-      return "flat";
-    case IndexKind::kHnsw:
-      return "hnsw";
-    case IndexKind::kIvf:
-      return "ivf";
-  }
-  return "unknown";
-}
-
 namespace {
 
 // Sets the calling thread's OpenMP team size for a scope and restores it afterwards. The

@@ -9,7 +9,7 @@
 
 #include "base/model_list.h"
 #include "base/status.h"
-#include "index/entity_index.h"
+#include "index/index_options.h"
 #include "src/grpc_server.h"
 #include "src/replicator.h"
 #include "src/search_service.h"
