@@ -15,11 +15,11 @@
 #include <functional>
 #include <unordered_map>
 
-#include "index/fast_flat.h"
 #include "index/hnsw_search.h"
 #include "index/kernels.h"
 #include "index/policy.h"
 #include "index/row_store.h"
+#include "index/sealed_structure.h"
 
 namespace vecmirror {
 
@@ -42,41 +42,6 @@ class OmpThreadsScope {
 
 // A stored vector must be within this of unit length (in squared norm); others are normalized.
 constexpr float kUnitNormTolerance = 1e-4f;
-
-// The immutable structure over slots [0, rows): built by Rebuild, then only read. Each row is
-// stored once where FAISS allows: HNSW's flat storage serves the exact scans too; IVF keeps a
-// flat copy beside its inverted lists, because its lists are ordered by centroid, not by slot.
-struct Sealed {
-  IndexKind kind = IndexKind::kFlat;
-  size_t rows = 0;
-  std::vector<float> flat;                            // kFlat and kIvf: the rows, contiguous
-  std::unique_ptr<faiss::IndexHNSW> hnsw;             // over a FastFlatIP storage
-  std::unique_ptr<faiss::IndexFlatIP> ivf_quantizer;  // declared before ivf: destroyed after it
-  std::unique_ptr<faiss::IndexIVFFlat> ivf;
-  size_t ivf_nlist = 0;
-  size_t ivf_default_nprobe = 0;
-  const float* vectors = nullptr;  // row i at vectors + i * dim
-
-  bool HasAnn() const { return rows > 0 && (hnsw || ivf); }
-
-  size_t MemoryBytes(size_t dim) const {
-    size_t bytes = flat.capacity() * sizeof(float);
-    if (hnsw) {
-      const auto& storage = static_cast<const faiss::IndexFlat&>(*hnsw->storage);
-      const faiss::HNSW& graph = hnsw->hnsw;
-      bytes += storage.codes.capacity();
-      bytes += graph.neighbors.capacity() * sizeof(graph.neighbors[0]);
-      bytes += graph.offsets.capacity() * sizeof(graph.offsets[0]);
-      bytes += graph.levels.capacity() * sizeof(graph.levels[0]);
-    }
-    if (ivf) {
-      // The inverted lists hold a second copy of each row plus its 8-byte id.
-      bytes += ivf->ntotal * (dim * sizeof(float) + sizeof(faiss::Index::idx_t));
-      bytes += ivf_nlist * dim * sizeof(float);  // centroids
-    }
-    return bytes;
-  }
-};
 
 // Everything a search reads: the slots, their live bits and types, where their vectors are.
 // Rebuild prepares a fresh State off to the side and swaps the pointer.
@@ -306,103 +271,6 @@ LiveRows CopyLiveRows(const State& state) {
     out += state.dim;
   }
   return rows;
-}
-
-// Adds `n` rows to an HNSW index in chunks (HNSW add is incremental), so that a build of
-// minutes can report as it goes and be cancelled. `progress(rows_added)` is called after each
-// chunk but the last; it may throw to stop the build.
-void AddToGraph(faiss::IndexHNSW& index, const float* rows, size_t n,
-                const std::function<void(size_t)>& progress) {
-  constexpr size_t kChunkRows = 10000;  // a few seconds of one core at 1536-d
-  const size_t d = static_cast<size_t>(index.d);
-  for (size_t done = 0; done < n;) {
-    const size_t count = std::min(kChunkRows, n - done);
-    index.add(static_cast<faiss::Index::idx_t>(count), rows + done * d);
-    done += count;
-    if (progress && done < n) progress(done);
-  }
-}
-
-// A copy of the sealed HNSW structure `base` with `n` more rows added: rows base.rows.. of the
-// result are `rows`. The graph and its storage are copied, then extended, so `base` stays
-// intact for the searches that read it meanwhile. May throw like BuildSealed.
-std::unique_ptr<Sealed> ExtendHnsw(const Sealed& base, const float* rows, size_t n, size_t dim,
-                                   const std::function<void(size_t)>& progress) {
-  auto sealed = std::make_unique<Sealed>();
-  sealed->kind = IndexKind::kHnsw;
-  sealed->rows = base.rows + n;
-  const auto& base_storage = static_cast<const faiss::IndexFlat&>(*base.hnsw->storage);
-  sealed->hnsw =
-      std::make_unique<faiss::IndexHNSW>(new FastFlatIP(static_cast<faiss::Index::idx_t>(dim)));
-  sealed->hnsw->own_fields = true;
-  sealed->hnsw->is_trained = true;
-  sealed->hnsw->hnsw = base.hnsw->hnsw;  // the graph, its parameters and its level generator
-  auto& storage = static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage);
-  storage.codes.reserve(sealed->rows * dim * sizeof(float));
-  storage.codes.assign(base_storage.codes.begin(), base_storage.codes.end());
-  storage.ntotal = base_storage.ntotal;
-  sealed->hnsw->ntotal = base.hnsw->ntotal;
-  AddToGraph(*sealed->hnsw, rows, n, progress);
-  sealed->vectors = storage.get_xb();
-  return sealed;
-}
-
-// May throw (FAISS reports errors as exceptions, allocation may fail).
-// `progress(rows_done)` is called after each chunk of a long HNSW build.
-std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, size_t rows,
-                                    size_t dim, const IndexOptions& options,
-                                    const std::function<void(size_t)>& progress) {
-  auto sealed = std::make_unique<Sealed>();
-  sealed->kind = kind;
-  sealed->rows = rows;
-  if (rows == 0) return sealed;
-  // FAISS builds with the calling thread's OpenMP team: OMP_NUM_THREADS, or every core.
-  const auto d = static_cast<faiss::Index::idx_t>(dim);
-  const auto n = static_cast<faiss::Index::idx_t>(rows);
-  switch (kind) {
-    case IndexKind::kFlat:
-      sealed->flat = std::move(vectors);
-      sealed->vectors = sealed->flat.data();
-      break;
-    case IndexKind::kHnsw: {
-      // IndexHNSWFlat's layout (a flat storage under the graph), with a storage that builds
-      // with the engine's kernels.
-      sealed->hnsw = std::make_unique<faiss::IndexHNSW>(new FastFlatIP(d), options.hnsw_m);
-      sealed->hnsw->own_fields = true;
-      sealed->hnsw->is_trained = true;
-      sealed->hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
-      sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
-      // Room for every row up front: chunked adds would otherwise grow the storage by doubling.
-      static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage).codes.reserve(rows * dim * sizeof(float));
-      AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
-      // The graph's flat storage now holds the rows; it serves the exact scans too.
-      std::vector<float>().swap(vectors);
-      sealed->vectors = static_cast<const faiss::IndexFlat&>(*sealed->hnsw->storage).get_xb();
-      break;
-    }
-    case IndexKind::kIvf: {
-      sealed->ivf_nlist = IvfListCount(rows, options);
-      sealed->ivf_default_nprobe = IvfDefaultProbes(sealed->ivf_nlist, options);
-      sealed->ivf_quantizer = std::make_unique<faiss::IndexFlatIP>(d);
-      sealed->ivf = std::make_unique<faiss::IndexIVFFlat>(
-          sealed->ivf_quantizer.get(), d, sealed->ivf_nlist, faiss::METRIC_INNER_PRODUCT);
-      // Spherical k-means suits unit vectors under inner product. 64 points per centroid and
-      // 10 iterations keep training cheap (IVF is the fast-build option); FAISS samples the
-      // rows itself. min_points_per_centroid = 1 accepts small indexes without a warning.
-      faiss::ClusteringParameters& cp = sealed->ivf->cp;
-      cp.spherical = true;
-      cp.niter = 10;
-      cp.max_points_per_centroid = 64;
-      cp.min_points_per_centroid = 1;
-      sealed->ivf->train(n, vectors.data());
-      sealed->ivf->add(n, vectors.data());
-      sealed->ivf->nprobe = sealed->ivf_default_nprobe;
-      sealed->flat = std::move(vectors);
-      sealed->vectors = sealed->flat.data();
-      break;
-    }
-  }
-  return sealed;
 }
 
 // A new State whose slots are `rows` in order, all live, sealed as `kind`.
