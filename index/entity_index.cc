@@ -19,7 +19,7 @@
 #include "index/kernels.h"
 #include "index/policy.h"
 #include "index/row_store.h"
-#include "index/sealed_structure.h"
+#include "index/slot_state.h"
 
 namespace vecmirror {
 
@@ -42,70 +42,6 @@ class OmpThreadsScope {
 
 // A stored vector must be within this of unit length (in squared norm); others are normalized.
 constexpr float kUnitNormTolerance = 1e-4f;
-
-// Everything a search reads: the slots, their live bits and types, where their vectors are.
-// Rebuild prepares a fresh State off to the side and swaps the pointer.
-struct State {
-  explicit State(size_t dim) : dim(dim), sealed(std::make_unique<Sealed>()), tail(dim) {}
-
-  const size_t dim;
-  std::vector<Uuid> ids;                                 // per slot
-  std::vector<EntityTypeCode> types;                     // per slot
-  std::vector<uint8_t> live;                             // per slot: 1 = live, 0 = tombstone
-  std::unordered_map<Uuid, uint32_t, UuidHash> slot_of;  // live entities only
-  std::array<size_t, kMaxEntityTypes> live_by_type{};
-  size_t live_count = 0;
-  std::unique_ptr<Sealed> sealed;  // slots [0, sealed->rows)
-  RowStore tail;                   // slots [sealed->rows, slots())
-
-  size_t slots() const { return ids.size(); }
-  size_t dead() const { return slots() - live_count; }
-  size_t tail_rows() const { return slots() - sealed->rows; }
-
-  const float* Vector(size_t slot) const {
-    return slot < sealed->rows ? sealed->vectors + slot * dim : tail.Row(slot - sealed->rows);
-  }
-
-  void Tombstone(uint32_t slot) {
-    live[slot] = 0;
-    --live_by_type[types[slot]];
-    --live_count;
-  }
-
-  void Remove(const Uuid& id) {
-    auto it = slot_of.find(id);
-    if (it == slot_of.end()) return;
-    Tombstone(it->second);
-    slot_of.erase(it);
-  }
-
-  // `vector` is unit length and of this index's dimension.
-  void Upsert(const Uuid& id, EntityTypeCode type, const float* vector) {
-    auto it = slot_of.find(id);
-    if (it != slot_of.end()) {
-      const uint32_t old = it->second;
-      // Replaying a write already applied (a rebuild's log, a re-sent row) keeps its slot.
-      if (types[old] == type && std::memcmp(Vector(old), vector, dim * sizeof(float)) == 0) return;
-      Tombstone(old);
-    }
-    const auto slot = static_cast<uint32_t>(slots());
-    ids.push_back(id);
-    types.push_back(type);
-    live.push_back(1);
-    tail.Append(vector);
-    ++live_by_type[type];
-    ++live_count;
-    slot_of[id] = slot;
-  }
-
-  size_t MemoryBytes() const {
-    // An unordered_map node holds the key/value pair, a next pointer and the cached hash.
-    const size_t node = sizeof(std::pair<const Uuid, uint32_t>) + 2 * sizeof(void*);
-    return ids.capacity() * sizeof(Uuid) + types.capacity() + live.capacity() +
-           slot_of.size() * node + slot_of.bucket_count() * sizeof(void*) +
-           sealed->MemoryBytes(dim) + tail.AllocatedBytes();
-  }
-};
 
 // live AND type in the query's mask AND not the excluded entity.
 class AllowList final : public RowFilter {
@@ -248,48 +184,6 @@ const float* UsableVector(const std::vector<float>& v, size_t dim, std::vector<f
   if (std::isfinite(norm2) && std::fabs(norm2 - 1.0f) <= kUnitNormTolerance) return v.data();
   scratch = v;
   return NormalizeInPlace(scratch) ? scratch.data() : nullptr;
-}
-
-// The live rows of a State, copied for a rebuild.
-struct LiveRows {
-  std::vector<Uuid> ids;
-  std::vector<EntityTypeCode> types;
-  std::vector<float> vectors;  // row-major, ids.size() x dim
-};
-
-LiveRows CopyLiveRows(const State& state) {
-  LiveRows rows;
-  rows.ids.reserve(state.live_count);
-  rows.types.reserve(state.live_count);
-  rows.vectors.resize(state.live_count * state.dim);
-  float* out = rows.vectors.data();
-  for (size_t slot = 0; slot < state.slots(); ++slot) {
-    if (!state.live[slot]) continue;
-    rows.ids.push_back(state.ids[slot]);
-    rows.types.push_back(state.types[slot]);
-    std::memcpy(out, state.Vector(slot), state.dim * sizeof(float));
-    out += state.dim;
-  }
-  return rows;
-}
-
-// A new State whose slots are `rows` in order, all live, sealed as `kind`.
-std::unique_ptr<State> BuildState(LiveRows rows, IndexKind kind, size_t dim,
-                                  const IndexOptions& options,
-                                  const std::function<void(size_t)>& progress) {
-  auto state = std::make_unique<State>(dim);
-  const size_t n = rows.ids.size();
-  state->sealed = BuildSealed(kind, std::move(rows.vectors), n, dim, options, progress);
-  state->ids = std::move(rows.ids);
-  state->types = std::move(rows.types);
-  state->live.assign(n, 1);
-  state->slot_of.reserve(n);
-  for (size_t slot = 0; slot < n; ++slot) {
-    state->slot_of.emplace(state->ids[slot], static_cast<uint32_t>(slot));
-    ++state->live_by_type[state->types[slot]];
-  }
-  state->live_count = n;
-  return state;
 }
 
 }  // namespace
