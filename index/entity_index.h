@@ -54,6 +54,7 @@
 #include "index/entity_types.h"
 #include "index/index_key.h"
 #include "index/index_options.h"
+#include "index/search_query.h"
 
 namespace vecmirror {
 
@@ -64,28 +65,6 @@ struct IndexWrite {
   Uuid entity_id;
   EntityTypeCode type = 0;
   std::vector<float> vector;  // kUpsert only
-};
-
-struct SearchQuery {
-  std::span<const float> vector;  // unit norm, the index's dimension
-  TypeMask types = TypeMask::All();
-  size_t limit = 10;
-  std::optional<float> min_similarity;
-  std::optional<Uuid> exclude;  // "more like this": leave this entity out
-  SearchEffort effort;
-};
-
-struct Hit {
-  Uuid entity_id;
-  EntityTypeCode type = 0;
-  float similarity = 0;  // cosine similarity
-};
-
-struct SearchResult {
-  std::vector<Hit> hits;  // similarity descending, then entity_id ascending
-  bool exact = false;
-  IndexKind kind = IndexKind::kFlat;
-  uint64_t applied_lsn = 0;  // the watermark read while the search held the index
 };
 
 struct IndexStats {
