@@ -15,6 +15,7 @@
 #include <functional>
 #include <unordered_map>
 
+#include "index/exact_scan.h"
 #include "index/hnsw_search.h"
 #include "index/kernels.h"
 #include "index/policy.h"
@@ -43,41 +44,6 @@ class OmpThreadsScope {
 // A stored vector must be within this of unit length (in squared norm); others are normalized.
 constexpr float kUnitNormTolerance = 1e-4f;
 
-// live AND type in the query's mask AND not the excluded entity.
-class AllowList final : public RowFilter {
- public:
-  AllowList(const State& state, const TypeMask& types, const std::optional<Uuid>& exclude)
-      : state_(state) {
-    for (size_t code = 0; code < kMaxEntityTypes; ++code) {
-      type_allowed_[code] = types.Contains(static_cast<EntityTypeCode>(code));
-    }
-    if (exclude) {
-      auto it = state.slot_of.find(*exclude);
-      if (it != state.slot_of.end()) excluded_slot_ = it->second;
-    }
-  }
-
-  bool Allows(size_t slot) const override {
-    return state_.live[slot] && type_allowed_[state_.types[slot]] && slot != excluded_slot_;
-  }
-
-  // O(types), from the per-type live counts.
-  size_t CountAllowed() const {
-    size_t allowed = 0;
-    for (size_t code = 0; code < kMaxEntityTypes; ++code) {
-      if (type_allowed_[code]) allowed += state_.live_by_type[code];
-    }
-    if (excluded_slot_ != kNoSlot && type_allowed_[state_.types[excluded_slot_]]) --allowed;
-    return allowed;
-  }
-
- private:
-  static constexpr size_t kNoSlot = ~size_t{0};
-  const State& state_;
-  std::array<bool, kMaxEntityTypes> type_allowed_{};
-  size_t excluded_slot_ = kNoSlot;
-};
-
 // The allow-list as FAISS sees it: FAISS labels are slots.
 class AllowListSelector : public faiss::IDSelector {
  public:
@@ -87,94 +53,6 @@ class AllowListSelector : public faiss::IDSelector {
  private:
   const AllowList& allow_;
 };
-
-// The best `limit` (slot, similarity) pairs by similarity descending, then entity_id ascending.
-class TopK {
- public:
-  TopK(const State& state, size_t limit, std::optional<float> min_similarity)
-      : state_(state), limit_(limit), min_similarity_(min_similarity) {
-    heap_.reserve(limit);
-  }
-
-  void Offer(uint32_t slot, float similarity) {
-    if (min_similarity_ && similarity < *min_similarity_) return;
-    const Candidate c{similarity, slot};
-    if (heap_.size() < limit_) {
-      heap_.push_back(c);
-      std::push_heap(heap_.begin(), heap_.end(), Ranks());
-    } else if (limit_ > 0 && Ranks()(c, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), Ranks());
-      heap_.back() = c;
-      std::push_heap(heap_.begin(), heap_.end(), Ranks());
-    }
-  }
-
-  std::vector<Hit> TakeSorted() {
-    std::sort_heap(heap_.begin(), heap_.end(), Ranks());
-    std::vector<Hit> hits;
-    hits.reserve(heap_.size());
-    for (const Candidate& c : heap_) {
-      hits.push_back(Hit{state_.ids[c.slot], state_.types[c.slot], c.similarity});
-    }
-    heap_.clear();
-    return hits;
-  }
-
- private:
-  struct Candidate {
-    float similarity;
-    uint32_t slot;
-  };
-  // "a ranks before b". As the heap's order it keeps the worst candidate at the front.
-  struct RanksBefore {
-    const State* state;
-    bool operator()(const Candidate& a, const Candidate& b) const {
-      if (a.similarity != b.similarity) return a.similarity > b.similarity;
-      return state->ids[a.slot] < state->ids[b.slot];
-    }
-  };
-  RanksBefore Ranks() const { return RanksBefore{&state_}; }
-
-  const State& state_;
-  const size_t limit_;
-  const std::optional<float> min_similarity_;
-  std::vector<Candidate> heap_;
-};
-
-// Scores the allowed slots in [begin, end) exactly and offers them to `top`. Consecutive allowed
-// slots are scored with one DotProductMany call. Returns how many slots were allowed.
-size_t ScanExact(const State& state, const AllowList& allow, const float* query, size_t begin,
-                 size_t end, TopK& top) {
-  constexpr size_t kBatch = 256;
-  float scores[kBatch];
-  size_t allowed = 0;
-  auto scan_run = [&](size_t first, size_t count, const float* rows) {
-    size_t i = 0;
-    while (i < count) {
-      while (i < count && !allow.Allows(first + i)) ++i;
-      size_t j = i;
-      while (j < count && j - i < kBatch && allow.Allows(first + j)) ++j;
-      if (j == i) break;
-      DotProductMany(query, rows + i * state.dim, j - i, state.dim, scores);
-      for (size_t t = 0; t < j - i; ++t) top.Offer(static_cast<uint32_t>(first + i + t), scores[t]);
-      allowed += j - i;
-      i = j;
-    }
-  };
-  const size_t sealed_rows = state.sealed->rows;
-  if (begin < sealed_rows) {
-    const size_t stop = std::min(end, sealed_rows);
-    scan_run(begin, stop - begin, state.sealed->vectors + begin * state.dim);
-    begin = stop;
-  }
-  if (begin < end) {
-    state.tail.ForEachContiguousRun(begin - sealed_rows, end - sealed_rows,
-                                    [&](size_t first, size_t count, const float* rows) {
-                                      scan_run(first + sealed_rows, count, rows);
-                                    });
-  }
-  return allowed;
-}
 
 // The vector to store for an upsert: `v` itself if unit length, else a normalized copy in
 // `scratch`; nullptr if it can't be searched (wrong dimension, zero, NaN or Inf).
