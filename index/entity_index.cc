@@ -1,19 +1,18 @@
 #include "index/entity_index.h"
 
-#include <faiss/IndexFlat.h>
-#include <faiss/IndexHNSW.h>
-#include <faiss/IndexIVFFlat.h>
+#include <faiss/IndexIVF.h>
 #include <faiss/impl/IDSelector.h>
 #include <omp.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <exception>
 #include <functional>
-#include <unordered_map>
+#include <memory>
+#include <string>
+#include <utility>
 
 #include "index/exact_scan.h"
 #include "index/hnsw_search.h"

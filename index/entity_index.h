@@ -21,6 +21,12 @@
 // 1 - cosine distance up to float rounding. The exact kernels (index/kernels.h) score every hit,
 // also those the ANN structure found, so exact and approximate answers agree on the value.
 //
+// Parts. This class holds the locks and runs writes, searches and rebuilds over: the slots and
+// their live bitmap (index/slot_state.h); the sealed structure and its builds
+// (index/sealed_structure.h); the allow-list, top-k and exact scan (index/exact_scan.h); the
+// kind, rebuild and search rules (index/policy.h); rebuild progress and cancellation
+// (index/rebuild_progress.h). Its settings are in index/index_options.h.
+//
 // Thread-safety: Search, VectorOf, Contains, Stats, NeedsRebuild and ForEachLive may run
 // concurrently with each other and with one writer. Apply/ApplyLocked calls are serialized by
 // the caller (the Registry does that). Rebuild may run concurrently with all of these (it
