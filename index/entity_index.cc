@@ -68,7 +68,7 @@ const float* UsableVector(const std::vector<float>& v, size_t dim, std::vector<f
 
 struct EntityIndex::Impl {
   Impl(size_t dim, IndexOptions options)
-      : dim(dim), options(std::move(options)), state(std::make_unique<State>(dim)) {}
+      : dim(dim), options(std::move(options)), state(std::make_unique<SlotState>(dim)) {}
 
   const size_t dim;
   const IndexOptions options;
@@ -80,7 +80,7 @@ struct EntityIndex::Impl {
   std::chrono::steady_clock::time_point next_maintenance_rebuild{};
 
   // Guarded by mu.
-  std::unique_ptr<State> state;
+  std::unique_ptr<SlotState> state;
   uint64_t covered_lsn = 0;
   std::optional<IndexKind> pinned_kind;
   std::vector<IndexWrite> write_log;    // writes applied while a rebuild copies and builds
@@ -155,7 +155,7 @@ std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& al
                                                              const SearchPlan& plan,
                                                              const SearchQuery& q,
                                                              size_t allowed) const {
-  const Sealed& sealed = *state->sealed;
+  const SealedStructure& sealed = *state->sealed;
   TopK top(*state, q.limit, q.min_similarity);
   size_t found = 0;
   auto offer = [&](size_t slot, float similarity) {
@@ -214,7 +214,7 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
   shape.rows_total = total;
   ProgressReporter progress(options, key, shape, cancel);
   progress.Start();
-  std::unique_ptr<State> fresh;
+  std::unique_ptr<SlotState> fresh;
   Status status;
   bool cancelled = false;
   try {
@@ -245,10 +245,10 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
 }
 
 Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key, const std::atomic<bool>* cancel) {
-  // Only a rebuild replaces the State or its sealed structure, and the caller holds rebuild_mu,
+  // Only a rebuild replaces the SlotState or its sealed structure, and the caller holds rebuild_mu,
   // so the sealed graph can be read here without the index lock. The tail can't: appends may
   // move its chunk table.
-  const Sealed& base = *state->sealed;
+  const SealedStructure& base = *state->sealed;
   std::vector<float> rows;
   size_t absorbed = 0;
   {
@@ -268,7 +268,7 @@ Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key, const std::atomi
   ProgressReporter progress(options, key, shape, cancel);
   absorbing.store(true);
   progress.Start();
-  std::unique_ptr<Sealed> extended;
+  std::unique_ptr<SealedStructure> extended;
   Status status;
   bool cancelled = false;
   try {
@@ -281,7 +281,7 @@ Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key, const std::atomi
   }
 
   if (status.ok()) {
-    // Tombstones and types live in the State, which stays; only the slots the graph now holds
+    // Tombstones and types live in the SlotState, which stays; only the slots the graph now holds
     // leave the tail. Rows appended since the copy above stay in it.
     RowStore rest(dim);
     auto lock = WriteLock();
@@ -330,7 +330,7 @@ void EntityIndex::ApplyLocked(std::span<const IndexWrite* const> writes, uint64_
 SearchResult EntityIndex::Search(const SearchQuery& query,
                                  const std::atomic<uint64_t>* watermark) const {
   auto lock = impl_->ReadLock();
-  const State& state = *impl_->state;
+  const SlotState& state = *impl_->state;
   SearchResult result;
   result.kind = state.sealed->kind;
   if (watermark != nullptr) result.applied_lsn = watermark->load(std::memory_order_acquire);
@@ -373,7 +373,7 @@ SearchResult EntityIndex::Search(const SearchQuery& query,
 
 std::optional<std::vector<float>> EntityIndex::VectorOf(const Uuid& entity_id) const {
   auto lock = impl_->ReadLock();
-  const State& state = *impl_->state;
+  const SlotState& state = *impl_->state;
   auto it = state.slot_of.find(entity_id);
   if (it == state.slot_of.end()) return std::nullopt;
   const float* v = state.Vector(it->second);
@@ -387,7 +387,7 @@ bool EntityIndex::Contains(const Uuid& entity_id) const {
 
 IndexStats EntityIndex::Stats() const {
   auto lock = impl_->ReadLock();
-  const State& state = *impl_->state;
+  const SlotState& state = *impl_->state;
   IndexStats stats;
   stats.kind = state.sealed->kind;
   stats.live = state.live_count;
@@ -404,7 +404,7 @@ IndexStats EntityIndex::Stats() const {
 void EntityIndex::ForEachLive(
     const std::function<void(const Uuid&, EntityTypeCode, std::span<const float>)>& fn) const {
   auto lock = impl_->ReadLock();
-  const State& state = *impl_->state;
+  const SlotState& state = *impl_->state;
   for (size_t slot = 0; slot < state.slots(); ++slot) {
     if (!state.live[slot]) continue;
     fn(state.ids[slot], state.types[slot], std::span<const float>(state.Vector(slot), impl_->dim));

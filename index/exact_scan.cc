@@ -4,7 +4,7 @@
 
 namespace vecmirror {
 
-size_t ScanExact(const State& state, const AllowList& allow, const float* query, size_t begin,
+size_t ScanExact(const SlotState& state, const AllowList& allow, const float* query, size_t begin,
                  size_t end, TopK& top) {
   constexpr size_t kBatch = 256;
   float scores[kBatch];

@@ -6,8 +6,8 @@
 // the same AllowList, ranked by the same TopK, plus ScanExact over the tail.
 //
 // Thread-safety: an AllowList or TopK belongs to one query on one thread and refers to the
-// State it was made for, which the caller keeps readable (EntityIndex's shared lock) for as long
-// as either lives.
+// SlotState it was made for, which the caller keeps readable (EntityIndex's shared lock) for as
+// long as either lives.
 #pragma once
 
 #include <algorithm>
@@ -28,7 +28,7 @@ namespace vecmirror {
 // live AND type in the query's mask AND not the excluded entity.
 class AllowList final : public RowFilter {
  public:
-  AllowList(const State& state, const TypeMask& types, const std::optional<Uuid>& exclude)
+  AllowList(const SlotState& state, const TypeMask& types, const std::optional<Uuid>& exclude)
       : state_(state) {
     for (size_t code = 0; code < kMaxEntityTypes; ++code) {
       type_allowed_[code] = types.Contains(static_cast<EntityTypeCode>(code));
@@ -55,7 +55,7 @@ class AllowList final : public RowFilter {
 
  private:
   static constexpr size_t kNoSlot = ~size_t{0};
-  const State& state_;
+  const SlotState& state_;
   std::array<bool, kMaxEntityTypes> type_allowed_{};
   size_t excluded_slot_ = kNoSlot;
 };
@@ -63,7 +63,7 @@ class AllowList final : public RowFilter {
 // The best `limit` (slot, similarity) pairs by similarity descending, then entity_id ascending.
 class TopK {
  public:
-  TopK(const State& state, size_t limit, std::optional<float> min_similarity)
+  TopK(const SlotState& state, size_t limit, std::optional<float> min_similarity)
       : state_(state), limit_(limit), min_similarity_(min_similarity) {
     heap_.reserve(limit);
   }
@@ -99,7 +99,7 @@ class TopK {
   };
   // "a ranks before b". As the heap's order it keeps the worst candidate at the front.
   struct RanksBefore {
-    const State* state;
+    const SlotState* state;
     bool operator()(const Candidate& a, const Candidate& b) const {
       if (a.similarity != b.similarity) return a.similarity > b.similarity;
       return state->ids[a.slot] < state->ids[b.slot];
@@ -107,7 +107,7 @@ class TopK {
   };
   RanksBefore Ranks() const { return RanksBefore{&state_}; }
 
-  const State& state_;
+  const SlotState& state_;
   const size_t limit_;
   const std::optional<float> min_similarity_;
   std::vector<Candidate> heap_;
@@ -115,7 +115,7 @@ class TopK {
 
 // Scores the allowed slots in [begin, end) exactly and offers them to `top`. Consecutive allowed
 // slots are scored with one DotProductMany call. Returns how many slots were allowed.
-size_t ScanExact(const State& state, const AllowList& allow, const float* query, size_t begin,
+size_t ScanExact(const SlotState& state, const AllowList& allow, const float* query, size_t begin,
                  size_t end, TopK& top);
 
 }  // namespace vecmirror

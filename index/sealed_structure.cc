@@ -27,9 +27,10 @@ void AddToGraph(faiss::IndexHNSW& index, const float* rows, size_t n,
 
 }  // namespace
 
-std::unique_ptr<Sealed> ExtendHnsw(const Sealed& base, const float* rows, size_t n, size_t dim,
-                                   const std::function<void(size_t)>& progress) {
-  auto sealed = std::make_unique<Sealed>();
+std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const float* rows,
+                                            size_t n, size_t dim,
+                                            const std::function<void(size_t)>& progress) {
+  auto sealed = std::make_unique<SealedStructure>();
   sealed->kind = IndexKind::kHnsw;
   sealed->rows = base.rows + n;
   const auto& base_storage = static_cast<const faiss::IndexFlat&>(*base.hnsw->storage);
@@ -48,10 +49,10 @@ std::unique_ptr<Sealed> ExtendHnsw(const Sealed& base, const float* rows, size_t
   return sealed;
 }
 
-std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, size_t rows,
-                                    size_t dim, const IndexOptions& options,
-                                    const std::function<void(size_t)>& progress) {
-  auto sealed = std::make_unique<Sealed>();
+std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
+                                             size_t rows, size_t dim, const IndexOptions& options,
+                                             const std::function<void(size_t)>& progress) {
+  auto sealed = std::make_unique<SealedStructure>();
   sealed->kind = kind;
   sealed->rows = rows;
   if (rows == 0) return sealed;

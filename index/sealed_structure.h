@@ -4,7 +4,7 @@
 // this: it owns the slots, tombstones and locks, and this holds only rows and their ANN
 // structure. Searches walk it in EntityIndex (index/hnsw_search.h for the graph).
 //
-// Thread-safety: a Sealed is immutable once built, so any number of threads may read it
+// Thread-safety: a SealedStructure is immutable once built, so any number of threads may read it
 // concurrently. BuildSealed and ExtendHnsw write only the structure they return; ExtendHnsw
 // copies `base` and leaves it intact, so searches may read `base` while it runs. Builds use the
 // calling thread's OpenMP team.
@@ -26,7 +26,7 @@ namespace vecmirror {
 // The immutable structure over slots [0, rows): built by Rebuild, then only read. Each row is
 // stored once where FAISS allows: HNSW's flat storage serves the exact scans too; IVF keeps a
 // flat copy beside its inverted lists, because its lists are ordered by centroid, not by slot.
-struct Sealed {
+struct SealedStructure {
   IndexKind kind = IndexKind::kFlat;
   size_t rows = 0;
   std::vector<float> flat;                            // kFlat and kIvf: the rows, contiguous
@@ -61,14 +61,15 @@ struct Sealed {
 // A sealed structure of `kind` over the `rows` rows of `vectors` (row-major, `dim` floats each),
 // which it takes over. May throw (FAISS reports errors as exceptions, allocation may fail).
 // `progress(rows_done)` is called after each chunk of a long HNSW build.
-std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, size_t rows,
-                                    size_t dim, const IndexOptions& options,
-                                    const std::function<void(size_t)>& progress);
+std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
+                                             size_t rows, size_t dim, const IndexOptions& options,
+                                             const std::function<void(size_t)>& progress);
 
 // A copy of the sealed HNSW structure `base` with `n` more rows added: rows base.rows.. of the
 // result are `rows`. The graph and its storage are copied, then extended, so `base` stays
 // intact for the searches that read it meanwhile. May throw like BuildSealed.
-std::unique_ptr<Sealed> ExtendHnsw(const Sealed& base, const float* rows, size_t n, size_t dim,
-                                   const std::function<void(size_t)>& progress);
+std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const float* rows,
+                                            size_t n, size_t dim,
+                                            const std::function<void(size_t)>& progress);
 
 }  // namespace vecmirror

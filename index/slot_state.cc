@@ -4,7 +4,7 @@
 
 namespace vecmirror {
 
-LiveRows CopyLiveRows(const State& state) {
+LiveRows CopyLiveRows(const SlotState& state) {
   LiveRows rows;
   rows.ids.reserve(state.live_count);
   rows.types.reserve(state.live_count);
@@ -20,10 +20,10 @@ LiveRows CopyLiveRows(const State& state) {
   return rows;
 }
 
-std::unique_ptr<State> BuildState(LiveRows rows, IndexKind kind, size_t dim,
-                                  const IndexOptions& options,
-                                  const std::function<void(size_t)>& progress) {
-  auto state = std::make_unique<State>(dim);
+std::unique_ptr<SlotState> BuildState(LiveRows rows, IndexKind kind, size_t dim,
+                                      const IndexOptions& options,
+                                      const std::function<void(size_t)>& progress) {
+  auto state = std::make_unique<SlotState>(dim);
   const size_t n = rows.ids.size();
   state->sealed = BuildSealed(kind, std::move(rows.vectors), n, dim, options, progress);
   state->ids = std::move(rows.ids);

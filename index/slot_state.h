@@ -1,13 +1,13 @@
 // The slots of an EntityIndex and their live bitmap. A slot holds one (entity_id, type code,
 // unit vector) and is written once: an upsert appends a slot and tombstones the entity's
-// previous one (live bit 0), a remove tombstones it. Beside the slots a State keeps the map
+// previous one (live bit 0), a remove tombstones it. Beside the slots a SlotState keeps the map
 // from each live entity to its slot, the live count per type (which a query's allow-list
 // counts from), and where each slot's vector is: slots [0, sealed->rows) in the sealed
 // structure (index/sealed_structure.h), the later ones in the tail, a RowStore.
 //
-// Thread-safety: none of its own. EntityIndex reads a State under its shared lock and writes
+// Thread-safety: none of its own. EntityIndex reads a SlotState under its shared lock and writes
 // it under its exclusive lock; a rebuild copies the live rows out (CopyLiveRows, under the
-// shared lock), builds a fresh State from them without any lock (BuildState), and swaps the
+// shared lock), builds a fresh SlotState from them without any lock (BuildState), and swaps the
 // pointer under the exclusive lock.
 #pragma once
 
@@ -29,9 +29,10 @@
 namespace vecmirror {
 
 // Everything a search reads: the slots, their live bits and types, where their vectors are.
-// Rebuild prepares a fresh State off to the side and swaps the pointer.
-struct State {
-  explicit State(size_t dim) : dim(dim), sealed(std::make_unique<Sealed>()), tail(dim) {}
+// Rebuild prepares a fresh SlotState off to the side and swaps the pointer.
+struct SlotState {
+  explicit SlotState(size_t dim)
+      : dim(dim), sealed(std::make_unique<SealedStructure>()), tail(dim) {}
 
   const size_t dim;
   std::vector<Uuid> ids;                                 // per slot
@@ -40,7 +41,7 @@ struct State {
   std::unordered_map<Uuid, uint32_t, UuidHash> slot_of;  // live entities only
   std::array<size_t, kMaxEntityTypes> live_by_type{};
   size_t live_count = 0;
-  std::unique_ptr<Sealed> sealed;  // slots [0, sealed->rows)
+  std::unique_ptr<SealedStructure> sealed;  // slots [0, sealed->rows)
   RowStore tail;                   // slots [sealed->rows, slots())
 
   size_t slots() const { return ids.size(); }
@@ -92,19 +93,19 @@ struct State {
   }
 };
 
-// The live rows of a State, copied for a rebuild.
+// The live rows of a SlotState, copied for a rebuild.
 struct LiveRows {
   std::vector<Uuid> ids;
   std::vector<EntityTypeCode> types;
   std::vector<float> vectors;  // row-major, ids.size() x dim
 };
 
-LiveRows CopyLiveRows(const State& state);
+LiveRows CopyLiveRows(const SlotState& state);
 
-// A new State whose slots are `rows` in order, all live, sealed as `kind`. May throw, and calls
+// A new SlotState whose slots are `rows` in order, all live, sealed as `kind`. May throw, and calls
 // `progress`, as BuildSealed does.
-std::unique_ptr<State> BuildState(LiveRows rows, IndexKind kind, size_t dim,
-                                  const IndexOptions& options,
-                                  const std::function<void(size_t)>& progress);
+std::unique_ptr<SlotState> BuildState(LiveRows rows, IndexKind kind, size_t dim,
+                                      const IndexOptions& options,
+                                      const std::function<void(size_t)>& progress);
 
 }  // namespace vecmirror
