@@ -1,39 +1,28 @@
 #include "index/entity_index.h"
 
-#include <faiss/IndexFlat.h>
-#include <faiss/IndexHNSW.h>
-#include <faiss/IndexIVFFlat.h>
+#include <faiss/IndexIVF.h>
 #include <faiss/impl/IDSelector.h>
 #include <omp.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <exception>
 #include <functional>
-#include <unordered_map>
+#include <memory>
+#include <string>
+#include <utility>
 
-#include "index/fast_flat.h"
+#include "index/exact_scan.h"
 #include "index/hnsw_search.h"
 #include "index/kernels.h"
 #include "index/policy.h"
+#include "index/rebuild_progress.h"
 #include "index/row_store.h"
+#include "index/slot_state.h"
 
 namespace vecmirror {
-
-const char* IndexKindName(IndexKind kind) {
-  switch (kind) {
-    case IndexKind::kFlat:
-      return "flat";
-    case IndexKind::kHnsw:
-      return "hnsw";
-    case IndexKind::kIvf:
-      return "ivf";
-  }
-  return "unknown";
-}
 
 namespace {
 
@@ -55,140 +44,6 @@ class OmpThreadsScope {
 // A stored vector must be within this of unit length (in squared norm); others are normalized.
 constexpr float kUnitNormTolerance = 1e-4f;
 
-// The immutable structure over slots [0, rows): built by Rebuild, then only read. Each row is
-// stored once where FAISS allows: HNSW's flat storage serves the exact scans too; IVF keeps a
-// flat copy beside its inverted lists, because its lists are ordered by centroid, not by slot.
-struct Sealed {
-  IndexKind kind = IndexKind::kFlat;
-  size_t rows = 0;
-  std::vector<float> flat;                            // kFlat and kIvf: the rows, contiguous
-  std::unique_ptr<faiss::IndexHNSW> hnsw;             // over a FastFlatIP storage
-  std::unique_ptr<faiss::IndexFlatIP> ivf_quantizer;  // declared before ivf: destroyed after it
-  std::unique_ptr<faiss::IndexIVFFlat> ivf;
-  size_t ivf_nlist = 0;
-  size_t ivf_default_nprobe = 0;
-  const float* vectors = nullptr;  // row i at vectors + i * dim
-
-  bool HasAnn() const { return rows > 0 && (hnsw || ivf); }
-
-  size_t MemoryBytes(size_t dim) const {
-    size_t bytes = flat.capacity() * sizeof(float);
-    if (hnsw) {
-      const auto& storage = static_cast<const faiss::IndexFlat&>(*hnsw->storage);
-      const faiss::HNSW& graph = hnsw->hnsw;
-      bytes += storage.codes.capacity();
-      bytes += graph.neighbors.capacity() * sizeof(graph.neighbors[0]);
-      bytes += graph.offsets.capacity() * sizeof(graph.offsets[0]);
-      bytes += graph.levels.capacity() * sizeof(graph.levels[0]);
-    }
-    if (ivf) {
-      // The inverted lists hold a second copy of each row plus its 8-byte id.
-      bytes += ivf->ntotal * (dim * sizeof(float) + sizeof(faiss::Index::idx_t));
-      bytes += ivf_nlist * dim * sizeof(float);  // centroids
-    }
-    return bytes;
-  }
-};
-
-// Everything a search reads: the slots, their live bits and types, where their vectors are.
-// Rebuild prepares a fresh State off to the side and swaps the pointer.
-struct State {
-  explicit State(size_t dim) : dim(dim), sealed(std::make_unique<Sealed>()), tail(dim) {}
-
-  const size_t dim;
-  std::vector<Uuid> ids;                                 // per slot
-  std::vector<EntityTypeCode> types;                     // per slot
-  std::vector<uint8_t> live;                             // per slot: 1 = live, 0 = tombstone
-  std::unordered_map<Uuid, uint32_t, UuidHash> slot_of;  // live entities only
-  std::array<size_t, kMaxEntityTypes> live_by_type{};
-  size_t live_count = 0;
-  std::unique_ptr<Sealed> sealed;  // slots [0, sealed->rows)
-  RowStore tail;                   // slots [sealed->rows, slots())
-
-  size_t slots() const { return ids.size(); }
-  size_t dead() const { return slots() - live_count; }
-  size_t tail_rows() const { return slots() - sealed->rows; }
-
-  const float* Vector(size_t slot) const {
-    return slot < sealed->rows ? sealed->vectors + slot * dim : tail.Row(slot - sealed->rows);
-  }
-
-  void Tombstone(uint32_t slot) {
-    live[slot] = 0;
-    --live_by_type[types[slot]];
-    --live_count;
-  }
-
-  void Remove(const Uuid& id) {
-    auto it = slot_of.find(id);
-    if (it == slot_of.end()) return;
-    Tombstone(it->second);
-    slot_of.erase(it);
-  }
-
-  // `vector` is unit length and of this index's dimension.
-  void Upsert(const Uuid& id, EntityTypeCode type, const float* vector) {
-    auto it = slot_of.find(id);
-    if (it != slot_of.end()) {
-      const uint32_t old = it->second;
-      // Replaying a write already applied (a rebuild's log, a re-sent row) keeps its slot.
-      if (types[old] == type && std::memcmp(Vector(old), vector, dim * sizeof(float)) == 0) return;
-      Tombstone(old);
-    }
-    const auto slot = static_cast<uint32_t>(slots());
-    ids.push_back(id);
-    types.push_back(type);
-    live.push_back(1);
-    tail.Append(vector);
-    ++live_by_type[type];
-    ++live_count;
-    slot_of[id] = slot;
-  }
-
-  size_t MemoryBytes() const {
-    // An unordered_map node holds the key/value pair, a next pointer and the cached hash.
-    const size_t node = sizeof(std::pair<const Uuid, uint32_t>) + 2 * sizeof(void*);
-    return ids.capacity() * sizeof(Uuid) + types.capacity() + live.capacity() +
-           slot_of.size() * node + slot_of.bucket_count() * sizeof(void*) +
-           sealed->MemoryBytes(dim) + tail.AllocatedBytes();
-  }
-};
-
-// live AND type in the query's mask AND not the excluded entity.
-class AllowList final : public RowFilter {
- public:
-  AllowList(const State& state, const TypeMask& types, const std::optional<Uuid>& exclude)
-      : state_(state) {
-    for (size_t code = 0; code < kMaxEntityTypes; ++code) {
-      type_allowed_[code] = types.Contains(static_cast<EntityTypeCode>(code));
-    }
-    if (exclude) {
-      auto it = state.slot_of.find(*exclude);
-      if (it != state.slot_of.end()) excluded_slot_ = it->second;
-    }
-  }
-
-  bool Allows(size_t slot) const override {
-    return state_.live[slot] && type_allowed_[state_.types[slot]] && slot != excluded_slot_;
-  }
-
-  // O(types), from the per-type live counts.
-  size_t CountAllowed() const {
-    size_t allowed = 0;
-    for (size_t code = 0; code < kMaxEntityTypes; ++code) {
-      if (type_allowed_[code]) allowed += state_.live_by_type[code];
-    }
-    if (excluded_slot_ != kNoSlot && type_allowed_[state_.types[excluded_slot_]]) --allowed;
-    return allowed;
-  }
-
- private:
-  static constexpr size_t kNoSlot = ~size_t{0};
-  const State& state_;
-  std::array<bool, kMaxEntityTypes> type_allowed_{};
-  size_t excluded_slot_ = kNoSlot;
-};
-
 // The allow-list as FAISS sees it: FAISS labels are slots.
 class AllowListSelector : public faiss::IDSelector {
  public:
@@ -198,94 +53,6 @@ class AllowListSelector : public faiss::IDSelector {
  private:
   const AllowList& allow_;
 };
-
-// The best `limit` (slot, similarity) pairs by similarity descending, then entity_id ascending.
-class TopK {
- public:
-  TopK(const State& state, size_t limit, std::optional<float> min_similarity)
-      : state_(state), limit_(limit), min_similarity_(min_similarity) {
-    heap_.reserve(limit);
-  }
-
-  void Offer(uint32_t slot, float similarity) {
-    if (min_similarity_ && similarity < *min_similarity_) return;
-    const Candidate c{similarity, slot};
-    if (heap_.size() < limit_) {
-      heap_.push_back(c);
-      std::push_heap(heap_.begin(), heap_.end(), Ranks());
-    } else if (limit_ > 0 && Ranks()(c, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), Ranks());
-      heap_.back() = c;
-      std::push_heap(heap_.begin(), heap_.end(), Ranks());
-    }
-  }
-
-  std::vector<Hit> TakeSorted() {
-    std::sort_heap(heap_.begin(), heap_.end(), Ranks());
-    std::vector<Hit> hits;
-    hits.reserve(heap_.size());
-    for (const Candidate& c : heap_) {
-      hits.push_back(Hit{state_.ids[c.slot], state_.types[c.slot], c.similarity});
-    }
-    heap_.clear();
-    return hits;
-  }
-
- private:
-  struct Candidate {
-    float similarity;
-    uint32_t slot;
-  };
-  // "a ranks before b". As the heap's order it keeps the worst candidate at the front.
-  struct RanksBefore {
-    const State* state;
-    bool operator()(const Candidate& a, const Candidate& b) const {
-      if (a.similarity != b.similarity) return a.similarity > b.similarity;
-      return state->ids[a.slot] < state->ids[b.slot];
-    }
-  };
-  RanksBefore Ranks() const { return RanksBefore{&state_}; }
-
-  const State& state_;
-  const size_t limit_;
-  const std::optional<float> min_similarity_;
-  std::vector<Candidate> heap_;
-};
-
-// Scores the allowed slots in [begin, end) exactly and offers them to `top`. Consecutive allowed
-// slots are scored with one DotProductMany call. Returns how many slots were allowed.
-size_t ScanExact(const State& state, const AllowList& allow, const float* query, size_t begin,
-                 size_t end, TopK& top) {
-  constexpr size_t kBatch = 256;
-  float scores[kBatch];
-  size_t allowed = 0;
-  auto scan_run = [&](size_t first, size_t count, const float* rows) {
-    size_t i = 0;
-    while (i < count) {
-      while (i < count && !allow.Allows(first + i)) ++i;
-      size_t j = i;
-      while (j < count && j - i < kBatch && allow.Allows(first + j)) ++j;
-      if (j == i) break;
-      DotProductMany(query, rows + i * state.dim, j - i, state.dim, scores);
-      for (size_t t = 0; t < j - i; ++t) top.Offer(static_cast<uint32_t>(first + i + t), scores[t]);
-      allowed += j - i;
-      i = j;
-    }
-  };
-  const size_t sealed_rows = state.sealed->rows;
-  if (begin < sealed_rows) {
-    const size_t stop = std::min(end, sealed_rows);
-    scan_run(begin, stop - begin, state.sealed->vectors + begin * state.dim);
-    begin = stop;
-  }
-  if (begin < end) {
-    state.tail.ForEachContiguousRun(begin - sealed_rows, end - sealed_rows,
-                                    [&](size_t first, size_t count, const float* rows) {
-                                      scan_run(first + sealed_rows, count, rows);
-                                    });
-  }
-  return allowed;
-}
 
 // The vector to store for an upsert: `v` itself if unit length, else a normalized copy in
 // `scratch`; nullptr if it can't be searched (wrong dimension, zero, NaN or Inf).
@@ -297,150 +64,11 @@ const float* UsableVector(const std::vector<float>& v, size_t dim, std::vector<f
   return NormalizeInPlace(scratch) ? scratch.data() : nullptr;
 }
 
-// The live rows of a State, copied for a rebuild.
-struct LiveRows {
-  std::vector<Uuid> ids;
-  std::vector<EntityTypeCode> types;
-  std::vector<float> vectors;  // row-major, ids.size() x dim
-};
-
-LiveRows CopyLiveRows(const State& state) {
-  LiveRows rows;
-  rows.ids.reserve(state.live_count);
-  rows.types.reserve(state.live_count);
-  rows.vectors.resize(state.live_count * state.dim);
-  float* out = rows.vectors.data();
-  for (size_t slot = 0; slot < state.slots(); ++slot) {
-    if (!state.live[slot]) continue;
-    rows.ids.push_back(state.ids[slot]);
-    rows.types.push_back(state.types[slot]);
-    std::memcpy(out, state.Vector(slot), state.dim * sizeof(float));
-    out += state.dim;
-  }
-  return rows;
-}
-
-// Adds `n` rows to an HNSW index in chunks (HNSW add is incremental), so that a build of
-// minutes can report as it goes and be cancelled. `progress(rows_added)` is called after each
-// chunk but the last; it may throw to stop the build.
-void AddToGraph(faiss::IndexHNSW& index, const float* rows, size_t n,
-                const std::function<void(size_t)>& progress) {
-  constexpr size_t kChunkRows = 10000;  // a few seconds of one core at 1536-d
-  const size_t d = static_cast<size_t>(index.d);
-  for (size_t done = 0; done < n;) {
-    const size_t count = std::min(kChunkRows, n - done);
-    index.add(static_cast<faiss::Index::idx_t>(count), rows + done * d);
-    done += count;
-    if (progress && done < n) progress(done);
-  }
-}
-
-// A copy of the sealed HNSW structure `base` with `n` more rows added: rows base.rows.. of the
-// result are `rows`. The graph and its storage are copied, then extended, so `base` stays
-// intact for the searches that read it meanwhile. May throw like BuildSealed.
-std::unique_ptr<Sealed> ExtendHnsw(const Sealed& base, const float* rows, size_t n, size_t dim,
-                                   const std::function<void(size_t)>& progress) {
-  auto sealed = std::make_unique<Sealed>();
-  sealed->kind = IndexKind::kHnsw;
-  sealed->rows = base.rows + n;
-  const auto& base_storage = static_cast<const faiss::IndexFlat&>(*base.hnsw->storage);
-  sealed->hnsw =
-      std::make_unique<faiss::IndexHNSW>(new FastFlatIP(static_cast<faiss::Index::idx_t>(dim)));
-  sealed->hnsw->own_fields = true;
-  sealed->hnsw->is_trained = true;
-  sealed->hnsw->hnsw = base.hnsw->hnsw;  // the graph, its parameters and its level generator
-  auto& storage = static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage);
-  storage.codes.reserve(sealed->rows * dim * sizeof(float));
-  storage.codes.assign(base_storage.codes.begin(), base_storage.codes.end());
-  storage.ntotal = base_storage.ntotal;
-  sealed->hnsw->ntotal = base.hnsw->ntotal;
-  AddToGraph(*sealed->hnsw, rows, n, progress);
-  sealed->vectors = storage.get_xb();
-  return sealed;
-}
-
-// May throw (FAISS reports errors as exceptions, allocation may fail).
-// `progress(rows_done)` is called after each chunk of a long HNSW build.
-std::unique_ptr<Sealed> BuildSealed(IndexKind kind, std::vector<float> vectors, size_t rows,
-                                    size_t dim, const IndexOptions& options,
-                                    const std::function<void(size_t)>& progress) {
-  auto sealed = std::make_unique<Sealed>();
-  sealed->kind = kind;
-  sealed->rows = rows;
-  if (rows == 0) return sealed;
-  // FAISS builds with the calling thread's OpenMP team: OMP_NUM_THREADS, or every core.
-  const auto d = static_cast<faiss::Index::idx_t>(dim);
-  const auto n = static_cast<faiss::Index::idx_t>(rows);
-  switch (kind) {
-    case IndexKind::kFlat:
-      sealed->flat = std::move(vectors);
-      sealed->vectors = sealed->flat.data();
-      break;
-    case IndexKind::kHnsw: {
-      // IndexHNSWFlat's layout (a flat storage under the graph), with a storage that builds
-      // with the engine's kernels.
-      sealed->hnsw = std::make_unique<faiss::IndexHNSW>(new FastFlatIP(d), options.hnsw_m);
-      sealed->hnsw->own_fields = true;
-      sealed->hnsw->is_trained = true;
-      sealed->hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
-      sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
-      // Room for every row up front: chunked adds would otherwise grow the storage by doubling.
-      static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage).codes.reserve(rows * dim * sizeof(float));
-      AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
-      // The graph's flat storage now holds the rows; it serves the exact scans too.
-      std::vector<float>().swap(vectors);
-      sealed->vectors = static_cast<const faiss::IndexFlat&>(*sealed->hnsw->storage).get_xb();
-      break;
-    }
-    case IndexKind::kIvf: {
-      sealed->ivf_nlist = IvfListCount(rows, options);
-      sealed->ivf_default_nprobe = IvfDefaultProbes(sealed->ivf_nlist, options);
-      sealed->ivf_quantizer = std::make_unique<faiss::IndexFlatIP>(d);
-      sealed->ivf = std::make_unique<faiss::IndexIVFFlat>(
-          sealed->ivf_quantizer.get(), d, sealed->ivf_nlist, faiss::METRIC_INNER_PRODUCT);
-      // Spherical k-means suits unit vectors under inner product. 64 points per centroid and
-      // 10 iterations keep training cheap (IVF is the fast-build option); FAISS samples the
-      // rows itself. min_points_per_centroid = 1 accepts small indexes without a warning.
-      faiss::ClusteringParameters& cp = sealed->ivf->cp;
-      cp.spherical = true;
-      cp.niter = 10;
-      cp.max_points_per_centroid = 64;
-      cp.min_points_per_centroid = 1;
-      sealed->ivf->train(n, vectors.data());
-      sealed->ivf->add(n, vectors.data());
-      sealed->ivf->nprobe = sealed->ivf_default_nprobe;
-      sealed->flat = std::move(vectors);
-      sealed->vectors = sealed->flat.data();
-      break;
-    }
-  }
-  return sealed;
-}
-
-// A new State whose slots are `rows` in order, all live, sealed as `kind`.
-std::unique_ptr<State> BuildState(LiveRows rows, IndexKind kind, size_t dim,
-                                  const IndexOptions& options,
-                                  const std::function<void(size_t)>& progress) {
-  auto state = std::make_unique<State>(dim);
-  const size_t n = rows.ids.size();
-  state->sealed = BuildSealed(kind, std::move(rows.vectors), n, dim, options, progress);
-  state->ids = std::move(rows.ids);
-  state->types = std::move(rows.types);
-  state->live.assign(n, 1);
-  state->slot_of.reserve(n);
-  for (size_t slot = 0; slot < n; ++slot) {
-    state->slot_of.emplace(state->ids[slot], static_cast<uint32_t>(slot));
-    ++state->live_by_type[state->types[slot]];
-  }
-  state->live_count = n;
-  return state;
-}
-
 }  // namespace
 
 struct EntityIndex::Impl {
   Impl(size_t dim, IndexOptions options)
-      : dim(dim), options(std::move(options)), state(std::make_unique<State>(dim)) {}
+      : dim(dim), options(std::move(options)), state(std::make_unique<SlotState>(dim)) {}
 
   const size_t dim;
   const IndexOptions options;
@@ -452,7 +80,7 @@ struct EntityIndex::Impl {
   std::chrono::steady_clock::time_point next_maintenance_rebuild{};
 
   // Guarded by mu.
-  std::unique_ptr<State> state;
+  std::unique_ptr<SlotState> state;
   uint64_t covered_lsn = 0;
   std::optional<IndexKind> pinned_kind;
   std::vector<IndexWrite> write_log;    // writes applied while a rebuild copies and builds
@@ -518,60 +146,6 @@ struct EntityIndex::Impl {
   void ScheduleNextMaintenance(std::chrono::steady_clock::time_point build_started);
 };
 
-// Thrown out of a build whose cancel flag was set.
-struct BuildCancelled : std::exception {
-  const char* what() const noexcept override { return "cancelled"; }
-};
-
-// One rebuild's progress: reported through options.on_rebuild_progress at the start, at each
-// tenth and at the end; between chunks of the build it also checks the cancel flag.
-class ProgressReporter {
- public:
-  ProgressReporter(const IndexOptions& options, const IndexKey& key, RebuildProgress shape,
-                   const std::atomic<bool>* cancel)
-      : options_(options),
-        key_(key),
-        shape_(shape),
-        cancel_(cancel),
-        started_(std::chrono::steady_clock::now()) {}
-
-  std::chrono::steady_clock::time_point started() const { return started_; }
-
-  // After a chunk of the build. Throws BuildCancelled if the cancel flag is set.
-  void Step(size_t rows_done) {
-    if (cancel_ != nullptr && cancel_->load()) throw BuildCancelled();
-    const size_t tenth = shape_.rows_total == 0 ? 0 : rows_done * 10 / shape_.rows_total;
-    if (tenth > last_tenth_) {
-      last_tenth_ = tenth;
-      Report(rows_done, false, false);
-    }
-  }
-
-  void Start() const { Report(0, false, false); }
-  void Finish(const Status& status, bool cancelled) const {
-    Report(status.ok() ? shape_.rows_total : 0, true, cancelled);
-  }
-
- private:
-  void Report(size_t rows_done, bool finished, bool cancelled) const {
-    if (!options_.on_rebuild_progress) return;
-    RebuildProgress p = shape_;
-    p.rows_done = rows_done;
-    p.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    p.finished = finished;
-    p.cancelled = cancelled;
-    options_.on_rebuild_progress(key_, p);
-  }
-
-  const IndexOptions& options_;
-  const IndexKey& key_;
-  const RebuildProgress shape_;
-  const std::atomic<bool>* const cancel_;
-  const std::chrono::steady_clock::time_point started_;
-  size_t last_tenth_ = 0;
-};
-
 // ANN over the sealed part plus an exact scan of the tail. nullopt when the ANN structure came
 // back short (fewer hits than it has allowed rows, up to k) or failed: the caller then scans
 // exactly, which keeps the promise of min(limit, allowed) hits. The excluded entity is part of
@@ -581,7 +155,7 @@ std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& al
                                                              const SearchPlan& plan,
                                                              const SearchQuery& q,
                                                              size_t allowed) const {
-  const Sealed& sealed = *state->sealed;
+  const SealedStructure& sealed = *state->sealed;
   TopK top(*state, q.limit, q.min_similarity);
   size_t found = 0;
   auto offer = [&](size_t slot, float similarity) {
@@ -640,7 +214,7 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
   shape.rows_total = total;
   ProgressReporter progress(options, key, shape, cancel);
   progress.Start();
-  std::unique_ptr<State> fresh;
+  std::unique_ptr<SlotState> fresh;
   Status status;
   bool cancelled = false;
   try {
@@ -671,10 +245,10 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
 }
 
 Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key, const std::atomic<bool>* cancel) {
-  // Only a rebuild replaces the State or its sealed structure, and the caller holds rebuild_mu,
+  // Only a rebuild replaces the SlotState or its sealed structure, and the caller holds rebuild_mu,
   // so the sealed graph can be read here without the index lock. The tail can't: appends may
   // move its chunk table.
-  const Sealed& base = *state->sealed;
+  const SealedStructure& base = *state->sealed;
   std::vector<float> rows;
   size_t absorbed = 0;
   {
@@ -694,7 +268,7 @@ Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key, const std::atomi
   ProgressReporter progress(options, key, shape, cancel);
   absorbing.store(true);
   progress.Start();
-  std::unique_ptr<Sealed> extended;
+  std::unique_ptr<SealedStructure> extended;
   Status status;
   bool cancelled = false;
   try {
@@ -707,7 +281,7 @@ Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key, const std::atomi
   }
 
   if (status.ok()) {
-    // Tombstones and types live in the State, which stays; only the slots the graph now holds
+    // Tombstones and types live in the SlotState, which stays; only the slots the graph now holds
     // leave the tail. Rows appended since the copy above stay in it.
     RowStore rest(dim);
     auto lock = WriteLock();
@@ -756,7 +330,7 @@ void EntityIndex::ApplyLocked(std::span<const IndexWrite* const> writes, uint64_
 SearchResult EntityIndex::Search(const SearchQuery& query,
                                  const std::atomic<uint64_t>* watermark) const {
   auto lock = impl_->ReadLock();
-  const State& state = *impl_->state;
+  const SlotState& state = *impl_->state;
   SearchResult result;
   result.kind = state.sealed->kind;
   if (watermark != nullptr) result.applied_lsn = watermark->load(std::memory_order_acquire);
@@ -799,7 +373,7 @@ SearchResult EntityIndex::Search(const SearchQuery& query,
 
 std::optional<std::vector<float>> EntityIndex::VectorOf(const Uuid& entity_id) const {
   auto lock = impl_->ReadLock();
-  const State& state = *impl_->state;
+  const SlotState& state = *impl_->state;
   auto it = state.slot_of.find(entity_id);
   if (it == state.slot_of.end()) return std::nullopt;
   const float* v = state.Vector(it->second);
@@ -813,7 +387,7 @@ bool EntityIndex::Contains(const Uuid& entity_id) const {
 
 IndexStats EntityIndex::Stats() const {
   auto lock = impl_->ReadLock();
-  const State& state = *impl_->state;
+  const SlotState& state = *impl_->state;
   IndexStats stats;
   stats.kind = state.sealed->kind;
   stats.live = state.live_count;
@@ -830,7 +404,7 @@ IndexStats EntityIndex::Stats() const {
 void EntityIndex::ForEachLive(
     const std::function<void(const Uuid&, EntityTypeCode, std::span<const float>)>& fn) const {
   auto lock = impl_->ReadLock();
-  const State& state = *impl_->state;
+  const SlotState& state = *impl_->state;
   for (size_t slot = 0; slot < state.slots(); ++slot) {
     if (!state.live[slot]) continue;
     fn(state.ids[slot], state.types[slot], std::span<const float>(state.Vector(slot), impl_->dim));

@@ -21,6 +21,12 @@
 // 1 - cosine distance up to float rounding. The exact kernels (index/kernels.h) score every hit,
 // also those the ANN structure found, so exact and approximate answers agree on the value.
 //
+// Parts. This class holds the locks and runs writes, searches and rebuilds over: the slots and
+// their live bitmap (index/slot_state.h); the sealed structure and its builds
+// (index/sealed_structure.h); the allow-list, top-k and exact scan (index/exact_scan.h); the
+// kind, rebuild and search rules (index/policy.h); rebuild progress and cancellation
+// (index/rebuild_progress.h). Its settings are in index/index_options.h.
+//
 // Thread-safety: Search, VectorOf, Contains, Stats, NeedsRebuild and ForEachLive may run
 // concurrently with each other and with one writer. Apply/ApplyLocked calls are serialized by
 // the caller (the Registry does that). Rebuild may run concurrently with all of these (it
@@ -53,70 +59,10 @@
 #include "base/uuid.h"
 #include "index/entity_types.h"
 #include "index/index_key.h"
+#include "index/index_options.h"
+#include "index/search_query.h"
 
 namespace vecmirror {
-
-enum class IndexKind : uint8_t { kFlat = 0, kHnsw = 1, kIvf = 2 };
-const char* IndexKindName(IndexKind kind);
-
-struct IndexOptions {
-  // Live rows at which a flat index is promoted to an ANN kind. Default: 5,000. At 1536-d a
-  // flat search costs 1.3 to 1.7 ms of CPU at 5,000 rows and 2.8 to 5.5 ms at 10,000, HNSW 0.14
-  // and 0.18 ms with recall@10 1.0 at those sizes; the build (1.2 s of CPU at 5,000 rows, 2.2 s
-  // at 10,000) pays for itself within about 1,000 queries. Not lower: up to
-  // exact_max_allowed_rows live rows every query is an exact scan anyway. (bench/RESULTS.md,
-  // "Index engine")
-  size_t ann_min_rows = 5000;
-  // The ANN kind used above ann_min_rows. Default: HNSW. IVF builds faster and uses less memory.
-  IndexKind ann_kind = IndexKind::kHnsw;
-  // Force one kind regardless of size. Default: unset (size policy).
-  std::optional<IndexKind> forced_kind;
-
-  int hnsw_m = 32;                // Default: 32 links per node.
-  int hnsw_ef_construction = 80;  // Default: 80.
-  // Default: 64; raised for selective filters. At 100,000 x 1536-d: recall@10 0.98 for 1.0 ms
-  // of CPU; 32 gives 0.975 for 0.7x the time, 128 gives 0.994 for 1.4x.
-  int hnsw_ef_search = 64;
-  size_t ivf_nlist = 0;           // Default: 0 = about 4 * sqrt(rows).
-  size_t ivf_nprobe = 0;          // Default: 0 = about nlist / 8, at least 8.
-
-  // A query whose allowed rows are at most this many, or at most this share of the live rows,
-  // is answered by an exact scan. A filtered HNSW search at the planner's raised ef must collect
-  // hnsw_ef_search / share allowed rows, so it walks about hnsw_ef_search / share^2 nodes: it
-  // beats the exact scan of the allowed rows only above about 7.5 * live^(2/3) of them at
-  // 1536-d (3,800 of 10,000 live rows, 5,800 of 20,000, 10,000 of 50,000, 15,600 of 100,000);
-  // below that it is up to 60x slower. Defaults: 5,000 rows and 15% (the crossover at
-  // 100,000 live rows; bench/RESULTS.md, "Index engine").
-  size_t exact_max_allowed_rows = 5000;
-  double exact_max_allowed_share = 0.15;
-
-  // Rebuild (compact) when tombstones exceed this share of the slots. Default: 0.2.
-  double compact_dead_share = 0.2;
-  // Absorb the tail into the ANN structure when it exceeds this many rows: HNSW adds it to its
-  // graph, IVF rebuilds. Default: 5,000.
-  size_t tail_absorb_rows = 5000;
-  // Full background (maintenance) rebuilds of one index take at most this share of the time:
-  // after a build of t seconds the next waits t * (1 / share - 1). Searches stay correct
-  // meanwhile (the tail is scanned exactly, tombstones are skipped); only their cost grows.
-  // Absorbing an HNSW tail and explicit Rebuild calls are not limited. Default: 0.25.
-  double rebuild_duty_cycle = 0.25;
-
-  // Called by the rebuilding thread when a rebuild starts, after each tenth of a build of over
-  // 10,000 rows, and when it ends, so long work shows progress. Must be thread-safe. Default: none.
-  std::function<void(const IndexKey&, const struct RebuildProgress&)> on_rebuild_progress;
-};
-
-struct RebuildProgress {
-  IndexKind kind = IndexKind::kFlat;  // what is being built
-  size_t rows_done = 0;
-  size_t rows_total = 0;
-  double seconds = 0;     // since the rebuild started
-  bool finished = false;  // the new structure is swapped in (or the build failed)
-  bool cancelled = false;  // with finished: the build was cancelled, nothing was swapped in
-  // The rows are a tail added to the existing graph of `graph_rows` rows, not a new build.
-  bool extends_graph = false;
-  size_t graph_rows = 0;
-};
 
 // One write to an index. Upserts carry a unit-norm vector of the index's dimension.
 struct IndexWrite {
@@ -125,34 +71,6 @@ struct IndexWrite {
   Uuid entity_id;
   EntityTypeCode type = 0;
   std::vector<float> vector;  // kUpsert only
-};
-
-struct SearchEffort {
-  int ef_search = 0;  // 0 = index default
-  int nprobe = 0;     // 0 = index default
-  bool exact = false;
-};
-
-struct SearchQuery {
-  std::span<const float> vector;  // unit norm, the index's dimension
-  TypeMask types = TypeMask::All();
-  size_t limit = 10;
-  std::optional<float> min_similarity;
-  std::optional<Uuid> exclude;  // "more like this": leave this entity out
-  SearchEffort effort;
-};
-
-struct Hit {
-  Uuid entity_id;
-  EntityTypeCode type = 0;
-  float similarity = 0;  // cosine similarity
-};
-
-struct SearchResult {
-  std::vector<Hit> hits;  // similarity descending, then entity_id ascending
-  bool exact = false;
-  IndexKind kind = IndexKind::kFlat;
-  uint64_t applied_lsn = 0;  // the watermark read while the search held the index
 };
 
 struct IndexStats {

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <optional>
 
-#include "index/entity_index.h"
+#include "index/index_options.h"
 
 namespace vecmirror {
 

@@ -87,7 +87,7 @@ std::shared_ptr<EntityIndex> Registry::Find(const IndexKey& key) const {
   return it == indexes_.end() ? nullptr : it->second;
 }
 
-std::vector<std::shared_ptr<EntityIndex>> Registry::Snapshot() const {
+std::vector<std::shared_ptr<EntityIndex>> Registry::AllIndexes() const {
   std::shared_lock<std::shared_mutex> lock(map_mu_);
   std::vector<std::shared_ptr<EntityIndex>> out;
   out.reserve(indexes_.size());
@@ -97,7 +97,7 @@ std::vector<std::shared_ptr<EntityIndex>> Registry::Snapshot() const {
 
 std::vector<IndexInfo> Registry::List() const {
   std::vector<IndexInfo> infos;
-  for (const auto& index : Snapshot()) infos.push_back(IndexInfo{index->key(), index->Stats()});
+  for (const auto& index : AllIndexes()) infos.push_back(IndexInfo{index->key(), index->Stats()});
   return infos;
 }
 
@@ -128,7 +128,7 @@ void Registry::Reset(uint64_t lsn) {
 std::vector<IndexInfo> Registry::Rebuild(const Uuid& tenant, const std::string& model,
                                          std::optional<IndexKind> kind) {
   std::vector<IndexInfo> rebuilt;
-  for (const auto& index : Snapshot()) {
+  for (const auto& index : AllIndexes()) {
     const IndexKey& key = index->key();
     if (key.tenant_id != tenant || (!model.empty() && key.model != model)) continue;
     (void)index->Rebuild(kind);  // on failure the index keeps serving its old structure
@@ -167,7 +167,7 @@ void Registry::MaintenanceLoop(std::chrono::milliseconds period) {
   while (!maintenance_cv_.wait_for(lock, period, [this] { return stop_maintenance_; })) {
     lock.unlock();
     // The map is only read for the list; builds run with no registry lock held.
-    for (const auto& index : Snapshot()) {
+    for (const auto& index : AllIndexes()) {
       {
         std::lock_guard<std::mutex> check(maintenance_mu_);
         if (stop_maintenance_) break;

@@ -99,7 +99,8 @@ class Registry {
   const IndexOptions options_;
   EntityTypeDictionary types_;
 
-  std::vector<std::shared_ptr<EntityIndex>> Snapshot() const;
+  // A copy of the list of indexes, taken under map_mu_, so callers may walk it unlocked.
+  std::vector<std::shared_ptr<EntityIndex>> AllIndexes() const;
 
   mutable std::shared_mutex map_mu_;  // guards indexes_
   std::map<IndexKey, std::shared_ptr<EntityIndex>> indexes_;

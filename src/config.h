@@ -26,7 +26,7 @@
 
 #include "base/model_list.h"
 #include "base/status.h"
-#include "index/entity_index.h"
+#include "index/index_options.h"
 #include "index/model_catalog.h"
 #include "src/grpc_server.h"
 #include "src/metrics/service_metrics.h"

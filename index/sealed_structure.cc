@@ -1,0 +1,108 @@
+#include "index/sealed_structure.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "index/fast_flat.h"
+#include "index/policy.h"
+
+namespace vecmirror {
+
+namespace {
+
+// Adds `n` rows to an HNSW index in chunks (HNSW add is incremental), so that a build of
+// minutes can report as it goes and be cancelled. `progress(rows_added)` is called after each
+// chunk but the last; it may throw to stop the build.
+void AddToGraph(faiss::IndexHNSW& index, const float* rows, size_t n,
+                const std::function<void(size_t)>& progress) {
+  constexpr size_t kChunkRows = 10000;  // a few seconds of one core at 1536-d
+  const size_t d = static_cast<size_t>(index.d);
+  for (size_t done = 0; done < n;) {
+    const size_t count = std::min(kChunkRows, n - done);
+    index.add(static_cast<faiss::Index::idx_t>(count), rows + done * d);
+    done += count;
+    if (progress && done < n) progress(done);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const float* rows,
+                                            size_t n, size_t dim,
+                                            const std::function<void(size_t)>& progress) {
+  auto sealed = std::make_unique<SealedStructure>();
+  sealed->kind = IndexKind::kHnsw;
+  sealed->rows = base.rows + n;
+  const auto& base_storage = static_cast<const faiss::IndexFlat&>(*base.hnsw->storage);
+  sealed->hnsw =
+      std::make_unique<faiss::IndexHNSW>(new FastFlatIP(static_cast<faiss::Index::idx_t>(dim)));
+  sealed->hnsw->own_fields = true;
+  sealed->hnsw->is_trained = true;
+  sealed->hnsw->hnsw = base.hnsw->hnsw;  // the graph, its parameters and its level generator
+  auto& storage = static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage);
+  storage.codes.reserve(sealed->rows * dim * sizeof(float));
+  storage.codes.assign(base_storage.codes.begin(), base_storage.codes.end());
+  storage.ntotal = base_storage.ntotal;
+  sealed->hnsw->ntotal = base.hnsw->ntotal;
+  AddToGraph(*sealed->hnsw, rows, n, progress);
+  sealed->vectors = storage.get_xb();
+  return sealed;
+}
+
+std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
+                                             size_t rows, size_t dim, const IndexOptions& options,
+                                             const std::function<void(size_t)>& progress) {
+  auto sealed = std::make_unique<SealedStructure>();
+  sealed->kind = kind;
+  sealed->rows = rows;
+  if (rows == 0) return sealed;
+  // FAISS builds with the calling thread's OpenMP team: OMP_NUM_THREADS, or every core.
+  const auto d = static_cast<faiss::Index::idx_t>(dim);
+  const auto n = static_cast<faiss::Index::idx_t>(rows);
+  switch (kind) {
+    case IndexKind::kFlat:
+      sealed->flat = std::move(vectors);
+      sealed->vectors = sealed->flat.data();
+      break;
+    case IndexKind::kHnsw: {
+      // IndexHNSWFlat's layout (a flat storage under the graph), with a storage that builds
+      // with the engine's kernels.
+      sealed->hnsw = std::make_unique<faiss::IndexHNSW>(new FastFlatIP(d), options.hnsw_m);
+      sealed->hnsw->own_fields = true;
+      sealed->hnsw->is_trained = true;
+      sealed->hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
+      sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
+      // Room for every row up front: chunked adds would otherwise grow the storage by doubling.
+      static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage).codes.reserve(rows * dim * sizeof(float));
+      AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
+      // The graph's flat storage now holds the rows; it serves the exact scans too.
+      std::vector<float>().swap(vectors);
+      sealed->vectors = static_cast<const faiss::IndexFlat&>(*sealed->hnsw->storage).get_xb();
+      break;
+    }
+    case IndexKind::kIvf: {
+      sealed->ivf_nlist = IvfListCount(rows, options);
+      sealed->ivf_default_nprobe = IvfDefaultProbes(sealed->ivf_nlist, options);
+      sealed->ivf_quantizer = std::make_unique<faiss::IndexFlatIP>(d);
+      sealed->ivf = std::make_unique<faiss::IndexIVFFlat>(
+          sealed->ivf_quantizer.get(), d, sealed->ivf_nlist, faiss::METRIC_INNER_PRODUCT);
+      // Spherical k-means suits unit vectors under inner product. 64 points per centroid and
+      // 10 iterations keep training cheap (IVF is the fast-build option); FAISS samples the
+      // rows itself. min_points_per_centroid = 1 accepts small indexes without a warning.
+      faiss::ClusteringParameters& cp = sealed->ivf->cp;
+      cp.spherical = true;
+      cp.niter = 10;
+      cp.max_points_per_centroid = 64;
+      cp.min_points_per_centroid = 1;
+      sealed->ivf->train(n, vectors.data());
+      sealed->ivf->add(n, vectors.data());
+      sealed->ivf->nprobe = sealed->ivf_default_nprobe;
+      sealed->flat = std::move(vectors);
+      sealed->vectors = sealed->flat.data();
+      break;
+    }
+  }
+  return sealed;
+}
+
+}  // namespace vecmirror

@@ -1,0 +1,41 @@
+#include "index/slot_state.h"
+
+#include <utility>
+
+namespace vecmirror {
+
+LiveRows CopyLiveRows(const SlotState& state) {
+  LiveRows rows;
+  rows.ids.reserve(state.live_count);
+  rows.types.reserve(state.live_count);
+  rows.vectors.resize(state.live_count * state.dim);
+  float* out = rows.vectors.data();
+  for (size_t slot = 0; slot < state.slots(); ++slot) {
+    if (!state.live[slot]) continue;
+    rows.ids.push_back(state.ids[slot]);
+    rows.types.push_back(state.types[slot]);
+    std::memcpy(out, state.Vector(slot), state.dim * sizeof(float));
+    out += state.dim;
+  }
+  return rows;
+}
+
+std::unique_ptr<SlotState> BuildState(LiveRows rows, IndexKind kind, size_t dim,
+                                      const IndexOptions& options,
+                                      const std::function<void(size_t)>& progress) {
+  auto state = std::make_unique<SlotState>(dim);
+  const size_t n = rows.ids.size();
+  state->sealed = BuildSealed(kind, std::move(rows.vectors), n, dim, options, progress);
+  state->ids = std::move(rows.ids);
+  state->types = std::move(rows.types);
+  state->live.assign(n, 1);
+  state->slot_of.reserve(n);
+  for (size_t slot = 0; slot < n; ++slot) {
+    state->slot_of.emplace(state->ids[slot], static_cast<uint32_t>(slot));
+    ++state->live_by_type[state->types[slot]];
+  }
+  state->live_count = n;
+  return state;
+}
+
+}  // namespace vecmirror

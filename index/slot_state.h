@@ -1,0 +1,111 @@
+// The slots of an EntityIndex and their live bitmap. A slot holds one (entity_id, type code,
+// unit vector) and is written once: an upsert appends a slot and tombstones the entity's
+// previous one (live bit 0), a remove tombstones it. Beside the slots a SlotState keeps the map
+// from each live entity to its slot, the live count per type (which a query's allow-list
+// counts from), and where each slot's vector is: slots [0, sealed->rows) in the sealed
+// structure (index/sealed_structure.h), the later ones in the tail, a RowStore.
+//
+// Thread-safety: none of its own. EntityIndex reads a SlotState under its shared lock and writes
+// it under its exclusive lock; a rebuild copies the live rows out (CopyLiveRows, under the
+// shared lock), builds a fresh SlotState from them without any lock (BuildState), and swaps the
+// pointer under the exclusive lock.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "base/uuid.h"
+#include "index/entity_types.h"
+#include "index/index_options.h"
+#include "index/row_store.h"
+#include "index/sealed_structure.h"
+
+namespace vecmirror {
+
+// Everything a search reads: the slots, their live bits and types, where their vectors are.
+// Rebuild prepares a fresh SlotState off to the side and swaps the pointer.
+struct SlotState {
+  explicit SlotState(size_t dim)
+      : dim(dim), sealed(std::make_unique<SealedStructure>()), tail(dim) {}
+
+  const size_t dim;
+  std::vector<Uuid> ids;                                 // per slot
+  std::vector<EntityTypeCode> types;                     // per slot
+  std::vector<uint8_t> live;                             // per slot: 1 = live, 0 = tombstone
+  std::unordered_map<Uuid, uint32_t, UuidHash> slot_of;  // live entities only
+  std::array<size_t, kMaxEntityTypes> live_by_type{};
+  size_t live_count = 0;
+  std::unique_ptr<SealedStructure> sealed;  // slots [0, sealed->rows)
+  RowStore tail;                   // slots [sealed->rows, slots())
+
+  size_t slots() const { return ids.size(); }
+  size_t dead() const { return slots() - live_count; }
+  size_t tail_rows() const { return slots() - sealed->rows; }
+
+  const float* Vector(size_t slot) const {
+    return slot < sealed->rows ? sealed->vectors + slot * dim : tail.Row(slot - sealed->rows);
+  }
+
+  void Tombstone(uint32_t slot) {
+    live[slot] = 0;
+    --live_by_type[types[slot]];
+    --live_count;
+  }
+
+  void Remove(const Uuid& id) {
+    auto it = slot_of.find(id);
+    if (it == slot_of.end()) return;
+    Tombstone(it->second);
+    slot_of.erase(it);
+  }
+
+  // `vector` is unit length and of this index's dimension.
+  void Upsert(const Uuid& id, EntityTypeCode type, const float* vector) {
+    auto it = slot_of.find(id);
+    if (it != slot_of.end()) {
+      const uint32_t old = it->second;
+      // Replaying a write already applied (a rebuild's log, a re-sent row) keeps its slot.
+      if (types[old] == type && std::memcmp(Vector(old), vector, dim * sizeof(float)) == 0) return;
+      Tombstone(old);
+    }
+    const auto slot = static_cast<uint32_t>(slots());
+    ids.push_back(id);
+    types.push_back(type);
+    live.push_back(1);
+    tail.Append(vector);
+    ++live_by_type[type];
+    ++live_count;
+    slot_of[id] = slot;
+  }
+
+  size_t MemoryBytes() const {
+    // An unordered_map node holds the key/value pair, a next pointer and the cached hash.
+    const size_t node = sizeof(std::pair<const Uuid, uint32_t>) + 2 * sizeof(void*);
+    return ids.capacity() * sizeof(Uuid) + types.capacity() + live.capacity() +
+           slot_of.size() * node + slot_of.bucket_count() * sizeof(void*) +
+           sealed->MemoryBytes(dim) + tail.AllocatedBytes();
+  }
+};
+
+// The live rows of a SlotState, copied for a rebuild.
+struct LiveRows {
+  std::vector<Uuid> ids;
+  std::vector<EntityTypeCode> types;
+  std::vector<float> vectors;  // row-major, ids.size() x dim
+};
+
+LiveRows CopyLiveRows(const SlotState& state);
+
+// A new SlotState whose slots are `rows` in order, all live, sealed as `kind`. May throw, and calls
+// `progress`, as BuildSealed does.
+std::unique_ptr<SlotState> BuildState(LiveRows rows, IndexKind kind, size_t dim,
+                                      const IndexOptions& options,
+                                      const std::function<void(size_t)>& progress);
+
+}  // namespace vecmirror
