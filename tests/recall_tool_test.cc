@@ -181,6 +181,7 @@ TEST(RecallToolTest, FlatIndexReportsRecallExactlyOne) {
   EXPECT_DOUBLE_EQ(index.filters[2].share, 0.05);
   EXPECT_EQ(index.filters[3].types, std::vector<std::string>{"prompt"});
   EXPECT_DOUBLE_EQ(index.filters[3].share, 0.005);
+  EXPECT_TRUE(index.notes.empty());
 
   // One effort (flat) x 3 k x 4 filters, every one exactly 1.0.
   ASSERT_EQ(report.points.size(), 12u);
@@ -325,7 +326,7 @@ TEST(RecallToolTest, GrpcSourceAgreesWithTheInProcessSource) {
   const std::string dir = ScratchDir("grpc");
   const CliRun run = RunTool({"--server", world.address(), "--out-dir", dir, "--progress", "lines",
                               "--queries", "40", "--ef-search", "1,8,64", "--seed", "7",
-                              "--selectivity", "50%,5%"});
+                              "--selectivity", "50%,5%", "--runs", "2"});
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_NE(run.out.find("recall@100"), std::string::npos) << run.out;
   EXPECT_NE(run.err.find("measuring"), std::string::npos) << "progress lines: " << run.err;
@@ -368,6 +369,7 @@ TEST(RecallToolTest, GrpcSourceAgreesWithTheInProcessSource) {
     EXPECT_EQ(r["k"], l.k);
     EXPECT_DOUBLE_EQ(r["recall"].get<double>(), l.recall) << "point " << i;
     EXPECT_DOUBLE_EQ(r["exact_share"].get<double>(), l.exact_share) << "point " << i;
+    EXPECT_EQ(r["runs"], 2);
     hnsw_points += l.effort.ef_search > 0 ? 1 : 0;
   }
   EXPECT_GT(hnsw_points, 0u);
@@ -391,17 +393,25 @@ TEST(RecallToolTest, FlagLimitsAreCheckedOnePastEach) {
   service_test::TestWorld world;
   const std::string dir = ScratchDir("limits");
   const std::vector<std::string> base = {"--server", world.address(), "--out-dir", dir,
-                                         "--progress", "none", "--queries", "2", "--warmup", "0",
+                                         "--queries", "2", "--warmup", "0",
                                          "--model", service_test::kMiniLm};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = base;
     args.insert(args.end(), extra.begin(), extra.end());
-    const bool filters = std::find(extra.begin(), extra.end(), "--selectivity") != extra.end();
-    if (!filters) args.insert(args.end(), {"--selectivity", "none"});
+    for (const char* flag : {"--selectivity", "--progress"}) {
+      if (std::find(extra.begin(), extra.end(), flag) != extra.end()) continue;
+      args.insert(args.end(), {flag, "none"});
+    }
     return RunTool(args);
   };
   CliRun run = with({"--k", "1000"});
   EXPECT_EQ(run.code, 0) << run.err;
+  // On a terminal (forced here): one line redrawn in place, with the count and the time left.
+  run = with({"--progress", "bar"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.err.find("\r["), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("searches"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("ETA"), std::string::npos) << run.err;
   run = with({"--k", "1001"});
   EXPECT_EQ(run.code, kExitLocalError);
   EXPECT_NE(run.err.find("--k 1001: expected 1 to 1000"), std::string::npos) << run.err;
@@ -635,12 +645,21 @@ TEST(RecallToolTest, TypeFiltersApproximateEachSelectivity) {
   EXPECT_EQ(filters[3].Label(), "template");
   // A set chosen already is not repeated; one type alone allows no filter short of all.
   EXPECT_EQ(ChooseTypeFilters(counts, {0.05, 0.049}).size(), 1u);
-  EXPECT_TRUE(ChooseTypeFilters({{"context", 10}}, {0.5}).empty());
+  std::vector<std::string> notes;
+  EXPECT_TRUE(ChooseTypeFilters({{"context", 10}}, {0.5}, &notes).empty());
+  EXPECT_EQ(notes, std::vector<std::string>{
+                       "selectivity 50%: not measured: every row has the same entity type"});
   // Two halves: 90% is nearer the whole index than either half, so it is dropped; 0.5% gets a
   // half, as 50% did, and is dropped as a repeat.
-  const auto halves = ChooseTypeFilters({{"a", 500}, {"b", 500}}, {0.9, 0.5, 0.005});
+  notes.clear();
+  const auto halves = ChooseTypeFilters({{"a", 500}, {"b", 500}}, {0.9, 0.5, 0.005}, &notes);
   ASSERT_EQ(halves.size(), 1u);
   EXPECT_EQ(halves[0].types, std::vector<std::string>{"a"});
+  EXPECT_EQ(notes, (std::vector<std::string>{
+                       "selectivity 90%: not measured: no set of entity types is nearer to it "
+                       "than all of them",
+                       "selectivity 0.5%: the nearest set of entity types is a (50%), measured "
+                       "already for 50%"}));
   // 999 and 1: 0.5% gets the single row (0.1%), still nearer than the whole index.
   const auto skewed = ChooseTypeFilters({{"a", 999}, {"b", 1}}, {0.005});
   ASSERT_EQ(skewed.size(), 1u);

@@ -69,8 +69,9 @@ struct Census {
 };
 
 struct CensusOptions {
-  // A sampled census stops once it holds this many entities. Default: 10,000.
-  size_t max_entities = 10000;
+  // A sampled census stops once it holds this many entities, or has spent about 4 exact
+  // searches of 1,000 per 1,000 of them. Default: 20,000.
+  size_t max_entities = 20000;
   uint64_t seed = 1;  // for the random probes of a sampled census
 };
 

@@ -48,6 +48,9 @@ struct RecallOptions {
   std::vector<double> selectivities = {0.5, 0.05, 0.005};
   // Client threads per point. Default: 1 (latency without queueing).
   size_t concurrency = 1;
+  // Each point's queries run this many times and the fastest run is reported (recall does not
+  // change between runs; latency on a shared machine does), as ann-benchmarks does. Default: 1.
+  size_t runs = 1;
   // Untimed searches per index before its sweep (caches, connections). Default: 50.
   size_t warmup = 50;
   CensusOptions census;

@@ -39,7 +39,8 @@ struct Args {
   std::vector<std::string> selectivities = {"50%", "5%", "0.5%"};
   size_t concurrency = 1;
   size_t warmup = 50;
-  size_t census_rows = 10000;
+  size_t census_rows = 20000;
+  size_t runs = 1;
   std::string verify_sql;
   size_t verify_queries = 20;
   std::string out_dir = "recall-results";
@@ -109,6 +110,7 @@ std::string ToOptions(const Args& a, RecallOptions* options) {
   options->ef_search = a.ef_search;
   options->nprobe = a.nprobe;
   options->concurrency = a.concurrency;
+  options->runs = a.runs;
   options->warmup = a.warmup;
   options->census.max_entities = a.census_rows;
   options->verify_queries = a.verify_queries;
@@ -151,6 +153,11 @@ void AddOptions(CLI::App& app, Args& a) {
   app.add_option("--concurrency", a.concurrency, "Client threads per point (1: serial latency)")
       ->capture_default_str()
       ->check(CLI::Range(size_t(1), size_t(256)));
+  app.add_option("--runs", a.runs,
+                 "Run each point's queries this many times and report the fastest run "
+                 "(steadier latency and QPS on a busy machine)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t(1), size_t(100)));
   app.add_option("--warmup", a.warmup, "Untimed searches per index before its sweep")
       ->capture_default_str();
   app.add_option("--census-rows", a.census_rows,

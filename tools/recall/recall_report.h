@@ -28,6 +28,7 @@ struct IndexResult {
   // Per filter: whether TypeFilter::share is a count (true) or estimated from a sampled census.
   std::vector<bool> share_exact;
   std::string skipped;  // why the index was not measured; empty when it was
+  std::vector<std::string> notes;  // e.g. a selectivity no set of types approximates
 };
 
 // One point of the sweep: one index, one filter, one effort, one k.
@@ -44,6 +45,7 @@ struct PointResult {
   size_t queries = 0;        // answered
   size_t errors = 0;         // searches that failed (left out of the recall)
   double exact_share = 0;    // share of answers the index gave by an exact scan
+  size_t runs = 1;           // the queries ran this many times; these figures are the fastest run's
 };
 
 struct RecallReport {

@@ -84,6 +84,11 @@ void PrintIndexes(const RecallReport& report, std::ostream& out) {
                   std::to_string(r.index.live), Bytes(r.index.memory_bytes), census, queries});
   }
   table.Print(out);
+  for (size_t i = 0; i < report.indexes.size(); ++i) {
+    for (const std::string& note : report.indexes[i].notes) {
+      out << "  #" << i + 1 << " " << note << '\n';
+    }
+  }
 }
 
 void PrintSweep(const RecallReport& report, size_t plot_k, std::ostream& out) {
@@ -158,7 +163,10 @@ void PrintReport(const RecallReport& report, size_t plot_k, std::ostream& out) {
   if (!report.points.empty()) {
     out << "\nRecall against exact search; latency, QPS and the share of exact-scan answers "
         << "at k=" << k << ", " << report.concurrency
-        << (report.concurrency == 1 ? " client thread" : " client threads") << ":\n";
+        << (report.concurrency == 1 ? " client thread" : " client threads");
+    const size_t runs = report.points.front().runs;
+    if (runs > 1) out << ", the fastest of " << runs << " runs";
+    out << ":\n";
     PrintSweep(report, k, out);
   }
   if (report.verified) PrintVerification(report.verification, out);
@@ -216,6 +224,7 @@ std::string ReportJson(const RecallReport& report) {
                                     {"measured", r.queries},
                                     {"dropped", r.dropped}}},
                        {"filters", filters},
+                       {"notes", r.notes},
                        {"skipped", r.skipped}});
   }
   root["indexes"] = indexes;
@@ -233,7 +242,8 @@ std::string ReportJson(const RecallReport& report) {
                       {"qps", p.qps},
                       {"queries", p.queries},
                       {"errors", p.errors},
-                      {"exact_share", p.exact_share}});
+                      {"exact_share", p.exact_share},
+                      {"runs", p.runs}});
   }
   root["points"] = points;
   if (report.verified) {

@@ -32,16 +32,71 @@ std::string QpsTick(double value) {
   return text;
 }
 
+// Data sits this far inside the axes, so markers at recall 1.0 do not sit on the frame.
+constexpr double kPad = 14;
+
 struct Scale {
   double x_min, x_max, log_y_min, log_y_max;
   double X(double recall) const {
-    return kLeft + (recall - x_min) / (x_max - x_min) * (kWidth - kLeft - kRight);
+    return kLeft + kPad + (recall - x_min) / (x_max - x_min) * (kWidth - kLeft - kRight - 2 * kPad);
   }
   double Y(double qps) const {
     const double t = (std::log10(qps) - log_y_min) / (log_y_max - log_y_min);
-    return kHeight - kBottom - t * (kHeight - kTop - kBottom);
+    return kHeight - kBottom - kPad - t * (kHeight - kTop - kBottom - 2 * kPad);
   }
 };
+
+// Point labels are placed beside their marker where they overlap no label placed before
+// (above-left, above-right, below-left, below-right), or left out.
+class LabelPlacer {
+ public:
+  // Keeps labels off a marker at (x, y).
+  void AddMarker(double x, double y) { boxes_.push_back({x - 4, y - 4, 8, 8}); }
+
+  // The <text> element for a label at marker (x, y), or "" when there is no room.
+  std::string Place(double x, double y, const std::string& label) {
+    const double width = 6.0 * double(label.size()), height = 10;
+    struct Spot { double dx, dy; bool left; };
+    for (const Spot spot : {Spot{-6, -7, true}, Spot{6, -7, false}, Spot{-6, 14, true},
+                            Spot{6, 14, false}}) {
+      const double x0 = spot.left ? x + spot.dx - width : x + spot.dx;
+      const double y0 = y + spot.dy - height;
+      if (Collides(x0, y0, width, height)) continue;
+      boxes_.push_back({x0, y0, width, height});
+      return "<text x=\"" + Number(x + spot.dx) + "\" y=\"" + Number(y + spot.dy) +
+             "\" text-anchor=\"" + (spot.left ? "end" : "start") + "\" font-size=\"10\">" +
+             XmlEscape(label) + "</text>\n";
+    }
+    return "";
+  }
+
+ private:
+  struct Box { double x, y, w, h; };
+  bool Collides(double x, double y, double w, double h) const {
+    for (const Box& b : boxes_) {
+      if (x < b.x + b.w && b.x < x + w && y < b.y + b.h && b.y < y + h) return true;
+    }
+    return false;
+  }
+  std::vector<Box> boxes_;
+};
+
+// The nearest value of the 1, 2, 5, 10, 20, ... sequence at or above (up) or at or below `v`.
+double NiceStep(double v, bool up) {
+  const double decade = std::pow(10.0, std::floor(std::log10(v)));
+  const double steps[] = {1, 2, 5, 10};
+  if (up) {
+    for (double s : steps) {
+      if (s * decade >= v * (1 - 1e-9)) return s * decade;
+    }
+    return 10 * decade;
+  }
+  double best = decade;
+  for (double s : steps) {
+    if (s * decade <= v * (1 + 1e-9)) best = s * decade;
+  }
+  return best;
+}
 
 Scale ScaleFor(const std::vector<PlotSeries>& series) {
   double r_min = 1, q_min = 0, q_max = 0;
@@ -58,10 +113,13 @@ Scale ScaleFor(const std::vector<PlotSeries>& series) {
   scale.x_min = std::clamp(std::floor(r_min * 10 - 1e-9) / 10, 0.0, 0.9);
   scale.x_max = 1.0;
   if (q_min <= 0) q_min = q_max = 1;
-  // y: whole decades around the data.
-  scale.log_y_min = std::floor(std::log10(q_min));
-  scale.log_y_max = std::ceil(std::log10(q_max));
-  if (scale.log_y_max <= scale.log_y_min) scale.log_y_max = scale.log_y_min + 1;
+  // y: from the 1-2-5 step at or below the slowest point to the one at or above the fastest,
+  // at least one step apart.
+  scale.log_y_min = std::log10(NiceStep(q_min, false));
+  scale.log_y_max = std::log10(NiceStep(q_max, true));
+  if (scale.log_y_max - scale.log_y_min < 0.3) {
+    scale.log_y_max = std::log10(NiceStep(std::pow(10.0, scale.log_y_max) * 1.5, true));
+  }
   return scale;
 }
 
@@ -72,9 +130,11 @@ void Axes(const Scale& scale, const PlotLabels& labels, std::ostringstream& svg)
   svg << "<line x1=\"" << x0 << "\" y1=\"" << y0 << "\" x2=\"" << x0 << "\" y2=\"" << y1 << "\"/>\n";
   svg << "</g>\n<g class=\"grid\" stroke=\"#ddd\" stroke-width=\"1\">\n";
   std::ostringstream text;
-  // x ticks every 0.05 (0.1 when the range is wide), labelled.
-  const double step = scale.x_max - scale.x_min > 0.5 ? 0.1 : 0.05;
-  for (double r = scale.x_min; r <= scale.x_max + 1e-9; r += step) {
+  // x ticks: five to ten of them, labelled.
+  const double range = scale.x_max - scale.x_min;
+  const double step = range <= 0.1 + 1e-9 ? 0.02 : range <= 0.3 + 1e-9 ? 0.05 : 0.1;
+  for (int i = 0; scale.x_min + i * step <= scale.x_max + 1e-9; ++i) {
+    const double r = scale.x_min + i * step;
     const double x = scale.X(r);
     svg << "<line x1=\"" << Number(x) << "\" y1=\"" << y0 << "\" x2=\"" << Number(x)
         << "\" y2=\"" << y1 << "\"/>\n";
@@ -83,16 +143,20 @@ void Axes(const Scale& scale, const PlotLabels& labels, std::ostringstream& svg)
     text << "<text x=\"" << Number(x) << "\" y=\"" << y0 + 18 << "\" text-anchor=\"middle\">"
          << tick << "</text>\n";
   }
-  // y: a labelled line at each decade, unlabelled ones at 2x and 5x.
-  for (double d = scale.log_y_min; d <= scale.log_y_max + 1e-9; d += 1) {
+  // y: a line at each 1-2-5 step in range, solid at decades; all labelled when the range is
+  // narrow, the decades only when it spans more than two of them.
+  const bool label_all = scale.log_y_max - scale.log_y_min <= 2 + 1e-9;
+  for (double d = std::floor(scale.log_y_min); d <= scale.log_y_max + 1e-9; d += 1) {
     for (const double m : {1.0, 2.0, 5.0}) {
       const double qps = m * std::pow(10.0, d);
+      if (std::log10(qps) < scale.log_y_min - 1e-9) continue;
       if (std::log10(qps) > scale.log_y_max + 1e-9) break;
       const double y = scale.Y(qps);
       svg << "<line x1=\"" << x0 << "\" y1=\"" << Number(y) << "\" x2=\"" << x1 << "\" y2=\""
           << Number(y) << "\"" << (m == 1 ? "" : " stroke-dasharray=\"2,3\"") << "/>\n";
+      if (m != 1 && !label_all) continue;
       text << "<text x=\"" << x0 - 8 << "\" y=\"" << Number(y + 4) << "\" text-anchor=\"end\""
-           << (m == 1 ? "" : " fill=\"#777\"") << ">" << QpsTick(qps) << "</text>\n";
+           << (m == 1 ? "" : " fill=\"#555\"") << ">" << QpsTick(qps) << "</text>\n";
     }
   }
   svg << "</g>\n<g class=\"labels\" font-family=\"sans-serif\" font-size=\"12\" fill=\"#222\">\n"
@@ -136,6 +200,12 @@ std::string RecallQpsSvg(const std::vector<PlotSeries>& series, const PlotLabels
       << kHeight << "\" viewBox=\"0 0 " << kWidth << " " << kHeight << "\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   Axes(scale, labels, svg);
+  LabelPlacer placer;
+  for (const PlotSeries& one : series) {
+    for (const PlotPoint& p : one.points) {
+      if (p.qps > 0) placer.AddMarker(scale.X(p.recall), scale.Y(p.qps));
+    }
+  }
 
   for (size_t s = 0; s < series.size(); ++s) {
     const char* colour = kColours[s % std::size(kColours)];
@@ -145,11 +215,7 @@ std::string RecallQpsSvg(const std::vector<PlotSeries>& series, const PlotLabels
       const std::string x = Number(scale.X(p.recall)), y = Number(scale.Y(p.qps));
       points << x << "," << y << " ";
       markers << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"3.5\"/>\n";
-      if (!p.label.empty()) {
-        markers << "<text x=\"" << Number(scale.X(p.recall) - 6) << "\" y=\""
-                << Number(scale.Y(p.qps) - 7) << "\" text-anchor=\"end\" font-size=\"10\">"
-                << XmlEscape(p.label) << "</text>\n";
-      }
+      if (!p.label.empty()) markers << placer.Place(scale.X(p.recall), scale.Y(p.qps), p.label);
     }
     std::string coordinates = points.str();
     if (!coordinates.empty()) coordinates.pop_back();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <utility>
 
 namespace vecmirror::recall {
@@ -55,12 +56,21 @@ std::string TypeFilter::Label() const {
   return label;
 }
 
+std::string PercentText(double share) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g%%", share * 100);
+  return text;
+}
+
 std::vector<TypeFilter> ChooseTypeFilters(const std::map<std::string, uint64_t>& type_rows,
-                                          const std::vector<double>& target_shares) {
+                                          const std::vector<double>& target_shares,
+                                          std::vector<std::string>* notes) {
+  auto note = [&](double target, const std::string& why) {
+    if (notes) notes->push_back("selectivity " + PercentText(target) + ": " + why);
+  };
   uint64_t total = 0;
   for (const auto& [type, rows] : type_rows) total += rows;
   std::vector<TypeFilter> chosen;
-  if (total == 0) return chosen;
   const std::vector<Candidate> candidates = Candidates(type_rows);
   for (const double target : target_shares) {
     if (!(target > 0 && target < 1)) continue;
@@ -74,14 +84,26 @@ std::vector<TypeFilter> ChooseTypeFilters(const std::map<std::string, uint64_t>&
         best_distance = distance;
       }
     }
+    if (best == nullptr) {
+      note(target, "not measured: every row has the same entity type");
+      continue;
+    }
+    TypeFilter filter{target, best->types, best->rows, double(best->rows) / double(total)};
     // The whole index is at distance |log(1 / target)|: a subset farther than that is no
     // better a stand-in for the target than no filter at all.
-    if (best == nullptr || best_distance >= std::abs(std::log(1.0 / target))) continue;
-    const bool seen = std::any_of(chosen.begin(), chosen.end(),
-                                  [&](const TypeFilter& f) { return f.types == best->types; });
-    if (seen) continue;
-    chosen.push_back(
-        TypeFilter{target, best->types, best->rows, double(best->rows) / double(total)});
+    if (best_distance >= std::abs(std::log(1.0 / target))) {
+      note(target, "not measured: no set of entity types is nearer to it than all of them");
+      continue;
+    }
+    const auto seen = std::find_if(chosen.begin(), chosen.end(),
+                                   [&](const TypeFilter& f) { return f.types == best->types; });
+    if (seen != chosen.end()) {
+      note(target, "the nearest set of entity types is " + filter.Label() + " (" +
+                       PercentText(filter.share) + "), measured already for " +
+                       PercentText(seen->target_share));
+      continue;
+    }
+    chosen.push_back(std::move(filter));
   }
   return chosen;
 }

@@ -23,10 +23,14 @@ struct TypeFilter {
 };
 
 // For each target share in (0, 1), the type set nearest to it; targets whose nearest set is
-// the whole index (or a set chosen for an earlier target) are dropped. `type_rows` maps each
-// type to its rows. With up to 16 types every subset is considered; above that, unions of the
-// rarest types first.
+// the whole index (or a set chosen for an earlier target) are dropped, each with a line in
+// `notes` (if given) that says why. `type_rows` maps each type to its rows. With up to 16 types
+// every subset is considered; above that, unions of the rarest types first.
 std::vector<TypeFilter> ChooseTypeFilters(const std::map<std::string, uint64_t>& type_rows,
-                                          const std::vector<double>& target_shares);
+                                          const std::vector<double>& target_shares,
+                                          std::vector<std::string>* notes = nullptr);
+
+// "50%", "5%", "0.5%", "0.05%": a share as a short percentage.
+std::string PercentText(double share);
 
 }  // namespace vecmirror::recall
