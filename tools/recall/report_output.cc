@@ -302,8 +302,7 @@ std::vector<PlotSeries> SeriesByKind(const RecallReport& report, size_t k) {
     s.name = std::string(IndexKindName(kind)) + " (" + std::to_string(count) +
              (count == 1 ? " index)" : " indexes)");
     for (const auto& [label, pool] : list) {
-      s.points.push_back({pool.recall_sum / pool.queries, pool.queries / pool.seconds,
-                          kind == IndexKind::kFlat ? "" : label});
+      s.points.push_back({pool.recall_sum / pool.queries, pool.queries / pool.seconds, label});
     }
     series.push_back(std::move(s));
   }

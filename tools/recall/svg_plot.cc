@@ -50,8 +50,9 @@ struct Scale {
 // (above-left, above-right, below-left, below-right), or left out.
 class LabelPlacer {
  public:
-  // Keeps labels off a marker at (x, y).
+  // Keeps labels off a marker at (x, y), and off a rectangle (the legend).
   void AddMarker(double x, double y) { boxes_.push_back({x - 4, y - 4, 8, 8}); }
+  void AddObstacle(double x, double y, double w, double h) { boxes_.push_back({x, y, w, h}); }
 
   // The <text> element for a label at marker (x, y), or "" when there is no room.
   std::string Place(double x, double y, const std::string& label) {
@@ -61,7 +62,7 @@ class LabelPlacer {
                             Spot{6, 14, false}}) {
       const double x0 = spot.left ? x + spot.dx - width : x + spot.dx;
       const double y0 = y + spot.dy - height;
-      if (Collides(x0, y0, width, height)) continue;
+      if (x0 < kLeft + 2 || y0 < kTop || Collides(x0, y0, width, height)) continue;
       boxes_.push_back({x0, y0, width, height});
       return "<text x=\"" + Number(x + spot.dx) + "\" y=\"" + Number(y + spot.dy) +
              "\" text-anchor=\"" + (spot.left ? "end" : "start") + "\" font-size=\"10\">" +
@@ -201,20 +202,31 @@ std::string RecallQpsSvg(const std::vector<PlotSeries>& series, const PlotLabels
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   Axes(scale, labels, svg);
   LabelPlacer placer;
+  placer.AddObstacle(kWidth - kRight + 16, kTop, kRight, 22 * double(series.size()) + 4);
   for (const PlotSeries& one : series) {
     for (const PlotPoint& p : one.points) {
       if (p.qps > 0) placer.AddMarker(scale.X(p.recall), scale.Y(p.qps));
     }
   }
 
-  for (size_t s = 0; s < series.size(); ++s) {
+  // Longer series first, so a short one (a flat index's single point) is drawn on top.
+  std::vector<size_t> order(series.size());
+  for (size_t s = 0; s < order.size(); ++s) order[s] = s;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return series[a].points.size() > series[b].points.size();
+  });
+  for (const size_t s : order) {
     const char* colour = kColours[s % std::size(kColours)];
+    // A lone point gets a larger marker with a white ring, so it shows on top of a curve.
+    const bool lone = series[s].points.size() == 1;
     std::ostringstream points, markers;
     for (const PlotPoint& p : series[s].points) {
       if (p.qps <= 0) continue;
       const std::string x = Number(scale.X(p.recall)), y = Number(scale.Y(p.qps));
       points << x << "," << y << " ";
-      markers << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"3.5\"/>\n";
+      markers << "<circle cx=\"" << x << "\" cy=\"" << y << "\""
+              << (lone ? " r=\"5.5\" stroke=\"white\" stroke-width=\"1.5\"" : " r=\"3.5\"")
+              << "/>\n";
       if (!p.label.empty()) markers << placer.Place(scale.X(p.recall), scale.Y(p.qps), p.label);
     }
     std::string coordinates = points.str();
@@ -223,17 +235,21 @@ std::string RecallQpsSvg(const std::vector<PlotSeries>& series, const PlotLabels
         << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\" points=\""
         << coordinates << "\"/>\n"
         << markers.str() << "</g>\n";
-    // Legend entry, right of the plot.
+  }
+  // The legend, right of the plot, in the series' order.
+  svg << "<g class=\"legend\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  for (size_t s = 0; s < series.size(); ++s) {
+    const char* colour = kColours[s % std::size(kColours)];
     const double ly = kTop + 10 + 22 * double(s);
     const double lx = kWidth - kRight + 20;
-    svg << "<g class=\"legend\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        << "<line x1=\"" << lx << "\" y1=\"" << ly << "\" x2=\"" << lx + 24 << "\" y2=\"" << ly
+    svg << "<line x1=\"" << lx << "\" y1=\"" << ly << "\" x2=\"" << lx + 24 << "\" y2=\"" << ly
         << "\" stroke=\"" << colour << "\" stroke-width=\"2\"/>\n"
         << "<circle cx=\"" << lx + 12 << "\" cy=\"" << ly << "\" r=\"3.5\" fill=\"" << colour
         << "\"/>\n"
         << "<text x=\"" << lx + 32 << "\" y=\"" << ly + 4 << "\">" << XmlEscape(series[s].name)
-        << "</text>\n</g>\n";
+        << "</text>\n";
   }
+  svg << "</g>\n";
   svg << "</svg>\n";
   return svg.str();
 }
