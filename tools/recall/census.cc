@@ -4,7 +4,6 @@
 #include <cmath>
 #include <map>
 #include <random>
-#include <set>
 
 namespace vecmirror::recall {
 

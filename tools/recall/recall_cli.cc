@@ -5,7 +5,6 @@
 #include <chrono>
 #include <ctime>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
