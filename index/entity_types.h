@@ -1,10 +1,13 @@
 // Entity types as small codes. Each index slot stores one code, and a query's entity_type
-// filter is a TypeMask over codes, so the filter check is one bit test per slot.
+// filter is a TypeMask over codes, so the filter check is one lookup per slot.
+//
+// Limit: 65,536 distinct types per process (a 16-bit code), far above any real schema. Past it
+// Intern returns nullopt; the mirror then leaves the entity out of search, counts it
+// (entity_type_limit) and logs it, and never keeps it under an older type.
 //
 // Thread-safety: EntityTypeDictionary is safe for concurrent use. TypeMask is a plain value.
 #pragma once
 
-#include <bitset>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -16,21 +19,37 @@
 
 namespace vecmirror {
 
-using EntityTypeCode = uint8_t;
-constexpr size_t kMaxEntityTypes = 256;
+using EntityTypeCode = uint16_t;
+constexpr size_t kMaxEntityTypes = size_t{1} << 16;
 
-// The set of entity types a query accepts.
+// The set of entity types a query accepts: all of them, or the codes added (a bitset that
+// grows to the highest code added, so a filter of a few types stays a few words).
 class TypeMask {
  public:
-  static TypeMask All() { TypeMask m; m.bits_.set(); return m; }
+  static TypeMask All() { TypeMask m; m.all_ = true; return m; }
   static TypeMask None() { return TypeMask(); }
-  void Add(EntityTypeCode code) { bits_.set(code); }
-  bool Contains(EntityTypeCode code) const { return bits_.test(code); }
-  bool IsAll() const { return bits_.all(); }
-  bool IsNone() const { return bits_.none(); }
+  void Add(EntityTypeCode code) {
+    const size_t word = code / 64;
+    if (word >= words_.size()) words_.resize(word + 1, 0);
+    words_[word] |= uint64_t{1} << (code % 64);
+  }
+  bool Contains(EntityTypeCode code) const {
+    if (all_) return true;
+    const size_t word = code / 64;
+    return word < words_.size() && (words_[word] >> (code % 64) & 1) != 0;
+  }
+  bool IsAll() const { return all_; }
+  bool IsNone() const {
+    if (all_) return false;
+    for (uint64_t w : words_) {
+      if (w != 0) return false;
+    }
+    return true;
+  }
 
  private:
-  std::bitset<kMaxEntityTypes> bits_;
+  bool all_ = false;
+  std::vector<uint64_t> words_;
 };
 
 // Interns entity_type strings ("context", "template", ...) to codes. Codes are never reused.

@@ -29,8 +29,9 @@ namespace vecmirror {
 class AllowList final : public RowFilter {
  public:
   AllowList(const SlotState& state, const TypeMask& types, const std::optional<Uuid>& exclude)
-      : state_(state) {
-    for (size_t code = 0; code < kMaxEntityTypes; ++code) {
+      : state_(state), type_allowed_(state.live_by_type.size()) {
+    // Every slot's type code is below live_by_type.size(): one byte per code in this index.
+    for (size_t code = 0; code < type_allowed_.size(); ++code) {
       type_allowed_[code] = types.Contains(static_cast<EntityTypeCode>(code));
     }
     if (exclude) {
@@ -46,7 +47,7 @@ class AllowList final : public RowFilter {
   // O(types), from the per-type live counts.
   size_t CountAllowed() const {
     size_t allowed = 0;
-    for (size_t code = 0; code < kMaxEntityTypes; ++code) {
+    for (size_t code = 0; code < type_allowed_.size(); ++code) {
       if (type_allowed_[code]) allowed += state_.live_by_type[code];
     }
     if (excluded_slot_ != kNoSlot && type_allowed_[state_.types[excluded_slot_]]) --allowed;
@@ -56,7 +57,7 @@ class AllowList final : public RowFilter {
  private:
   static constexpr size_t kNoSlot = ~size_t{0};
   const SlotState& state_;
-  std::array<bool, kMaxEntityTypes> type_allowed_{};
+  std::vector<uint8_t> type_allowed_;  // per type code of the index
   size_t excluded_slot_ = kNoSlot;
 };
 

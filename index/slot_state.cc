@@ -32,7 +32,7 @@ std::unique_ptr<SlotState> BuildState(LiveRows rows, IndexKind kind, size_t dim,
   state->slot_of.reserve(n);
   for (size_t slot = 0; slot < n; ++slot) {
     state->slot_of.emplace(state->ids[slot], static_cast<uint32_t>(slot));
-    ++state->live_by_type[state->types[slot]];
+    state->CountLive(state->types[slot]);
   }
   state->live_count = n;
   return state;

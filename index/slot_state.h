@@ -39,7 +39,7 @@ struct SlotState {
   std::vector<EntityTypeCode> types;                     // per slot
   std::vector<uint8_t> live;                             // per slot: 1 = live, 0 = tombstone
   std::unordered_map<Uuid, uint32_t, UuidHash> slot_of;  // live entities only
-  std::array<size_t, kMaxEntityTypes> live_by_type{};
+  std::vector<size_t> live_by_type;  // per type code; covers every code a slot has had
   size_t live_count = 0;
   std::unique_ptr<SealedStructure> sealed;  // slots [0, sealed->rows)
   RowStore tail;                   // slots [sealed->rows, slots())
@@ -50,6 +50,11 @@ struct SlotState {
 
   const float* Vector(size_t slot) const {
     return slot < sealed->rows ? sealed->vectors + slot * dim : tail.Row(slot - sealed->rows);
+  }
+
+  void CountLive(EntityTypeCode type) {
+    if (type >= live_by_type.size()) live_by_type.resize(size_t{type} + 1);
+    ++live_by_type[type];
   }
 
   void Tombstone(uint32_t slot) {
@@ -79,7 +84,7 @@ struct SlotState {
     types.push_back(type);
     live.push_back(1);
     tail.Append(vector);
-    ++live_by_type[type];
+    CountLive(type);
     ++live_count;
     slot_of[id] = slot;
   }
@@ -87,7 +92,8 @@ struct SlotState {
   size_t MemoryBytes() const {
     // An unordered_map node holds the key/value pair, a next pointer and the cached hash.
     const size_t node = sizeof(std::pair<const Uuid, uint32_t>) + 2 * sizeof(void*);
-    return ids.capacity() * sizeof(Uuid) + types.capacity() + live.capacity() +
+    return ids.capacity() * sizeof(Uuid) + types.capacity() * sizeof(EntityTypeCode) +
+           live.capacity() + live_by_type.capacity() * sizeof(size_t) +
            slot_of.size() * node + slot_of.bucket_count() * sizeof(void*) +
            sealed->MemoryBytes(dim) + tail.AllocatedBytes();
   }

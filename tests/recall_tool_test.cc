@@ -26,9 +26,9 @@
 
 #include "index/entity_index.h"
 #include "tests/support/brute_force.h"
-#include "tests/support/clustered_embeddings.h"
 #include "tests/support/live_mirror.h"
 #include "tests/support/service_test_fixture.h"
+#include "tests/support/vector_stream.h"
 #include "tools/recall/in_process_source.h"
 #include "tools/recall/measure.h"
 #include "tools/recall/query_file.h"
@@ -66,7 +66,7 @@ std::unique_ptr<TestIndex> BuildIndex(const IndexOptions& options, size_t dim,
                                       uint64_t seed) {
   auto t = std::make_unique<TestIndex>();
   t->index = std::make_shared<EntityIndex>(IndexKey{Uuid{}, "test-model", uint32_t(dim)}, options);
-  testing::ClusteredEmbeddings vectors(dim, 20, seed);
+  testing::VectorStream vectors(dim, 20, seed);
   std::mt19937_64 rng(seed);
   std::vector<IndexWrite> writes;
   for (const auto& [type, count] : type_counts) {
@@ -215,7 +215,7 @@ TEST(RecallToolTest, WeakHnswRecallMatchesAnEigenBruteForce) {
   recall.seed = 5;
 
   // Leave-one-out queries, then a query file's vectors.
-  testing::ClusteredEmbeddings other(64, 20, 12);  // the same space, vectors not in the index
+  testing::VectorStream other(64, 20, 12);  // the same space, vectors not in the index
   QueryVectors file;
   file.dim = 64;
   file.values.resize(40 * 64);
