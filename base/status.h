@@ -21,6 +21,8 @@ class Status {
     kDeadlineExceeded,
     kFailedPrecondition,
     kInternal,
+    kUnauthenticated,    // no credentials, or credentials the server does not know
+    kPermissionDenied,   // known credentials that do not cover what the call asks for
   };
 
   Status() = default;
@@ -33,6 +35,8 @@ class Status {
   static Status DeadlineExceeded(std::string msg) { return {Code::kDeadlineExceeded, std::move(msg)}; }
   static Status FailedPrecondition(std::string msg) { return {Code::kFailedPrecondition, std::move(msg)}; }
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+  static Status Unauthenticated(std::string msg) { return {Code::kUnauthenticated, std::move(msg)}; }
+  static Status PermissionDenied(std::string msg) { return {Code::kPermissionDenied, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -48,7 +52,8 @@ class Status {
 inline std::string Status::ToString() const {
   static const char* const kNames[] = {"OK",          "InvalidArgument",  "NotFound",
                                        "Corruption",  "IOError",          "Unavailable",
-                                       "DeadlineExceeded", "FailedPrecondition", "Internal"};
+                                       "DeadlineExceeded", "FailedPrecondition", "Internal",
+                                       "Unauthenticated", "PermissionDenied"};
   if (ok()) return "OK";
   return std::string(kNames[static_cast<int>(code_)]) + ": " + message_;
 }
