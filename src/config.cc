@@ -59,6 +59,15 @@ bool ParseConfig(int argc, char** argv, Config* config, std::string* message, in
                  "...or at most this share of the index")->capture_default_str();
   app.add_option("--compact-dead-share", idx.compact_dead_share,
                  "rebuild an index when this share of its slots is dead")->capture_default_str();
+  auto& sec = config->security;
+  app.add_option("--tls-cert", sec.tls.cert_file, "PEM certificate chain to serve TLS with (default: plaintext)");
+  app.add_option("--tls-key", sec.tls.key_file, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", sec.tls.client_ca_file,
+                 "PEM CA bundle: clients must present a certificate it signed (mutual TLS)");
+  app.add_option("--tokens-file", sec.tokens_file,
+                 "bearer tokens with their roles and tenants, reloaded on SIGHUP (default: no authentication)");
+  app.add_flag("--allow-insecure", sec.allow_insecure,
+               "serve plaintext on an address beyond loopback (refused without it)");
   app.add_option("--log-level", config->log_level, "trace, debug, info, warn, error")->capture_default_str();
 
   try {
@@ -71,6 +80,8 @@ bool ParseConfig(int argc, char** argv, Config* config, std::string* message, in
   }
 
   r.embedding_table.schema = r.entity_table.schema;
+  // Only the flag's value shows in the process list; DATABASE_URL's does not.
+  sec.database_password_in_argv = auth::ConninfoHasPassword(database_url);
   if (database_url.empty()) {
     if (const char* env = std::getenv("DATABASE_URL")) database_url = env;
   }

@@ -10,6 +10,7 @@
 #include "base/model_list.h"
 #include "base/status.h"
 #include "index/entity_index.h"
+#include "src/auth/server_security.h"
 #include "src/grpc_server.h"
 #include "src/replicator.h"
 #include "src/search_service.h"
@@ -21,6 +22,7 @@ struct Config {
   GrpcServerOptions server;
   SearchServiceOptions service;
   IndexOptions index;
+  auth::SecurityOptions security;  // TLS, tokens, the listen policy
   std::vector<ModelDimension> models;  // known models and dimensions
   std::string log_level = "info";
 };

@@ -38,7 +38,8 @@ GrpcServer::GrpcServer(GrpcServerOptions options) : options_(std::move(options))
 
 GrpcServer::~GrpcServer() { Shutdown(std::chrono::system_clock::now()); }
 
-Status GrpcServer::Start(const std::vector<grpc::Service*>& services) {
+Status GrpcServer::Start(const std::vector<grpc::Service*>& services,
+                         std::shared_ptr<grpc::ServerCredentials> credentials) {
   if (server_) return Status::FailedPrecondition("gRPC server already started");
   EnableHealthAndReflectionOnce();
 
@@ -47,7 +48,8 @@ Status GrpcServer::Start(const std::vector<grpc::Service*>& services) {
   quota.SetMaxThreads(threads);
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &bound_port_);
+  if (!credentials) credentials = grpc::InsecureServerCredentials();
+  builder.AddListeningPort(options_.listen, credentials, &bound_port_);
   builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);

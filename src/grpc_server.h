@@ -49,7 +49,10 @@ class GrpcServer {
 
   // Registers `services` (not owned; they must outlive the server), binds and starts serving
   // with health NOT_SERVING. Fails with IOError when the address can't be bound.
-  Status Start(const std::vector<grpc::Service*>& services);
+  // `credentials`: how the listener authenticates itself (src/auth/tls_credentials.h builds
+  // TLS ones); null serves plaintext.
+  Status Start(const std::vector<grpc::Service*>& services,
+               std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
 
   // Sets the health of "" and "vecmirror.v1.VectorSearch".
   void SetServing(bool serving);

@@ -227,13 +227,20 @@ grpc::Status ToGrpcStatus(const Status& status) {
     case Status::Code::kDeadlineExceeded: code = C::DEADLINE_EXCEEDED; break;
     case Status::Code::kFailedPrecondition: code = C::FAILED_PRECONDITION; break;
     case Status::Code::kInternal: code = C::INTERNAL; break;
+    case Status::Code::kUnauthenticated: code = C::UNAUTHENTICATED; break;
+    case Status::Code::kPermissionDenied: code = C::PERMISSION_DENIED; break;
   }
   return grpc::Status(code, status.message());
 }
 
 SearchService::SearchService(Registry& registry, ModelCatalog& models,
-                             const MirrorStatusBoard& board, SearchServiceOptions options)
-    : registry_(registry), models_(models), board_(board), options_(options) {}
+                             const MirrorStatusBoard& board, SearchServiceOptions options,
+                             auth::Authorizer authorizer)
+    : registry_(registry),
+      models_(models),
+      board_(board),
+      options_(options),
+      authorizer_(std::move(authorizer)) {}
 
 std::string SearchService::KnownModelsText() const {
   std::string text;
@@ -352,6 +359,8 @@ grpc::Status SearchService::SearchSimilarEntities(grpc::ServerContext* context,
                                                   const v1::SearchRequest* request,
                                                   v1::SearchResponse* response) {
   return Guarded("SearchSimilarEntities", [&] {
+    const Status allowed = authorizer_.Check(*context, request->tenant_id(), auth::Role::kSearch);
+    if (!allowed.ok()) return ToGrpcStatus(allowed);
     Status s = Search(*request, WaitDeadline(*context), response);
     if (!s.ok()) response->Clear();
     return ToGrpcStatus(s);
@@ -365,6 +374,9 @@ grpc::Status SearchService::BatchSearchSimilarEntities(grpc::ServerContext* cont
                                                        const v1::BatchSearchRequest* request,
                                                        v1::BatchSearchResponse* response) {
   return Guarded("BatchSearchSimilarEntities", [&] {
+    const Status allowed =
+        authorizer_.CheckEach(*context, request->requests(), auth::Role::kSearch);
+    if (!allowed.ok()) return ToGrpcStatus(allowed);
     const size_t n = static_cast<size_t>(request->requests_size());
     if (n > options_.max_batch) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -390,6 +402,9 @@ grpc::Status SearchService::ListIndexes(grpc::ServerContext* context,
                                         const v1::ListIndexesRequest* request,
                                         v1::ListIndexesResponse* response) {
   return Guarded("ListIndexes", [&] {
+    auth::TenantScope visible;
+    const Status allowed = authorizer_.CheckListing(*context, request->tenant_id(), &visible);
+    if (!allowed.ok()) return ToGrpcStatus(allowed);
     std::optional<Uuid> tenant;
     if (!request->tenant_id().empty()) {
       Uuid parsed;
@@ -401,6 +416,7 @@ grpc::Status SearchService::ListIndexes(grpc::ServerContext* context,
     response->set_applied_lsn(registry_.applied_lsn());
     for (const IndexInfo& info : registry_.List()) {
       if (tenant && info.key.tenant_id != *tenant) continue;
+      if (!visible.Covers(info.key.tenant_id)) continue;
       if (!request->model().empty() && info.key.model != request->model()) continue;
       FillIndexInfo(info, response->add_indexes());
     }
@@ -412,6 +428,8 @@ grpc::Status SearchService::GetMirrorStatus(grpc::ServerContext* context,
                                             const v1::GetMirrorStatusRequest* request,
                                             v1::MirrorStatus* response) {
   return Guarded("GetMirrorStatus", [&] {
+    const Status allowed = authorizer_.CheckEveryTenant(*context, auth::Role::kAdmin);
+    if (!allowed.ok()) return ToGrpcStatus(allowed);
     const MirrorState state = board_.Get();
     const auto now = std::chrono::system_clock::now();
     response->set_state(state.state);
@@ -443,6 +461,8 @@ grpc::Status SearchService::RebuildIndex(grpc::ServerContext* context,
                                          const v1::RebuildIndexRequest* request,
                                          v1::RebuildIndexResponse* response) {
   return Guarded("RebuildIndex", [&] {
+    const Status allowed = authorizer_.Check(*context, request->tenant_id(), auth::Role::kAdmin);
+    if (!allowed.ok()) return ToGrpcStatus(allowed);
     Uuid tenant;
     if (Status s = ParseUuidField("tenant_id", request->tenant_id(), &tenant); !s.ok()) {
       return ToGrpcStatus(s);

@@ -11,6 +11,9 @@
 // FAISS to one OpenMP thread in the calling thread, so concurrent calls, not OpenMP teams, use
 // the cores and never oversubscribe them; RebuildIndex builds with OpenMP's full team.
 //
+// Authorization: each handler's first step is one call to the Authorizer (src/auth/), which
+// refuses a call whose token does not cover its tenant or role before the request is looked at.
+//
 // Thread-safety: all handlers may run concurrently. The Registry, ModelCatalog and
 // MirrorStatusBoard passed in must outlive the service; they are safe for concurrent use.
 #pragma once
@@ -26,6 +29,7 @@
 #include "base/status.h"
 #include "index/model_catalog.h"
 #include "index/registry.h"
+#include "src/auth/authorizer.h"
 #include "src/mirror_status.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
 
@@ -54,8 +58,9 @@ double SecondsSinceLastCommitAt(const MirrorState& state,
 
 class SearchService final : public v1::VectorSearch::Service {
  public:
+  // `authorizer` defaults to authentication off.
   SearchService(Registry& registry, ModelCatalog& models, const MirrorStatusBoard& board,
-                SearchServiceOptions options = {});
+                SearchServiceOptions options = {}, auth::Authorizer authorizer = {});
 
   grpc::Status SearchSimilarEntities(grpc::ServerContext* context,
                                      const v1::SearchRequest* request,
@@ -85,6 +90,7 @@ class SearchService final : public v1::VectorSearch::Service {
   ModelCatalog& models_;
   const MirrorStatusBoard& board_;
   const SearchServiceOptions options_;
+  const auth::Authorizer authorizer_;
 };
 
 // The gRPC status for a vecmirror::Status (the one mapping at the edge).

@@ -48,9 +48,10 @@ Status Refused(const grpc::ServerContextBase& context, Status status) {
 
 Status CheckRole(const grpc::ServerContextBase& context, const TokenGrant& grant, Role role) {
   if (grant.HasRole(role)) return Status::Ok();
-  return Refused(context, Status::PermissionDenied("token " + grant.name + " has the " +
-                                                   RoleName(grant.role) + " role; this call needs " +
-                                                   RoleName(role)));
+  return Refused(context,
+                 Status::PermissionDenied("token " + grant.name + " has the " +
+                                          RoleName(grant.role) + " role; this call needs " +
+                                          RoleName(role)));
 }
 
 // A tenant_id that is not a UUID is covered only by a token for every tenant: the handler

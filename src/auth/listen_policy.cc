@@ -39,7 +39,7 @@ Status CheckListenSecurity(const ListenSecurity& security, std::vector<std::stri
   if (!security.tls && !security.allow_insecure) {
     return Status::FailedPrecondition(
         "--listen " + security.listen +
-        " is reachable beyond this machine, and without TLS tokens and search results would "
+        " is reachable beyond this machine, and without TLS, tokens and search results would "
         "cross the network in plaintext: give --tls-cert and --tls-key, or listen on "
         "127.0.0.1, or add --allow-insecure if the network is trusted (or a proxy in front "
         "ends TLS)");

@@ -30,13 +30,13 @@ bool HasPasswordKey(std::string_view text) {
 
 std::string Describe(const SecurityOptions& options, const Authorizer& authorizer,
                      size_t tokens) {
-  std::string text = options.tls.enabled()
-                         ? (options.tls.requires_client_certificates() ? "TLS, client certificates required"
-                                                                       : "TLS")
-                         : "plaintext";
-  text += authorizer.enabled() ? ", " + std::to_string(tokens) + " tokens from " + options.tokens_file
-                               : ", no authentication";
-  return text;
+  std::string text = "plaintext";
+  if (options.tls.enabled()) {
+    text = options.tls.requires_client_certificates() ? "TLS, client certificates required"
+                                                      : "TLS";
+  }
+  if (!authorizer.enabled()) return text + ", no authentication";
+  return text + ", " + std::to_string(tokens) + " tokens from " + options.tokens_file;
 }
 
 }  // namespace

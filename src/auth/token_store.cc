@@ -162,8 +162,8 @@ const TokenGrant* TokenStore::Find(std::string_view token) const {
 }
 
 size_t TokenStore::plaintext_count() const {
-  return static_cast<size_t>(
-      std::count_if(grants_.begin(), grants_.end(), [](const TokenGrant& g) { return g.plaintext; }));
+  return static_cast<size_t>(std::count_if(grants_.begin(), grants_.end(),
+                                           [](const TokenGrant& g) { return g.plaintext; }));
 }
 
 }  // namespace vecmirror::auth
