@@ -12,6 +12,8 @@ readonly PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libbenchmark-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev
+  libssl-dev  # SHA-256 of tokens, checking TLS files (src/auth)
+  openssl     # the tests' throwaway certificates (tests/support/make-test-certs.sh)
 )
 
 is_installed() {

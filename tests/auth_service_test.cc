@@ -7,6 +7,8 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -22,6 +24,7 @@
 #include "src/auth/token_store.h"
 #include "tests/support/service_test_fixture.h"
 #include "tests/support/test_pki.h"
+#include "tools/cli/cli.h"
 #include "tools/cli/health_check.h"
 
 namespace vecmirror::service_test {
@@ -494,6 +497,92 @@ TEST_F(AuthServiceTest, RefusalsAreLoggedWithoutTheToken) {
       EXPECT_EQ(status.error_message().find(token), std::string::npos) << status.error_message();
     }
   }
+}
+
+// ---- vecmirror-cli -------------------------------------------------------------------------
+
+// The client tool over TLS, with the token from a file or from $VECMIRROR_TOKEN.
+class AuthCliTest : public AuthServiceTest {
+ protected:
+  int Cli(std::vector<std::string> args) {
+    out_.str("");
+    err_.str("");
+    args.insert(args.begin(), "vecmirror-cli");
+    std::vector<const char*> argv;
+    for (const std::string& arg : args) argv.push_back(arg.c_str());
+    return cli::RunCli(static_cast<int>(argv.size()), argv.data(), out_, err_);
+  }
+  std::string WriteFile(const std::string& name, const std::string& text) {
+    const std::string path = world_->pki.Path(name);
+    std::ofstream(path, std::ios::trunc) << text;
+    return path;
+  }
+  void TearDown() override { unsetenv("VECMIRROR_TOKEN"); }
+
+  std::ostringstream out_, err_;
+};
+
+TEST_F(AuthCliTest, SearchesOverTlsWithTheTokenFromAFileOrTheEnvironment) {
+  std::vector<Expected> expected;
+  const v1::SearchRequest request = RequestFor(tenant_a_, &expected);
+  ASSERT_FALSE(expected.empty());
+  std::string vector_text;
+  for (float v : request.vector().values()) vector_text += std::to_string(v) + " ";
+  const std::string vector_file = WriteFile("query.txt", vector_text);
+  const std::vector<std::string> search = {"search", "--tenant", tenant_a_.ToString(), "--model",
+                                           kMiniLm, "--vector-file", vector_file, "--limit", "7",
+                                           "--exact"};
+  std::vector<std::string> args = {"--server", Address(*world_->tls), "--tls-ca",
+                                   world_->pki.Path("ca.pem")};
+
+  // No token: the server's refusal, exit code 1.
+  std::vector<std::string> no_token = args;
+  no_token.insert(no_token.end(), search.begin(), search.end());
+  EXPECT_EQ(Cli(no_token), 1);
+  EXPECT_NE(err_.str().find("UNAUTHENTICATED"), std::string::npos) << err_.str();
+
+  std::vector<std::string> with_file = args;
+  with_file.push_back("--token-file");
+  with_file.push_back(WriteFile("token", std::string(kSearchA) + "\n"));
+  with_file.insert(with_file.end(), search.begin(), search.end());
+  ASSERT_EQ(Cli(with_file), 0) << err_.str();
+  EXPECT_NE(out_.str().find(expected[0].entity_id), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find(std::to_string(expected.size()) + " results"), std::string::npos);
+
+  setenv("VECMIRROR_TOKEN", kOps, 1);
+  std::vector<std::string> status = args;
+  status.push_back("status");
+  ASSERT_EQ(Cli(status), 0) << err_.str();
+  EXPECT_NE(out_.str().find("streaming"), std::string::npos) << out_.str();
+  setenv("VECMIRROR_TOKEN", kSearchA, 1);
+  EXPECT_EQ(Cli(status), 1);
+  EXPECT_NE(err_.str().find("PERMISSION_DENIED"), std::string::npos) << err_.str();
+  std::vector<std::string> indexes = args;
+  indexes.push_back("indexes");
+  ASSERT_EQ(Cli(indexes), 0) << err_.str();
+  EXPECT_NE(out_.str().find(tenant_a_.ToString()), std::string::npos) << out_.str();
+  EXPECT_EQ(out_.str().find(tenant_b_.ToString()), std::string::npos) << out_.str();
+}
+
+TEST_F(AuthCliTest, PresentsAClientCertificateToAServerThatRequiresOne) {
+  setenv("VECMIRROR_TOKEN", kSearchA, 1);
+  const std::vector<std::string> args = {"--server", Address(*world_->mtls), "--tls-ca",
+                                         world_->pki.Path("ca.pem"), "indexes"};
+  EXPECT_EQ(Cli(args), 1);
+  EXPECT_NE(err_.str().find("UNAVAILABLE"), std::string::npos) << err_.str();
+  std::vector<std::string> with_cert = args;
+  with_cert.insert(with_cert.end(), {"--tls-cert", world_->pki.Path("client.pem"), "--tls-key",
+                                     world_->pki.Path("client.key")});
+  ASSERT_EQ(Cli(with_cert), 0) << err_.str();
+  EXPECT_NE(out_.str().find("2 indexes"), std::string::npos) << out_.str();
+  // Half the pair, or a certificate without TLS, is a local error.
+  EXPECT_EQ(Cli({"--server", Address(*world_->mtls), "--tls-ca", world_->pki.Path("ca.pem"),
+                 "--tls-cert", world_->pki.Path("client.pem"), "indexes"}),
+            2);
+  EXPECT_EQ(Cli({"--server", Address(*world_->mtls), "--tls-cert",
+                 world_->pki.Path("client.pem"), "--tls-key", world_->pki.Path("client.key"),
+                 "indexes"}),
+            2);
 }
 
 }  // namespace
