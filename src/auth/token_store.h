@@ -8,7 +8,8 @@
 //
 //   token    sha256:<64 hex digits>, the SHA-256 of the token (`printf %s "$TOKEN" |
 //            sha256sum`): the file then holds no secret, and this is the recommended form.
-//            Or the token itself: at least 16 printable ASCII characters, no blanks.
+//            Or the token itself: at least 16 printable ASCII characters, no blanks, not
+//            starting with '#' or "sha256:".
 //   role     search: SearchSimilarEntities, BatchSearchSimilarEntities and ListIndexes for the
 //            token's tenants. admin: all of that, RebuildIndex for its tenants, and, with
 //            tenants *, GetMirrorStatus.
