@@ -22,6 +22,8 @@ class Status {
     kFailedPrecondition,
     kInternal,
     kResourceExhausted,
+    kUnauthenticated,    // no credentials, or credentials the server does not know
+    kPermissionDenied,   // known credentials that do not cover what the call asks for
   };
 
   Status() = default;
@@ -36,6 +38,8 @@ class Status {
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
   // Past a configured serving bound; the message names the bound.
   static Status ResourceExhausted(std::string msg) { return {Code::kResourceExhausted, std::move(msg)}; }
+  static Status Unauthenticated(std::string msg) { return {Code::kUnauthenticated, std::move(msg)}; }
+  static Status PermissionDenied(std::string msg) { return {Code::kPermissionDenied, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -52,7 +56,8 @@ inline std::string Status::ToString() const {
   static const char* const kNames[] = {"OK",          "InvalidArgument",  "NotFound",
                                        "Corruption",  "IOError",          "Unavailable",
                                        "DeadlineExceeded", "FailedPrecondition", "Internal",
-                                       "ResourceExhausted"};
+                                       "ResourceExhausted", "Unauthenticated",
+                                       "PermissionDenied"};
   if (ok()) return "OK";
   return std::string(kNames[static_cast<int>(code_)]) + ": " + message_;
 }

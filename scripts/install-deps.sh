@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev
   libcpp-httplib-dev  # the Prometheus /metrics endpoint
+  libssl-dev  # SHA-256 of tokens, checking TLS files (src/auth)
+  openssl     # the tests' throwaway certificates (tests/support/make-test-certs.sh)
 )
 # Node (18 or newer) and npm for clients/typescript; a Node installed otherwise is kept.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

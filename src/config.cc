@@ -239,6 +239,18 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
                  "...or at most this share of the index");
   app.add_option("--compact-dead-share", idx.compact_dead_share,
                  "rebuild an index when this share of its slots is dead");
+  auto& sec = config->security;
+  app.add_option("--tls-cert", sec.tls.cert_file,
+                 "PEM certificate chain to serve TLS with (default: plaintext)");
+  app.add_option("--tls-key", sec.tls.key_file, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", sec.tls.client_ca_file,
+                 "PEM CA bundle: clients must present a certificate it signed (mutual TLS)");
+  app.add_option("--tokens-file", sec.tokens_file,
+                 "bearer tokens with their roles and tenants, reloaded on SIGHUP (default: no "
+                 "authentication)");
+  app.add_flag("--allow-insecure", sec.allow_insecure,
+               "serve plaintext on an address beyond loopback (refused without it)")
+      ->default_str("false");
   app.add_option("--metrics-listen", config->metrics.listen,
                  "host:port of the Prometheus /metrics endpoint (default: none, off)");
   app.add_option("--metrics-per-index", config->metrics.per_index,
@@ -278,6 +290,9 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
 
   if (s.ok()) {
     r.embedding_table.schema = r.entity_table.schema;
+    // Only the flag's value shows in the process list; the environment's and a file's do not.
+    sec.database_password_in_argv =
+        on_command_line.count("database-url") > 0 && auth::ConninfoHasPassword(database_url);
     svc.max_response_bytes = static_cast<size_t>(config->server.max_message_bytes);
     r.conninfo = database_url;
     std::string models_text;

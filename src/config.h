@@ -28,6 +28,7 @@
 #include "base/status.h"
 #include "index/index_options.h"
 #include "index/model_catalog.h"
+#include "src/auth/server_security.h"
 #include "src/grpc_server.h"
 #include "src/metrics/service_metrics.h"
 #include "src/replicator.h"
@@ -40,6 +41,7 @@ struct Config {
   GrpcServerOptions server;
   SearchServiceOptions service;
   IndexOptions index;
+  auth::SecurityOptions security;  // TLS, tokens, the listen policy
   std::vector<ModelDimension> models;  // known models and dimensions
   ModelLearning model_learning;        // models first seen in the data (off by default)
   metrics::MetricsOptions metrics;

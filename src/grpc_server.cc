@@ -27,12 +27,14 @@ GrpcServer::GrpcServer(GrpcServerOptions options) : options_(std::move(options))
 GrpcServer::~GrpcServer() { Shutdown(std::chrono::system_clock::now()); }
 
 Status GrpcServer::Start(const std::vector<grpc::Service*>& services,
-                         const std::function<void(grpc::ServerBuilder&)>& customize) {
+                         const std::function<void(grpc::ServerBuilder&)>& customize,
+                         std::shared_ptr<grpc::ServerCredentials> credentials) {
   if (server_) return Status::FailedPrecondition("gRPC server already started");
   EnableHealthAndReflectionOnce();
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &bound_port_);
+  if (!credentials) credentials = grpc::InsecureServerCredentials();
+  builder.AddListeningPort(options_.listen, credentials, &bound_port_);
   // gRPC sets SO_REUSEPORT by default, which lets a second process bind the same port and take
   // a share of the connections with a state of its own. Off, the second bind fails.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -55,9 +55,11 @@ class GrpcServer {
   // Registers `services` (not owned; they must outlive the server), binds and starts serving
   // with health NOT_SERVING. Fails with IOError when the address can't be bound. `customize`,
   // if set, is called with the builder just before the server is built, to add what the owner
-  // wants on every call (the metrics interceptor).
+  // wants on every call (the metrics interceptor). `credentials`: how the listener
+  // authenticates itself (src/auth/tls_credentials.h builds TLS ones); null serves plaintext.
   Status Start(const std::vector<grpc::Service*>& services,
-               const std::function<void(grpc::ServerBuilder&)>& customize = {});
+               const std::function<void(grpc::ServerBuilder&)>& customize = {},
+               std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
 
   // Sets the health of "" and "vecmirror.v1.VectorSearch".
   void SetServing(bool serving);

@@ -1,6 +1,6 @@
 // vecmirror-server: loads the searchable embeddings of a PostgreSQL database into FAISS
 // indexes, follows every committed change through logical replication, and serves searches over
-// gRPC until SIGINT or SIGTERM.
+// gRPC until SIGINT or SIGTERM. SIGHUP reloads the tokens file.
 #include <grpc/support/log.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -9,6 +9,7 @@
 
 #include "index/model_catalog.h"
 #include "index/registry.h"
+#include "src/auth/server_security.h"
 #include "src/config.h"
 #include "src/grpc_server.h"
 #include "src/logging/log_fields.h"
@@ -22,13 +23,14 @@
 namespace vecmirror {
 namespace {
 
-// Blocks SIGINT and SIGTERM in every thread started after this, so the main thread can take
-// them synchronously with sigtimedwait.
-sigset_t BlockShutdownSignals() {
+// Blocks SIGINT, SIGTERM and SIGHUP in every thread started after this, so the main thread can
+// take them synchronously with sigtimedwait.
+sigset_t BlockHandledSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
@@ -70,8 +72,14 @@ void LogRebuildProgress(const IndexKey& key, const RebuildProgress& p) {
 }
 
 int Run(Config config) {
-  const sigset_t signals = BlockShutdownSignals();
+  const sigset_t signals = BlockHandledSignals();
   spdlog::info("{}", metrics::BuildInfoText(metrics::CurrentBuildInfo()));
+  auth::ServerSecurity security;
+  if (Status s = auth::LoadServerSecurity(config.security, config.server.listen, &security);
+      !s.ok()) {
+    spdlog::critical("{}", s.message());
+    return 2;
+  }
   metrics::ServiceMetrics metrics(config.metrics);
   config.index.on_rebuild_progress = [&metrics](const IndexKey& key, const RebuildProgress& p) {
     LogRebuildProgress(key, p);
@@ -94,10 +102,10 @@ int Run(Config config) {
     spdlog::warn("PostgreSQL not ready yet ({}); will keep trying", s.message());
   }
 
-  SearchService service(registry, models, board, config.service);
+  SearchService service(registry, models, board, config.service, security.authorizer);
   GrpcServer server(config.server);
   const auto with_metrics = [&metrics](grpc::ServerBuilder& b) { metrics.InstallInterceptors(b); };
-  if (Status s = server.Start({&service}, with_metrics); !s.ok()) {
+  if (Status s = server.Start({&service}, with_metrics, security.credentials); !s.ok()) {
     spdlog::critical("cannot start the gRPC server: {}", s.message());
     return 1;
   }
@@ -120,6 +128,12 @@ int Run(Config config) {
   timespec tick{0, 200 * 1000 * 1000};
   for (;;) {
     const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGHUP) {
+      if (Status s = auth::ReloadTokens(config.security, &security.authorizer); !s.ok()) {
+        spdlog::error("SIGHUP: {}; the tokens in force stay", s.message());
+      }
+      continue;
+    }
     if (sig == SIGINT || sig == SIGTERM) {
       spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;

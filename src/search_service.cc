@@ -247,12 +247,15 @@ grpc::Status ToGrpcStatus(const Status& status) {
     case Status::Code::kFailedPrecondition: code = C::FAILED_PRECONDITION; break;
     case Status::Code::kInternal: code = C::INTERNAL; break;
     case Status::Code::kResourceExhausted: code = C::RESOURCE_EXHAUSTED; break;
+    case Status::Code::kUnauthenticated: code = C::UNAUTHENTICATED; break;
+    case Status::Code::kPermissionDenied: code = C::PERMISSION_DENIED; break;
   }
   return grpc::Status(code, status.message());
 }
 
 SearchService::SearchService(Registry& registry, ModelCatalog& models,
-                             const MirrorStatusBoard& board, SearchServiceOptions options)
+                             const MirrorStatusBoard& board, SearchServiceOptions options,
+                             auth::Authorizer authorizer)
     : registry_(registry),
       models_(models),
       board_(board),
@@ -260,7 +263,8 @@ SearchService::SearchService(Registry& registry, ModelCatalog& models,
       admission_(AdmissionLimits{options.max_queued_searches, options.max_waiting_searches,
                                  options.max_inflight_request_bytes}),
       search_pool_(options.search_threads, options.max_queued_searches, "vm-search"),
-      rebuild_pool_(1, kMaxQueuedRebuilds, "vm-rebuild") {
+      rebuild_pool_(1, kMaxQueuedRebuilds, "vm-rebuild"),
+      authorizer_(std::move(authorizer)) {
   search_path_ = ServingPath{&search_pool_, &registry_.lsn_waiters(), &admission_,
                              [this] { return admission_.QueueFull(); }};
   rebuild_path_ = ServingPath{&rebuild_pool_, &registry_.lsn_waiters(), &admission_, [] {
@@ -422,7 +426,10 @@ Status SearchService::Search(const v1::SearchRequest& request,
 grpc::ServerUnaryReactor* SearchService::SearchSimilarEntities(
     grpc::CallbackServerContext* context, const v1::SearchRequest* request,
     v1::SearchResponse* response) {
-  // Authentication and authorization of this call go here, before anything else.
+  if (Status allowed = authorizer_.Check(*context, request->tenant_id(), auth::Role::kSearch);
+      !allowed.ok()) {
+    return FinishNow(context, ToGrpcStatus(allowed));
+  }
   auto parsed = std::make_shared<ParsedSearch>();
   const grpc::Status checked = Guarded("SearchSimilarEntities", [&] {
     return ToGrpcStatus(CheckSearch(*request, parsed.get()));
@@ -445,7 +452,10 @@ grpc::ServerUnaryReactor* SearchService::SearchSimilarEntities(
 grpc::ServerUnaryReactor* SearchService::BatchSearchSimilarEntities(
     grpc::CallbackServerContext* context, const v1::BatchSearchRequest* request,
     v1::BatchSearchResponse* response) {
-  // Authentication and authorization of this call go here, before anything else.
+  if (Status allowed = authorizer_.CheckEach(*context, request->requests(), auth::Role::kSearch);
+      !allowed.ok()) {
+    return FinishNow(context, ToGrpcStatus(allowed));
+  }
   const size_t n = static_cast<size_t>(request->requests_size());
   if (n > options_.max_batch) {
     return FinishNow(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -528,7 +538,11 @@ grpc::Status SearchService::RunBatch(grpc::CallbackServerContext* context,
 grpc::ServerUnaryReactor* SearchService::ListIndexes(grpc::CallbackServerContext* context,
                                                      const v1::ListIndexesRequest* request,
                                                      v1::ListIndexesResponse* response) {
-  // Authentication and authorization of this call go here, before anything else.
+  auth::TenantScope visible;
+  if (Status allowed = authorizer_.CheckListing(*context, request->tenant_id(), &visible);
+      !allowed.ok()) {
+    return FinishNow(context, ToGrpcStatus(allowed));
+  }
   return FinishNow(context, Guarded("ListIndexes", [&] {
     std::optional<Uuid> tenant;
     if (!request->tenant_id().empty()) {
@@ -541,6 +555,7 @@ grpc::ServerUnaryReactor* SearchService::ListIndexes(grpc::CallbackServerContext
     response->set_applied_lsn(registry_.applied_lsn());
     for (const IndexInfo& info : registry_.List()) {
       if (tenant && info.key.tenant_id != *tenant) continue;
+      if (!visible.Covers(info.key.tenant_id)) continue;
       if (!request->model().empty() && info.key.model != request->model()) continue;
       FillIndexInfo(info, response->add_indexes());
     }
@@ -551,7 +566,9 @@ grpc::ServerUnaryReactor* SearchService::ListIndexes(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* SearchService::GetMirrorStatus(grpc::CallbackServerContext* context,
                                                          const v1::GetMirrorStatusRequest* request,
                                                          v1::MirrorStatus* response) {
-  // Authentication and authorization of this call go here, before anything else.
+  if (Status allowed = authorizer_.CheckEveryTenant(*context, auth::Role::kAdmin); !allowed.ok()) {
+    return FinishNow(context, ToGrpcStatus(allowed));
+  }
   return FinishNow(context, Guarded("GetMirrorStatus", [&] {
     FillMirrorStatus(response);
     return grpc::Status::OK;
@@ -601,7 +618,10 @@ void SearchService::FillMirrorStatus(v1::MirrorStatus* response) const {
 grpc::ServerUnaryReactor* SearchService::RebuildIndex(grpc::CallbackServerContext* context,
                                                       const v1::RebuildIndexRequest* request,
                                                       v1::RebuildIndexResponse* response) {
-  // Authentication and authorization of this call go here, before anything else.
+  if (Status allowed = authorizer_.Check(*context, request->tenant_id(), auth::Role::kAdmin);
+      !allowed.ok()) {
+    return FinishNow(context, ToGrpcStatus(allowed));
+  }
   ServingPlan plan;
   plan.request_bytes = request->ByteSizeLong();
   plan.run = [this, request, response] {

@@ -22,6 +22,9 @@
 // builds with OpenMP's full team. A batch runs its items one after another on one worker, so one
 // caller can't take every core from the others.
 //
+// Authorization: each handler's first step is one call to the Authorizer (src/auth/), which
+// refuses a call whose token does not cover its tenant or role before the request is looked at.
+//
 // Thread-safety: all handlers may run concurrently. The Registry, ModelCatalog and
 // MirrorStatusBoard passed in must outlive the service; they are safe for concurrent use. The
 // gRPC server must be shut down before the service is destroyed.
@@ -39,6 +42,7 @@
 #include "index/model_catalog.h"
 #include "index/registry.h"
 #include "src/admission.h"
+#include "src/auth/authorizer.h"
 #include "src/mirror_status.h"
 #include "src/serving_call.h"
 #include "src/worker_pool.h"
@@ -103,8 +107,9 @@ struct CheckedBatch;  // each item of a batch with its CheckSearch outcome
 
 class SearchService final : public v1::VectorSearch::CallbackService {
  public:
+  // `authorizer` defaults to authentication off.
   SearchService(Registry& registry, ModelCatalog& models, const MirrorStatusBoard& board,
-                SearchServiceOptions options = {});
+                SearchServiceOptions options = {}, auth::Authorizer authorizer = {});
   ~SearchService() override;
 
   grpc::ServerUnaryReactor* SearchSimilarEntities(grpc::CallbackServerContext* context,
@@ -162,6 +167,7 @@ class SearchService final : public v1::VectorSearch::CallbackService {
   WorkerPool rebuild_pool_;
   ServingPath search_path_;
   ServingPath rebuild_path_;
+  const auth::Authorizer authorizer_;
 };
 
 // The gRPC status for a vecmirror::Status (the one mapping at the edge).

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -31,6 +32,18 @@ struct GlobalArgs {
   std::string server = "127.0.0.1:50051";
   int timeout_ms = 10000;
   bool json = false;  // one JSON object per answer (cli_json.h) instead of tables
+  std::string tls_ca;      // PEM CA to verify the server with; set = TLS
+  std::string tls_cert;    // client certificate, for a server that requires one (mTLS)
+  std::string tls_key;     // its key
+  std::string token_file;  // file whose first line is the bearer token
+};
+
+// How the client proves who it is: the channel's credentials and the bearer token. The token
+// comes from --token-file or $VECMIRROR_TOKEN, never from a flag: every local user can read a
+// process's command line.
+struct Identity {
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string token;  // empty: no authorization metadata
 };
 
 struct SearchArgs {
@@ -56,6 +69,7 @@ struct FilterArgs {  // indexes and rebuild
 // The command's context: where it writes, and how it reaches the server.
 struct Session {
   const GlobalArgs& args;
+  const Identity& identity;
   std::ostream& out;
   std::ostream& err;
 
@@ -63,12 +77,13 @@ struct Session {
     grpc::ChannelArguments channel_args;
     channel_args.SetMaxReceiveMessageSize(kMaxMessageBytes);
     channel_args.SetMaxSendMessageSize(kMaxMessageBytes);
-    return grpc::CreateCustomChannel(args.server, grpc::InsecureChannelCredentials(),
-                                     channel_args);
+    return grpc::CreateCustomChannel(args.server, identity.credentials, channel_args);
   }
   std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(args.timeout_ms); }
-  void SetDeadline(grpc::ClientContext* context) const {
+  // The call's deadline and, when there is a token, "authorization: Bearer <token>".
+  void Prepare(grpc::ClientContext* context) const {
     context->set_deadline(std::chrono::system_clock::now() + timeout());
+    if (!identity.token.empty()) context->AddMetadata("authorization", "Bearer " + identity.token);
   }
   int Fail(const grpc::Status& status) const {
     if (args.json) {
@@ -109,6 +124,46 @@ bool ReadText(const std::string& path, std::string* text) {
   std::ifstream in(path);
   if (!in) return false;
   text->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return true;
+}
+
+// Reads the files and the environment behind the TLS and token options; false (with *error
+// set) when one can't be read.
+bool LoadIdentity(const GlobalArgs& args, Identity* identity, std::string* error) {
+  identity->credentials = grpc::InsecureChannelCredentials();
+  if (!args.tls_ca.empty()) {
+    grpc::SslCredentialsOptions options;
+    if (!ReadText(args.tls_ca, &options.pem_root_certs)) {
+      *error = "cannot read --tls-ca " + args.tls_ca;
+      return false;
+    }
+    if (args.tls_cert.empty() != args.tls_key.empty()) {
+      *error = "--tls-cert and --tls-key go together";
+      return false;
+    }
+    if (!args.tls_cert.empty() && (!ReadText(args.tls_cert, &options.pem_cert_chain) ||
+                                   !ReadText(args.tls_key, &options.pem_private_key))) {
+      *error = "cannot read --tls-cert " + args.tls_cert + " or --tls-key " + args.tls_key;
+      return false;
+    }
+    identity->credentials = grpc::SslCredentials(options);
+  } else if (!args.tls_cert.empty() || !args.tls_key.empty()) {
+    *error = "--tls-cert and --tls-key need --tls-ca";
+    return false;
+  }
+
+  std::string token;
+  if (!args.token_file.empty()) {
+    if (!ReadText(args.token_file, &token)) {
+      *error = "cannot read --token-file " + args.token_file;
+      return false;
+    }
+  } else if (const char* env = std::getenv("VECMIRROR_TOKEN")) {
+    token = env;
+  }
+  token = token.substr(0, token.find('\n'));
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  identity->token = token;
   return true;
 }
 
@@ -177,7 +232,7 @@ int RunSearch(const Session& session, const SearchArgs& a, const CLI::App& comma
 
   auto stub = v1::VectorSearch::NewStub(session.NewChannel());
   grpc::ClientContext context;
-  session.SetDeadline(&context);
+  session.Prepare(&context);
   v1::SearchResponse response;
   const grpc::Status status = stub->SearchSimilarEntities(&context, request, &response);
   if (!status.ok()) return session.Fail(status);
@@ -203,7 +258,7 @@ int RunSearch(const Session& session, const SearchArgs& a, const CLI::App& comma
 int RunIndexes(const Session& session, const FilterArgs& a) {
   auto stub = v1::VectorSearch::NewStub(session.NewChannel());
   grpc::ClientContext context;
-  session.SetDeadline(&context);
+  session.Prepare(&context);
   v1::ListIndexesRequest request;
   request.set_tenant_id(a.tenant);
   request.set_model(a.model);
@@ -223,7 +278,7 @@ int RunIndexes(const Session& session, const FilterArgs& a) {
 int RunStatus(const Session& session) {
   auto stub = v1::VectorSearch::NewStub(session.NewChannel());
   grpc::ClientContext context;
-  session.SetDeadline(&context);
+  session.Prepare(&context);
   v1::MirrorStatus s;
   const grpc::Status status = stub->GetMirrorStatus(&context, v1::GetMirrorStatusRequest(), &s);
   if (!status.ok()) return session.Fail(status);
@@ -263,7 +318,7 @@ int RunStatus(const Session& session) {
 int RunRebuild(const Session& session, const FilterArgs& a) {
   auto stub = v1::VectorSearch::NewStub(session.NewChannel());
   grpc::ClientContext context;
-  session.SetDeadline(&context);
+  session.Prepare(&context);
   v1::RebuildIndexRequest request;
   request.set_tenant_id(a.tenant);
   request.set_model(a.model);
@@ -329,6 +384,13 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       ->check(CLI::PositiveNumber);
   app.add_flag("--json", global.json,
                "Print each answer as one line of JSON (errors too, on stderr) instead of tables");
+  app.add_option("--tls-ca", global.tls_ca,
+                 "PEM CA that signed the server's certificate (enables TLS)");
+  app.add_option("--tls-cert", global.tls_cert,
+                 "PEM client certificate, for a server that requires one");
+  app.add_option("--tls-key", global.tls_key, "PEM key of --tls-cert");
+  app.add_option("--token-file", global.token_file,
+                 "File whose first line is the bearer token (default: $VECMIRROR_TOKEN)");
 
   SearchArgs search_args;
   CLI::App* search = app.add_subcommand("search", "Similarity search (SearchSimilarEntities)");
@@ -376,7 +438,13 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     return app.exit(e, out, err);
   }
 
-  const Session session{global, out, err};
+  Identity identity;
+  std::string error;
+  if (!LoadIdentity(global, &identity, &error)) {
+    err << "error: " << error << '\n';
+    return kExitLocalError;
+  }
+  const Session session{global, identity, out, err};
   if (search->parsed()) return RunSearch(session, search_args, *search);
   if (indexes->parsed()) return RunIndexes(session, index_args);
   if (rebuild->parsed()) return RunRebuild(session, rebuild_args);
