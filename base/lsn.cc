@@ -3,15 +3,10 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "base/hex.h"
+
 namespace vecmirror {
 namespace {
-
-int HexDigitValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Parses 1 to 8 hex digits, as pg_lsn_in accepts for each half.
 bool ParseLsnHalf(std::string_view text, uint32_t* out) {

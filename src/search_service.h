@@ -102,7 +102,7 @@ double LagSecondsAt(const MirrorState& state, std::chrono::system_clock::time_po
 double SecondsSinceLastCommitAt(const MirrorState& state,
                                 std::chrono::system_clock::time_point now);
 
-struct ParsedSearch;  // a search request that passed CheckSearch (search_service.cc)
+struct ParsedSearch;  // a search request that passed CheckSearch (search_request.h)
 struct CheckedBatch;  // each item of a batch with its CheckSearch outcome
 
 class SearchService final : public v1::VectorSearch::CallbackService {
