@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "src/pg/array_literal.h"
 
 namespace vecmirror::testing {
 
@@ -38,35 +39,6 @@ struct SqlHit {
   std::string entity_type;
   double similarity = 0;
 };
-
-// {1.5,-0.25,...}: a real[] literal that reads back to exactly these floats.
-inline std::string RealArrayLiteral(std::span<const float> values) {
-  std::string out = "{";
-  char buffer[32];
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    const auto end = std::to_chars(buffer, buffer + sizeof buffer, values[i]).ptr;
-    out.append(buffer, end);
-  }
-  out.push_back('}');
-  return out;
-}
-
-// {"a","b"}: a text[] literal (the names are quoted, with " and \ escaped).
-inline std::string TextArrayLiteral(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.push_back('"');
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    out.push_back('"');
-  }
-  out.push_back('}');
-  return out;
-}
 
 class SqlGroundTruth {
  public:
@@ -89,7 +61,7 @@ class SqlGroundTruth {
   // Empty `types` accepts every type (passed as NULL).
   Status Search(const std::string& tenant, const std::string& model, std::span<const float> query,
                 const std::vector<std::string>& types, int limit, std::vector<SqlHit>* out) {
-    const std::string vector = RealArrayLiteral(query);
+    const std::string vector = pg::RealArrayLiteral(query);
     return Run(
         "SELECT entity_id, entity_type, similarity "
         "FROM vm_search_similar_entities($1::uuid, $2::text, $3::real[], $4::text[], $5::int)",
@@ -123,7 +95,7 @@ class SqlGroundTruth {
   explicit SqlGroundTruth(PGconn* conn) : conn_(conn) {}
 
   static std::string TypesParam(const std::vector<std::string>& types) {
-    return types.empty() ? std::string() : TextArrayLiteral(types);
+    return types.empty() ? std::string() : pg::TextArrayLiteral(types);
   }
 
   // Runs `sql` with text parameters; the fourth parameter ($4, the types) is NULL when

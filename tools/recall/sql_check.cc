@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "src/pg/array_literal.h"
+
 namespace vecmirror::recall {
 namespace {
 
@@ -51,31 +53,6 @@ WHERE emb.status = 'completed'
   AND emb.vector IS NOT NULL
 LIMIT 1
 )sql";
-
-std::string RealArrayLiteral(std::span<const float> values) {
-  std::string out = "{";
-  char buffer[32];
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, values[i]).ptr);
-  }
-  out.push_back('}');
-  return out;
-}
-
-std::string TextArrayLiteral(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.push_back('"');
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    out.push_back('"');
-  }
-  return out + "}";
-}
 
 std::string Trimmed(std::string message) {
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
@@ -182,7 +159,7 @@ Status SqlChecker::Search(const IndexKey& key, std::span<const float> vector,
                           const std::vector<std::string>& types,
                           const std::optional<Uuid>& exclude, size_t limit,
                           std::vector<SourceHit>* out) {
-  return Run(key, RealArrayLiteral(vector), types, exclude, limit, out);
+  return Run(key, pg::RealArrayLiteral(vector), types, exclude, limit, out);
 }
 
 Status SqlChecker::SearchLike(const IndexKey& key, const Uuid& entity,
@@ -209,7 +186,7 @@ Status SqlChecker::Run(const IndexKey& key, const std::string& vector_literal,
                        const std::vector<std::string>& types, const std::optional<Uuid>& exclude,
                        size_t limit, std::vector<SourceHit>* out) {
   const std::string tenant = key.tenant_id.ToString();
-  const std::string types_literal = TextArrayLiteral(types);
+  const std::string types_literal = pg::TextArrayLiteral(types);
   const std::string exclude_text = exclude ? exclude->ToString() : "";
   const std::string limit_text = std::to_string(limit);
   const char* params[] = {tenant.c_str(),
