@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <utility>
 
 #include "base/echo.h"
 #include "index/kernels.h"
@@ -183,13 +184,16 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
   auto previous = embeddings_.find(row.key);
   if (row.vector_state == EmbeddingRow::VectorState::kUnchanged) {
     if (previous != embeddings_.end()) {
-      record.vector = previous->second.vector;
+      // The vector stays where it is: in this row's `owned`, or in the index that holds it.
+      record.vector_id = previous->second.vector_id;
+      record.owned = std::move(previous->second.owned);
       record.raw_dim = previous->second.raw_dim;
       record.bad_reason = previous->second.bad_reason;
       // A model change under an unchanged vector must still be a model that takes it.
-      if (record.vector) {
+      if (record.vector_id != 0) {
         if (std::optional<BadRowReason> bad = CheckModel(record.model, record.raw_dim)) {
-          record.vector = nullptr;
+          record.vector_id = 0;
+          record.owned.clear();
           record.bad_reason = bad;
         }
       }
@@ -244,9 +248,9 @@ void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record) {
     record->bad_reason = bad;
     return;
   }
-  auto normalized = std::make_shared<std::vector<float>>(row.vector);
-  NormalizeInPlace(*normalized);
-  record->vector = std::move(normalized);
+  record->owned = row.vector;
+  NormalizeInPlace(record->owned);
+  record->vector_id = ++last_vector_id_;
 }
 
 std::optional<BadRowReason> Mirror::CheckModel(const std::string& model, uint32_t dim) {
@@ -293,9 +297,9 @@ Mirror::IndexedByModel Mirror::Desired(const Uuid& entity_id) const {
   const EntityRecord& entity = entities_.at(current->second.back());
   for (const auto& key : embeddings->second) {
     const EmbeddingRecord& e = embeddings_.at(key);
-    if (e.status != EmbeddingStatus::kCompleted || !e.vector) continue;
-    IndexKey index_key{entity.tenant_id, e.model, static_cast<uint32_t>(e.vector->size())};
-    desired[e.model] = IndexedEntry{std::move(index_key), entity.entity_type, e.vector};
+    if (e.status != EmbeddingStatus::kCompleted || e.vector_id == 0) continue;
+    IndexKey index_key{entity.tenant_id, e.model, e.raw_dim};
+    desired[e.model] = IndexedEntry{std::move(index_key), entity.entity_type, e.vector_id, key};
   }
   return desired;
 }
@@ -313,16 +317,19 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
     IndexedByModel desired = Desired(id);
     std::vector<std::string> not_indexed;
     IndexedByModel& indexed = indexed_[id];
+    const auto same = [](const IndexedEntry& a, const IndexedEntry& b) {
+      return a.key == b.key && a.entity_type == b.entity_type && a.vector_id == b.vector_id;
+    };
     for (const auto& [model, old] : indexed) {
       auto it = desired.find(model);
+      if (it != desired.end() && same(it->second, old)) continue;
+      // The writes below remove or overwrite it: read its vector back while the index has it.
+      KeepVectorOfLeavingEntry(id, old);
       if (it == desired.end() || it->second.key != old.key) remove(id, old);
     }
     for (auto& [model, entry] : desired) {
       auto it = indexed.find(model);
-      const bool same = it != indexed.end() && it->second.key == entry.key &&
-                        it->second.entity_type == entry.entity_type &&
-                        it->second.vector == entry.vector;
-      if (same) continue;
+      if (it != indexed.end() && same(it->second, entry)) continue;
       auto code = registry_.types().Intern(entry.entity_type);
       if (!code) {
         // Never leave the entity searchable under its previous type.
@@ -337,7 +344,7 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
       w.write.op = IndexWrite::Op::kUpsert;
       w.write.entity_id = id;
       w.write.type = *code;
-      w.write.vector = *entry.vector;
+      w.write.vector = TakeVectorForIndex(id, entry);
       writes.push_back(std::move(w));
     }
     for (const std::string& model : not_indexed) desired.erase(model);
@@ -349,6 +356,39 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
   }
   touched_.clear();
   return writes;
+}
+
+void Mirror::KeepVectorOfLeavingEntry(const Uuid& id, const IndexedEntry& old) {
+  auto row = embeddings_.find(old.embedding_key);
+  if (row == embeddings_.end()) return;  // the row is gone: so is the need for its vector
+  EmbeddingRecord& record = row->second;
+  if (record.vector_id != old.vector_id || !record.owned.empty()) return;
+  const std::shared_ptr<EntityIndex> index = registry_.Find(old.key);
+  std::optional<std::vector<float>> stored = index ? index->VectorOf(id) : std::nullopt;
+  if (!stored) {
+    // Cannot happen while the mirror's record of what is indexed is right; say so if it does.
+    spdlog::error("vector of entity_id={} model={} missing from its index {}; the row needs a "
+                  "new vector to become searchable again",
+                  id.ToString(), QuoteForEcho(record.model), old.key.ToString());
+    record.vector_id = 0;
+    record.bad_reason = BadRowReason::kMalformed;
+    return;
+  }
+  record.owned = std::move(*stored);
+}
+
+std::vector<float> Mirror::TakeVectorForIndex(const Uuid& id, const IndexedEntry& entry) {
+  EmbeddingRecord& record = embeddings_.at(entry.embedding_key);
+  if (record.owned.empty()) {
+    // Already in an index under this id (the same vector moving to another type): copy it.
+    for (const auto& [model, indexed] : indexed_[id]) {
+      if (indexed.vector_id != entry.vector_id) continue;
+      if (auto index = registry_.Find(indexed.key)) {
+        if (auto stored = index->VectorOf(id)) return std::move(*stored);
+      }
+    }
+  }
+  return std::exchange(record.owned, {});
 }
 
 void Mirror::CountTypeLimited(const Uuid& id, const std::string& model,

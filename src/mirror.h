@@ -7,6 +7,10 @@
 //     status-only UPDATE sends a TOASTed vector as "unchanged", and the vector must still be
 //     known then (DESIGN.md, "What the mirror must remember"),
 //   - what each entity currently has in the indexes.
+// Each vector is held once. The mirror keeps the floats only of rows that are not in an index
+// (pending, failed, not yet applied); a searchable row's vector lives only in its index, and the
+// mirror reads it back from there before the row leaves the index (a status change to pending,
+// a new entity version of another tenant, a model change under an unchanged vector).
 // Changes update that state as they arrive and record which entity ids they touch. Nothing
 // reaches the indexes until CommitTransaction, which derives the searchable entries of the
 // touched entities, diffs them against what is indexed, and hands the writes to
@@ -70,8 +74,6 @@ class Mirror {
   size_t embedding_count() const { return embeddings_.size(); }
 
  private:
-  using VectorPtr = std::shared_ptr<const std::vector<float>>;
-
   struct EntityRecord {
     Uuid id;
     Uuid tenant_id;
@@ -81,15 +83,20 @@ class Mirror {
     Uuid entity_id;
     std::string model;
     EmbeddingStatus status = EmbeddingStatus::kPending;
-    VectorPtr vector;        // normalized; null when there is no usable vector
+    // Names the normalized vector's value; 0 when there is no usable vector. A new value gets a
+    // new id, an unchanged-TOAST update keeps it, so ids compare vectors without their floats.
+    uint64_t vector_id = 0;
+    // The floats, while no index holds them; empty once they are in an index (the only copy).
+    std::vector<float> owned;
     uint32_t raw_dim = 0;    // dimension of the stored vector
     std::optional<BadRowReason> bad_reason;  // why the vector is unusable, when it is
   };
-  // What one entity has in one model's index.
+  // What one entity has in one model's index, and the embedding row it came from.
   struct IndexedEntry {
     IndexKey key;
     std::string entity_type;
-    VectorPtr vector;
+    uint64_t vector_id = 0;
+    std::string embedding_key;
   };
   using IndexedByModel = std::unordered_map<std::string, IndexedEntry>;
 
@@ -109,6 +116,12 @@ class Mirror {
   void CountTypeLimited(const Uuid& id, const std::string& model, const std::string& entity_type);
   // Diffs desired against indexed for every touched entity; returns the writes.
   std::vector<KeyedWrite> DrainTouched();
+  // Before `old` leaves its index: copies the vector back into its embedding row, if the row
+  // still has that vector and the index holds its only copy.
+  void KeepVectorOfLeavingEntry(const Uuid& id, const IndexedEntry& old);
+  // The floats of an entry about to be indexed, moved out of its embedding row: the index keeps
+  // the only copy.
+  std::vector<float> TakeVectorForIndex(const Uuid& id, const IndexedEntry& entry);
   void Publish(uint64_t lsn, int64_t commit_time_us, size_t changes, size_t transactions);
 
   Registry& registry_;
@@ -130,6 +143,7 @@ class Mirror {
   std::unordered_set<std::string> bad_keys_;  // completed rows counted as bad, still bad
   std::unordered_set<std::string> unknown_models_logged_;
   std::unordered_set<std::string> type_limited_;  // "entity_id/model" left out for their type
+  uint64_t last_vector_id_ = 0;
   bool skipping_ = false;
   size_t changes_in_transaction_ = 0;
 };

@@ -162,6 +162,73 @@ TEST_F(MirrorTest, CompletedToFailedOrPendingLeavesSearch) {
   EXPECT_TRUE(Indexed().empty());
 }
 
+// The index holds the only copy of a searchable vector. A row that leaves search with its
+// vector unchanged (completed -> pending, a move to another tenant, a model rename) must come
+// back with the same vector: the mirror reads it back from the index before removing it.
+TEST_F(MirrorTest, VectorHeldOnlyByTheIndexSurvivesLeavingAndReturning) {
+  const auto vector = RandomVector(11);
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, vector));
+  Commit();
+  const auto first = IndexedVector(1);
+  ASSERT_EQ(first.size(), kDim);
+
+  Begin();
+  mirror_.UpsertEmbedding(Unchanged("e1", 1, EmbeddingStatus::kPending));
+  Commit();
+  ASSERT_TRUE(Indexed().empty());
+  Begin();
+  mirror_.UpsertEmbedding(Unchanged("e1", 1, EmbeddingStatus::kCompleted));
+  Commit();
+  EXPECT_EQ(IndexedVector(1), first);
+
+  // To another tenant and back, the vector unchanged each time.
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context", true, kOtherTenant));
+  Commit();
+  EXPECT_TRUE(Indexed().empty());
+  auto other = registry_.Find(IndexKey{kOtherTenant, kModel, kDim});
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->VectorOf(MakeUuid(1)), first);
+  Begin();
+  mirror_.UpsertEmbedding(Unchanged("e1", 1, EmbeddingStatus::kFailed));
+  Commit();
+  EXPECT_FALSE(other->Contains(MakeUuid(1)));
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "template"));
+  mirror_.UpsertEmbedding(Unchanged("e1", 1, EmbeddingStatus::kCompleted));
+  Commit();
+  EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(1), "template"}}));
+  EXPECT_EQ(IndexedVector(1), first);
+}
+
+TEST_F(MirrorTest, ModelRenameUnderAnUnchangedVectorMovesItToTheOtherIndex) {
+  const std::string other_model = "nomic-embed-text-v1.5";
+  ModelCatalog both({{kModel, kDim}, {other_model, kDim}});
+  Registry registry;
+  MirrorStatusBoard board;
+  Mirror mirror(registry, both, board);
+  mirror.BeginLoad();
+  mirror.FinishLoad(1);
+  mirror.BeginTransaction(2, 0);
+  mirror.UpsertEntity(Entity("v1", 1, "context"));
+  mirror.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(5)));
+  mirror.CommitTransaction(3, 0);
+  const auto first = registry.Find(IndexKey{kTenant, kModel, kDim})->VectorOf(MakeUuid(1));
+  ASSERT_TRUE(first.has_value());
+
+  EmbeddingRow renamed = Unchanged("e1", 1, EmbeddingStatus::kCompleted);
+  renamed.model = other_model;
+  mirror.BeginTransaction(4, 0);
+  mirror.UpsertEmbedding(renamed);
+  mirror.CommitTransaction(5, 0);
+  EXPECT_FALSE(registry.Find(IndexKey{kTenant, kModel, kDim})->Contains(MakeUuid(1)));
+  auto moved = registry.Find(IndexKey{kTenant, other_model, kDim});
+  ASSERT_NE(moved, nullptr);
+  EXPECT_EQ(moved->VectorOf(MakeUuid(1)), first);
+}
+
 TEST_F(MirrorTest, SoftDeleteAndRestore) {
   Begin();
   mirror_.UpsertEntity(Entity("v1", 1, "library"));
