@@ -41,6 +41,31 @@ class ModelCatalog {
                         ModelLearning learning = {})
       : learning_(std::move(learning)) {
     for (const auto& [name, dim] : models) dims_[name] = dim;
+    configured_ = dims_;
+  }
+
+  const std::map<std::string, uint32_t>& configured() const { return configured_; }
+  // The models learned from rows, not configured.
+  std::map<std::string, uint32_t> Learned() const {
+    std::shared_lock lock(mu_);
+    std::map<std::string, uint32_t> learned;
+    for (const auto& [name, dim] : dims_) {
+      if (!configured_.contains(name)) learned.emplace(name, dim);
+    }
+    return learned;
+  }
+  // Takes the models a snapshot had learned. False, changing nothing, if learning is off, one
+  // of them is configured now, or there are more than max_models.
+  bool RestoreLearned(const std::map<std::string, uint32_t>& learned) {
+    if (learned.empty()) return true;
+    if (!learning_.enabled || learned.size() > learning_.max_models) return false;
+    std::unique_lock lock(mu_);
+    for (const auto& [name, dim] : learned) {
+      if (configured_.contains(name)) return false;
+    }
+    for (const auto& [name, dim] : learned) dims_[name] = dim;
+    learned_ = learned.size();
+    return true;
   }
 
   std::optional<uint32_t> DimensionOf(const std::string& model) const {
@@ -80,6 +105,7 @@ class ModelCatalog {
   const ModelLearning learning_;
   mutable std::shared_mutex mu_;
   std::map<std::string, uint32_t> dims_;
+  std::map<std::string, uint32_t> configured_;
   size_t learned_ = 0;
 };
 

@@ -38,6 +38,7 @@ void Mirror::BeginLoad() {
   embeddings_.clear();
   embedding_keys_.clear();
   skipping_ = false;
+  in_transaction_ = true;
   changes_in_transaction_ = 0;
 }
 
@@ -50,6 +51,7 @@ void Mirror::FinishLoad(uint64_t lsn) {
     s.initial_loads++;
     s.loaded = true;
   });
+  in_transaction_ = false;
 }
 
 // ---- Streaming ---------------------------------------------------------------------------
@@ -57,6 +59,7 @@ void Mirror::FinishLoad(uint64_t lsn) {
 bool Mirror::BeginTransaction(uint64_t final_lsn, int64_t commit_time_us) {
   // The commit record of an applied transaction lies before the applied LSN (its end).
   skipping_ = final_lsn < registry_.applied_lsn();
+  in_transaction_ = true;
   changes_in_transaction_ = 0;
   return !skipping_;
 }
@@ -106,6 +109,7 @@ void Mirror::TruncateEmbeddings() {
 }
 
 void Mirror::CommitTransaction(uint64_t end_lsn, int64_t commit_time_us) {
+  in_transaction_ = false;
   if (skipping_) {
     skipping_ = false;
     return;

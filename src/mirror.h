@@ -70,6 +70,19 @@ class Mirror {
   void RemoveTuple(const RowDecoder& decoder, const pg::Tuple& tuple);
   void Truncate(MirroredTable table);
 
+  // ---- Snapshots (src/mirror_state.cc). The state that no index holds: current entity
+  // versions, every embedding row (with the floats of those not in an index), what each entity
+  // has in which index, the learned models and which rows are counted as bad.
+  // Consistent only between transactions: false from a Begin (or BeginLoad) to its commit, and
+  // after a stream broke inside a transaction until the next commit.
+  bool at_transaction_boundary() const { return !in_transaction_; }
+  std::string EncodeState() const;
+  // Replaces this (fresh) mirror's state with a decoded one; the registry must already hold the
+  // snapshot's indexes, which keep the vectors of indexed rows. Fails, changing nothing, on bytes
+  // that do not decode, or when the configured models differ from the snapshot's: rows of a
+  // model that was not configured then were not kept.
+  Status RestoreState(std::string_view bytes);
+
   size_t entity_count() const { return entities_.size(); }
   size_t embedding_count() const { return embeddings_.size(); }
 
@@ -145,6 +158,7 @@ class Mirror {
   std::unordered_set<std::string> type_limited_;  // "entity_id/model" left out for their type
   uint64_t last_vector_id_ = 0;
   bool skipping_ = false;
+  bool in_transaction_ = false;
   size_t changes_in_transaction_ = 0;
 };
 

@@ -229,6 +229,76 @@ TEST_F(MirrorTest, ModelRenameUnderAnUnchangedVectorMovesItToTheOtherIndex) {
   EXPECT_EQ(moved->VectorOf(MakeUuid(1)), first);
 }
 
+// The state in a snapshot: a second Mirror restored from the first's bytes, over the same
+// indexes, goes on exactly as the first would: a pending row's vector (held by the mirror) and
+// an indexed row's vector (held by the index) both come back through unchanged-TOAST updates.
+TEST_F(MirrorTest, RestoredStateGoesOnAsTheOriginalWould) {
+  const auto pending_vector = RandomVector(21);
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEntity(Entity("v2", 2, "template"));
+  mirror_.UpsertEntity(Entity("v3", 3, "workflow"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kCompleted, RandomVector(20)));
+  mirror_.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kPending, pending_vector));
+  mirror_.UpsertEmbedding(Embedding("e3", 3, EmbeddingStatus::kCompleted, std::vector<float>(kDim, 0.0f)));
+  Commit();
+  const auto indexed_vector = IndexedVector(1);
+  ASSERT_EQ(board_.Get().bad_rows[BadRowReason::kZeroVector], 1u);
+  ASSERT_TRUE(mirror_.at_transaction_boundary());
+  const std::string state = mirror_.EncodeState();
+
+  ModelCatalog models;
+  MirrorStatusBoard board;
+  Mirror restored(registry_, models, board);
+  ASSERT_TRUE(restored.RestoreState(state).ok());
+  EXPECT_EQ(restored.entity_count(), 3u);
+  EXPECT_EQ(restored.embedding_count(), 3u);
+  EXPECT_EQ(board.Get().bad_rows[BadRowReason::kZeroVector], 1u);
+  EXPECT_TRUE(board.loaded());
+
+  restored.BeginTransaction(++lsn_, 0);
+  restored.UpsertEmbedding(Unchanged("e1", 1, EmbeddingStatus::kPending));
+  restored.UpsertEmbedding(Unchanged("e2", 2, EmbeddingStatus::kCompleted));
+  restored.CommitTransaction(++lsn_, 0);
+  EXPECT_EQ(Indexed(), (std::map<Uuid, std::string>{{MakeUuid(2), "template"}}));
+  restored.BeginTransaction(++lsn_, 0);
+  restored.UpsertEmbedding(Unchanged("e1", 1, EmbeddingStatus::kCompleted));
+  restored.CommitTransaction(++lsn_, 0);
+  EXPECT_EQ(IndexedVector(1), indexed_vector);
+  const auto stored = IndexedVector(2);
+  double norm = 0;
+  for (float x : pending_vector) norm += double(x) * x;
+  ASSERT_EQ(stored.size(), kDim);
+  for (size_t i = 0; i < kDim; ++i) EXPECT_NEAR(stored[i], pending_vector[i] / std::sqrt(norm), 1e-6);
+}
+
+TEST_F(MirrorTest, RestoreRefusesTruncatedBytesAndOtherModels) {
+  Begin();
+  mirror_.UpsertEntity(Entity("v1", 1, "context"));
+  mirror_.UpsertEmbedding(Embedding("e1", 1, EmbeddingStatus::kPending, RandomVector(3)));
+  mirror_.UpsertEmbedding(Embedding("e2", 1, EmbeddingStatus::kCompleted, RandomVector(4)));
+  Commit();
+  const std::string state = mirror_.EncodeState();
+  for (size_t n = 0; n < state.size(); n += 7) {
+    ModelCatalog models;
+    MirrorStatusBoard board;
+    Mirror restored(registry_, models, board);
+    EXPECT_FALSE(restored.RestoreState(std::string_view(state).substr(0, n)).ok()) << n;
+    EXPECT_EQ(restored.entity_count(), 0u);
+    EXPECT_FALSE(board.loaded());
+  }
+  ModelCatalog other_models({{kModel, 1536}});
+  Mirror restored(registry_, other_models, board_);
+  const Status s = restored.RestoreState(state);
+  EXPECT_EQ(s.code(), Status::Code::kFailedPrecondition);
+  EXPECT_NE(s.message().find("configured models"), std::string::npos) << s.message();
+  // An index that lost an entry the state says it holds is refused too.
+  Registry empty_registry;
+  ModelCatalog models;
+  Mirror without_indexes(empty_registry, models, board_);
+  EXPECT_EQ(without_indexes.RestoreState(state).code(), Status::Code::kCorruption);
+}
+
 TEST_F(MirrorTest, SoftDeleteAndRestore) {
   Begin();
   mirror_.UpsertEntity(Entity("v1", 1, "library"));

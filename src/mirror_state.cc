@@ -1,0 +1,229 @@
+// The Mirror's state in a snapshot (declared in src/mirror.h): what a restart needs that no
+// index holds. The snapshot file around it carries its checksum; this decoder still checks
+// every length and enum, and cross-checks what it reads, so bytes that pass the checksum but
+// come from another build are refused rather than half applied.
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "base/byte_stream.h"
+#include "src/mirror.h"
+
+namespace vecmirror {
+namespace {
+
+constexpr uint32_t kMagic = 0x534d4d56;  // "VMMS"
+constexpr uint32_t kVersion = 1;
+
+void PutUuid(ByteWriter& w, const Uuid& id) { w.PutRaw(id.bytes.data(), id.bytes.size()); }
+bool GetUuid(ByteReader& r, Uuid* id) { return r.GetRaw(id->bytes.data(), id->bytes.size()); }
+
+void PutModels(ByteWriter& w, const std::map<std::string, uint32_t>& models) {
+  w.Put<uint64_t>(models.size());
+  for (const auto& [name, dim] : models) {
+    w.PutString(name);
+    w.Put<uint32_t>(dim);
+  }
+}
+
+bool GetModels(ByteReader& r, std::map<std::string, uint32_t>* models) {
+  uint64_t n = 0;
+  if (!r.Get(&n)) return false;
+  for (uint64_t i = 0; i < n && !r.failed(); ++i) {
+    std::string name;
+    uint32_t dim = 0;
+    if (r.GetString(&name) && r.Get(&dim)) (*models)[name] = dim;
+  }
+  return !r.failed();
+}
+
+void PutStrings(ByteWriter& w, const std::unordered_set<std::string>& strings) {
+  w.Put<uint64_t>(strings.size());
+  for (const auto& s : strings) w.PutString(s);
+}
+
+bool GetStrings(ByteReader& r, std::unordered_set<std::string>* strings) {
+  uint64_t n = 0;
+  if (!r.Get(&n) || n > r.remaining()) return false;
+  for (uint64_t i = 0; i < n && !r.failed(); ++i) {
+    std::string s;
+    if (r.GetString(&s)) strings->insert(std::move(s));
+  }
+  return !r.failed();
+}
+
+template <typename Enum>
+bool GetEnum(ByteReader& r, Enum max, Enum* out) {
+  uint8_t raw = 0;
+  if (!r.Get(&raw) || raw > static_cast<uint8_t>(max)) return false;
+  *out = static_cast<Enum>(raw);
+  return true;
+}
+
+Status Undecodable(const std::string& what) {
+  return Status::Corruption("mirror state does not decode: " + what);
+}
+
+}  // namespace
+
+std::string Mirror::EncodeState() const {
+  ByteWriter w;
+  w.Put(kMagic);
+  w.Put(kVersion);
+  w.Put<uint64_t>(last_vector_id_);
+  PutModels(w, models_.configured());
+  PutModels(w, models_.Learned());
+
+  // Entities in each id's key order: the newest current version wins (Desired).
+  w.Put<uint64_t>(entities_.size());
+  for (const auto& [id, keys] : current_keys_) {
+    for (const std::string& key : keys) {
+      const EntityRecord& e = entities_.at(key);
+      w.PutString(key);
+      PutUuid(w, e.id);
+      PutUuid(w, e.tenant_id);
+      w.PutString(e.entity_type);
+    }
+  }
+  w.Put<uint64_t>(embeddings_.size());
+  for (const auto& [key, e] : embeddings_) {
+    w.PutString(key);
+    PutUuid(w, e.entity_id);
+    w.PutString(e.model);
+    w.Put(static_cast<uint8_t>(e.status));
+    w.Put<uint64_t>(e.vector_id);
+    w.Put<uint32_t>(e.raw_dim);
+    w.Put<uint8_t>(e.bad_reason.has_value());
+    w.Put(static_cast<uint8_t>(e.bad_reason.value_or(BadRowReason{})));
+    w.PutArray(e.owned);
+  }
+  w.Put<uint64_t>(indexed_.size());
+  for (const auto& [id, by_model] : indexed_) {
+    PutUuid(w, id);
+    w.Put<uint64_t>(by_model.size());
+    for (const auto& [model, entry] : by_model) {
+      PutUuid(w, entry.key.tenant_id);
+      w.PutString(entry.key.model);
+      w.Put<uint32_t>(entry.key.dim);
+      w.PutString(entry.entity_type);
+      w.Put<uint64_t>(entry.vector_id);
+      w.PutString(entry.embedding_key);
+    }
+  }
+  PutStrings(w, bad_keys_);
+  PutStrings(w, type_limited_);
+  return w.Take();
+}
+
+Status Mirror::RestoreState(std::string_view bytes) {
+  ByteReader r(bytes);
+  uint32_t magic = 0, version = 0;
+  if (!r.Get(&magic) || magic != kMagic) return Undecodable("not a mirror state");
+  if (!r.Get(&version) || version != kVersion) {
+    return Undecodable("format version " + std::to_string(version) + ", this build reads " +
+                       std::to_string(kVersion));
+  }
+  uint64_t last_vector_id = 0;
+  std::map<std::string, uint32_t> configured, learned;
+  if (!r.Get(&last_vector_id) || !GetModels(r, &configured) || !GetModels(r, &learned)) {
+    return Undecodable("models");
+  }
+  if (configured != models_.configured()) {
+    return Status::FailedPrecondition(
+        "the configured models differ from the snapshot's (rows of a model that was not "
+        "configured then were not kept)");
+  }
+
+  Mirror restored(registry_, models_, board_);
+  uint64_t n = 0;
+  if (!r.Get(&n)) return Undecodable("entity count");
+  for (uint64_t i = 0; i < n && !r.failed(); ++i) {
+    EntityRow row;
+    if (r.GetString(&row.key) && GetUuid(r, &row.id) && GetUuid(r, &row.tenant_id) &&
+        r.GetString(&row.entity_type)) {
+      restored.StoreEntity(row);
+    }
+  }
+  if (r.failed() || !r.Get(&n)) return Undecodable("entities");
+  for (uint64_t i = 0; i < n && !r.failed(); ++i) {
+    std::string key;
+    EmbeddingRecord e;
+    uint8_t has_bad = 0;
+    BadRowReason bad{};
+    if (!r.GetString(&key) || !GetUuid(r, &e.entity_id) || !r.GetString(&e.model) ||
+        !GetEnum(r, EmbeddingStatus::kOther, &e.status) || !r.Get(&e.vector_id) ||
+        !r.Get(&e.raw_dim) || !r.Get(&has_bad) ||
+        !GetEnum(r, static_cast<BadRowReason>(kBadRowReasonCount - 1), &bad) ||
+        !r.GetArray(&e.owned)) {
+      break;
+    }
+    if (has_bad) e.bad_reason = bad;
+    if (e.vector_id > last_vector_id || (!e.owned.empty() && e.owned.size() != e.raw_dim)) {
+      return Undecodable("embedding vector");
+    }
+    restored.embedding_keys_[e.entity_id].insert(key);
+    restored.embeddings_.emplace(std::move(key), std::move(e));
+  }
+  if (r.failed() || !r.Get(&n)) return Undecodable("embeddings");
+  for (uint64_t i = 0; i < n && !r.failed(); ++i) {
+    Uuid id;
+    uint64_t models = 0;
+    if (!GetUuid(r, &id) || !r.Get(&models)) break;
+    IndexedByModel& by_model = restored.indexed_[id];
+    for (uint64_t j = 0; j < models && !r.failed(); ++j) {
+      IndexedEntry entry;
+      if (GetUuid(r, &entry.key.tenant_id) && r.GetString(&entry.key.model) &&
+          r.Get(&entry.key.dim) && r.GetString(&entry.entity_type) && r.Get(&entry.vector_id) &&
+          r.GetString(&entry.embedding_key)) {
+        by_model[entry.key.model] = std::move(entry);
+      }
+    }
+  }
+  if (r.failed()) return Undecodable("indexed entries");
+  if (!GetStrings(r, &restored.bad_keys_) || !GetStrings(r, &restored.type_limited_) ||
+      !r.AtCleanEnd()) {
+    return Undecodable("bad-row keys, or bytes after the end");
+  }
+  // Every entry the state says is indexed must be in the restored indexes.
+  for (const auto& [id, by_model] : restored.indexed_) {
+    for (const auto& [model, entry] : by_model) {
+      const std::shared_ptr<EntityIndex> index = registry_.Find(entry.key);
+      if (!index || !index->Contains(id)) {
+        return Undecodable("entity " + id.ToString() + " is missing from index " +
+                           entry.key.ToString());
+      }
+    }
+  }
+  if (!models_.RestoreLearned(learned)) {
+    return Status::FailedPrecondition(
+        "the snapshot learned models that this configuration cannot take (--learn-models off, "
+        "or now configured)");
+  }
+
+  entities_ = std::move(restored.entities_);
+  current_keys_ = std::move(restored.current_keys_);
+  embeddings_ = std::move(restored.embeddings_);
+  embedding_keys_ = std::move(restored.embedding_keys_);
+  indexed_ = std::move(restored.indexed_);
+  bad_keys_ = std::move(restored.bad_keys_);
+  type_limited_ = std::move(restored.type_limited_);
+  last_vector_id_ = last_vector_id;
+  touched_.clear();
+  in_transaction_ = false;
+  skipping_ = false;
+
+  // The counters count rows that are bad now, as a fresh load would.
+  BadRowCounts counts;
+  for (const std::string& key : bad_keys_) {
+    auto it = embeddings_.find(key);
+    if (it != embeddings_.end()) counts[it->second.bad_reason.value_or(BadRowReason::kMalformed)]++;
+  }
+  counts[BadRowReason::kEntityTypeLimit] += type_limited_.size();
+  board_.Update([&](MirrorState& s) {
+    s.bad_rows = counts;
+    s.loaded = true;
+  });
+  return Status::Ok();
+}
+
+}  // namespace vecmirror
