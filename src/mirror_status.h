@@ -35,6 +35,20 @@ struct MirrorState {
   BadRowCounts bad_rows;
   std::string last_error;
   bool loaded = false;  // the first full load is complete
+  uint64_t retained_wal_bytes = 0;  // pg_current_wal_lsn() - the slot's restart_lsn
+
+  struct Snapshots {
+    bool enabled = false;
+    std::string directory;
+    uint64_t durable_lsn = 0;
+    uint64_t written = 0;
+    uint64_t failed = 0;
+    double last_write_seconds = 0;
+    uint64_t last_bytes = 0;
+    std::chrono::system_clock::time_point last_written_at{};
+    bool writing = false;
+    std::string started_from;
+  } snapshots;
 
   uint64_t lag_bytes() const { return server_lsn > applied_lsn ? server_lsn - applied_lsn : 0; }
 };

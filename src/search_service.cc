@@ -433,6 +433,21 @@ void SearchService::FillMirrorStatus(v1::MirrorStatus* response) const {
   bad->set_entity_type_limit(state.bad_rows[BadRowReason::kEntityTypeLimit]);
   response->set_last_error(state.last_error);
   response->set_loaded(state.loaded);
+  response->set_retained_wal_bytes(state.retained_wal_bytes);
+  v1::SnapshotStatus* snapshots = response->mutable_snapshots();
+  snapshots->set_enabled(state.snapshots.enabled);
+  snapshots->set_directory(state.snapshots.directory);
+  snapshots->set_durable_lsn(state.snapshots.durable_lsn);
+  snapshots->set_written(state.snapshots.written);
+  snapshots->set_failed(state.snapshots.failed);
+  snapshots->set_last_write_seconds(state.snapshots.last_write_seconds);
+  snapshots->set_last_bytes(state.snapshots.last_bytes);
+  if (state.snapshots.last_written_at.time_since_epoch().count() != 0) {
+    snapshots->set_seconds_since_last(
+        std::chrono::duration<double>(now - state.snapshots.last_written_at).count());
+  }
+  snapshots->set_writing(state.snapshots.writing);
+  snapshots->set_started_from(state.snapshots.started_from);
 
   const ServingCounters c = Counters();
   v1::ServingStatus* serving = response->mutable_serving();
