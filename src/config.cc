@@ -209,6 +209,22 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
   app.add_option("--entity-table", r.entity_table.name, "entity table");
   app.add_option("--embedding-table", r.embedding_table.name, "embedding table");
   app.add_option("--schema", r.entity_table.schema, "schema of both tables");
+  auto& snap = config->snapshots;
+  int64_t snapshot_interval_seconds = snap.interval.count();
+  app.add_option("--snapshot-dir", snap.directory,
+                 "directory of durable snapshots: a restart resumes from the newest one instead "
+                 "of reloading the tables (default: none, every start reloads)");
+  app.add_option("--snapshot-interval-seconds", snapshot_interval_seconds,
+                 "take a snapshot this long after the last one, if anything changed")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--snapshot-every-changes", snap.every_changes,
+                 "...or after this many applied row changes (0 = only on the interval)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--snapshot-keep", snap.keep, "complete snapshots kept")
+      ->check(CLI::Range(size_t{1}, size_t{100}));
+  app.add_option("--max-retained-wal-bytes", r.max_retained_wal_bytes,
+                 "warn when the slot holds back more WAL than this")
+      ->check(CLI::PositiveNumber);
   app.add_option("--models", models,
                  "known models as name:dim,... (added to the defaults: "
                  "text-embedding-ada-002:1536, text-embedding-3-small:1536, "
@@ -290,6 +306,7 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
 
   if (s.ok()) {
     r.embedding_table.schema = r.entity_table.schema;
+    snap.interval = std::chrono::seconds(snapshot_interval_seconds);
     // Only the flag's value shows in the process list; the environment's and a file's do not.
     sec.database_password_in_argv =
         on_command_line.count("database-url") > 0 && auth::ConninfoHasPassword(database_url);

@@ -33,11 +33,13 @@
 #include "src/metrics/service_metrics.h"
 #include "src/replicator.h"
 #include "src/search_service.h"
+#include "src/snapshotter.h"
 
 namespace vecmirror {
 
 struct Config {
   ReplicatorOptions replicator;
+  SnapshotOptions snapshots;  // durable snapshots and resume (off without --snapshot-dir)
   GrpcServerOptions server;
   SearchServiceOptions service;
   IndexOptions index;

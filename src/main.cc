@@ -89,7 +89,8 @@ int Run(Config config) {
   ModelCatalog models(config.models, config.model_learning);
   MirrorStatusBoard board;
   Mirror mirror(registry, models, board);
-  Replicator replicator(config.replicator, mirror, registry, board);
+  Snapshotter snapshotter(config.snapshots, board);
+  Replicator replicator(config.replicator, mirror, registry, board, &snapshotter);
   metrics.Watch(registry, board);
 
   // Operator errors (wal_level, privileges, missing tables) stop here with one clear message.
@@ -145,6 +146,8 @@ int Run(Config config) {
   server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   replicator.Stop();
   registry.StopMaintenance();
+  // With snapshots on, the next start resumes from here instead of reloading the tables.
+  replicator.WriteFinalSnapshot();
   metrics.StopHttp();
   return 0;
 }

@@ -23,11 +23,12 @@ bool SlotIsGone(const std::string& sqlstate, const std::string& message) {
 }  // namespace
 
 Replicator::Replicator(ReplicatorOptions options, Mirror& mirror, Registry& registry,
-                       MirrorStatusBoard& board)
+                       MirrorStatusBoard& board, Snapshotter* snapshotter)
     : options_(std::move(options)),
       mirror_(mirror),
       registry_(registry),
       board_(board),
+      snapshotter_(snapshotter != nullptr && snapshotter->enabled() ? snapshotter : nullptr),
       tables_(options_.entity_table, options_.entity_columns, options_.embedding_table,
               options_.embedding_columns) {
   board_.Update([&](MirrorState& s) {
@@ -150,6 +151,23 @@ Status Replicator::LoadAndStream() {
   }
   std::unique_ptr<pg::ReplicationStream> stream;
   if (auto s = pg::ReplicationStream::Connect(options_.conninfo, &stream); !s.ok()) return s;
+  if (snapshotter_ && source_.system_identifier.empty()) {
+    pg::SystemIdentity identity;
+    if (auto s = stream->IdentifySystem(&identity); !s.ok()) return s;
+    source_ = SnapshotSource{identity.system_identifier, identity.database, options_.slot_name,
+                             options_.publication};
+  }
+  if (need_load_ && snapshotter_ && !tried_resume_) {
+    const Status resumed = ResumeFromSnapshot();
+    if (resumed.code() == Status::Code::kUnavailable) return resumed;  // try again on reconnect
+    tried_resume_ = true;
+    if (resumed.ok()) {
+      need_load_ = false;
+    } else {
+      spdlog::warn("not resuming from a snapshot: {}; a fresh initial load follows",
+                   resumed.message());
+    }
+  }
   if (!need_load_) return Stream(std::move(stream), registry_.applied_lsn());
 
   if (auto s = pg::DropSlotIfExists(*control_, options_.slot_name); !s.ok()) return s;
@@ -164,7 +182,96 @@ Status Replicator::LoadAndStream() {
                pg::FormatLsn(slot.consistent_point));
   if (auto s = Load(slot); !s.ok()) return s;
   need_load_ = false;
+  tried_resume_ = true;  // the snapshots predate this slot: none can be resumed any more
+  if (snapshotter_) {
+    board_.Update([](MirrorState& st) { st.snapshots.started_from = "initial load"; });
+    // Nothing before the consistent point is needed; snapshot the load at once, so that a
+    // restart from here needs no second load.
+    snapshotter_->set_durable_lsn(slot.consistent_point, board_.Get().changes_applied);
+    snapshotter_->WriteInBackground(TakeCut(), board_.Get().changes_applied);
+  }
   return Stream(std::move(stream), slot.consistent_point);
+}
+
+Status Replicator::ResumeFromSnapshot() {
+  const auto started = Clock::now();
+  pg::SlotInfo slot;
+  if (auto s = pg::ReadSlot(*control_, options_.slot_name, &slot); !s.ok()) {
+    return Status::Unavailable(s.message());
+  }
+  if (!slot.exists) return Status::NotFound("replication slot " + options_.slot_name + " does not exist");
+  if (slot.wal_status == "lost") {
+    return Status::FailedPrecondition("replication slot " + options_.slot_name +
+                                      " was invalidated (its WAL was removed)");
+  }
+  if (slot.database != source_.database || slot.plugin != "pgoutput") {
+    return Status::FailedPrecondition("replication slot " + options_.slot_name + " decodes " +
+                                      slot.database + " with " + slot.plugin + ", not " +
+                                      source_.database + " with pgoutput");
+  }
+  LoadedSnapshot loaded;
+  if (auto s = snapshotter_->LoadNewest(source_, registry_.options(), &loaded); !s.ok()) {
+    return Status::NotFound("no usable snapshot in " + snapshotter_->options().directory + " (" +
+                            s.message() + ")");
+  }
+  if (slot.confirmed_flush > loaded.lsn) {
+    return Status::FailedPrecondition(
+        "snapshot " + loaded.path + " covers up to " + pg::FormatLsn(loaded.lsn) + " but slot " +
+        options_.slot_name + " was confirmed up to " + pg::FormatLsn(slot.confirmed_flush) +
+        ": the WAL in between is gone");
+  }
+  const uint64_t lsn = loaded.lsn;
+  const std::string path = loaded.path;
+  registry_.Restore(std::move(loaded.indexes), loaded.type_names, lsn);
+  if (Status s = mirror_.RestoreState(loaded.mirror_state); !s.ok()) {
+    registry_.Reset(0);
+    return Status::FailedPrecondition("snapshot " + path + ": " + s.message());
+  }
+  snapshotter_->set_durable_lsn(lsn, 0);
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  board_.Update([&](MirrorState& st) {
+    st.applied_lsn = lsn;
+    st.confirmed_lsn = slot.confirmed_flush;
+    st.loaded = true;
+    st.snapshots.started_from = "resumed from " + path + " at " + pg::FormatLsn(lsn);
+  });
+  LogWithFields({{"lsn", pg::FormatLsn(lsn)}, {"duration_seconds", seconds}}, spdlog::level::info,
+                "resumed from snapshot {} at {} in {:.2f} s: {} entities, {} embeddings; "
+                "streaming the changes since",
+                path, pg::FormatLsn(lsn), seconds, mirror_.entity_count(),
+                mirror_.embedding_count());
+  return Status::Ok();
+}
+
+SnapshotCut Replicator::TakeCut() {
+  SnapshotCut cut;
+  cut.source = source_;
+  RegistryImage image = registry_.Capture();
+  cut.lsn = image.applied_lsn;
+  cut.type_names = std::move(image.type_names);
+  cut.indexes = std::move(image.indexes);
+  cut.mirror_state = mirror_.EncodeState();
+  return cut;
+}
+
+void Replicator::MaybeSnapshot() {
+  if (!snapshotter_ || !mirror_.at_transaction_boundary()) return;
+  const uint64_t changes = board_.Get().changes_applied;
+  if (!snapshotter_->Due(registry_.applied_lsn(), changes)) return;
+  snapshotter_->WriteInBackground(TakeCut(), changes);
+}
+
+void Replicator::WriteFinalSnapshot() {
+  if (!snapshotter_ || !board_.loaded()) return;
+  if (registry_.applied_lsn() <= snapshotter_->durable_lsn()) return;
+  if (!mirror_.at_transaction_boundary()) {
+    spdlog::warn("no snapshot at shutdown: the mirror stopped inside a transaction; the next "
+                 "start resumes from the snapshot at {}",
+                 pg::FormatLsn(snapshotter_->durable_lsn()));
+    return;
+  }
+  spdlog::info("writing a snapshot at {} before exiting", pg::FormatLsn(registry_.applied_lsn()));
+  snapshotter_->WriteNow(TakeCut());
 }
 
 Status Replicator::Load(const pg::CreatedSlot& slot) {
@@ -205,7 +312,10 @@ Status Replicator::Stream(std::unique_ptr<pg::ReplicationStream> stream, pg::Lsn
       if (SlotIsGone(stream->last_sqlstate(), s.message())) need_load_ = true;
       return s;
     }
-    if (!received) continue;
+    if (!received) {
+      if (!in_transaction_) MaybeSnapshot();
+      continue;
+    }
     pg::ReplicationMessage parsed;
     if (auto s = pg::ParseReplicationMessage(message, &parsed); !s.ok()) return s;
 
@@ -226,35 +336,56 @@ Status Replicator::Stream(std::unique_ptr<pg::ReplicationStream> stream, pg::Lsn
     const bool was_in_transaction = in_transaction_;
     if (auto s = HandleMessage(data.payload); !s.ok()) return s;
     // Confirm a commit promptly, so the server can release WAL and shut down without waiting.
-    if (was_in_transaction && !in_transaction_ && Clock::now() - last_status_ > std::chrono::milliseconds(200)) {
-      if (auto s = SendStatus(*stream, false); !s.ok()) return s;
+    if (was_in_transaction && !in_transaction_) {
+      MaybeSnapshot();
+      if (Clock::now() - last_status_ > std::chrono::milliseconds(200)) {
+        if (auto s = SendStatus(*stream, false); !s.ok()) return s;
+      }
     }
   }
   return Status::Ok();
 }
 
 Status Replicator::SendStatus(pg::ReplicationStream& stream, bool reply_requested) {
-  // Every start takes a fresh load, so an applied transaction is never needed again: confirm it.
+  // Without snapshots every start takes a fresh load, so an applied transaction is never needed
+  // again: confirm it. With them, a restart resumes from the newest durable snapshot: confirm no
+  // further, so the server keeps the WAL after it. The write position (all received) lets the
+  // server's shutdown proceed either way.
   const pg::Lsn applied = registry_.applied_lsn();
-  confirmed_ = applied;
+  const pg::Lsn flush = snapshotter_ ? std::min(applied, snapshotter_->durable_lsn()) : applied;
+  confirmed_ = std::max(confirmed_, flush);
   last_status_ = Clock::now();
-  board_.Update([&](MirrorState& s) { s.confirmed_lsn = applied; });
-  return stream.SendStatus(std::max(received_, applied), applied, applied, reply_requested);
+  board_.Update([&](MirrorState& s) { s.confirmed_lsn = confirmed_; });
+  return stream.SendStatus(std::max(received_, applied), confirmed_, confirmed_, reply_requested);
 }
 
 void Replicator::PollServerLsn() {
   last_lag_poll_ = Clock::now();
   if (!control_) return;
   pg::Lsn server = 0;
-  if (auto s = pg::CurrentWalLsn(*control_, &server); !s.ok()) {
+  pg::SlotInfo slot;
+  if (auto s = pg::CurrentWalAndSlot(*control_, options_.slot_name, &server, &slot); !s.ok()) {
     spdlog::debug("lag poll failed: {}", s.ToString());
     return;
   }
   const pg::Lsn applied = registry_.applied_lsn();
+  const uint64_t retained =
+      slot.exists && slot.restart_lsn != 0 && server > slot.restart_lsn ? server - slot.restart_lsn : 0;
   board_.Update([&](MirrorState& st) {
     st.server_lsn = server;
+    st.retained_wal_bytes = retained;
     if (server <= applied) st.lag_seconds = 0;
   });
+  // Warn once per crossing: a stuck snapshot schedule (or a failing disk) shows here first.
+  if (retained > options_.max_retained_wal_bytes && !warned_retained_wal_) {
+    spdlog::warn("slot {} retains {:.1f} MB of WAL, over the {:.1f} MB limit "
+                 "(--max-retained-wal-bytes); snapshots confirm up to {}",
+                 options_.slot_name, retained / 1e6, options_.max_retained_wal_bytes / 1e6,
+                 pg::FormatLsn(confirmed_));
+    warned_retained_wal_ = true;
+  } else if (retained <= options_.max_retained_wal_bytes) {
+    warned_retained_wal_ = false;
+  }
 }
 
 Status Replicator::HandleRelation(const pg::Relation& relation) {

@@ -186,4 +186,41 @@ Status CurrentWalLsn(pqxx::connection& conn, Lsn* lsn) {
   }
 }
 
+namespace {
+
+Lsn LsnOrZero(const pqxx::field& f) {
+  if (f.is_null()) return 0;
+  return ParseLsn(f.as<std::string>()).value_or(0);
+}
+
+}  // namespace
+
+Status CurrentWalAndSlot(pqxx::connection& conn, const std::string& slot, Lsn* current,
+                         SlotInfo* out) {
+  try {
+    pqxx::nontransaction tx(conn);
+    const auto rows = tx.exec(
+        "SELECT pg_current_wal_lsn()::text, s.database, s.plugin, s.confirmed_flush_lsn::text, "
+        "s.restart_lsn::text, s.wal_status FROM (SELECT 1) one LEFT JOIN pg_replication_slots s "
+        "ON s.slot_name = " + tx.quote(slot));
+    *out = SlotInfo();
+    *current = LsnOrZero(rows[0][0]);
+    if (rows[0][1].is_null()) return Status::Ok();
+    out->exists = true;
+    out->database = rows[0][1].as<std::string>();
+    out->plugin = rows[0][2].as<std::string>("");
+    out->confirmed_flush = LsnOrZero(rows[0][3]);
+    out->restart_lsn = LsnOrZero(rows[0][4]);
+    out->wal_status = rows[0][5].as<std::string>("");
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return FromPqxx(e, "reading replication slot " + slot);
+  }
+}
+
+Status ReadSlot(pqxx::connection& conn, const std::string& slot, SlotInfo* out) {
+  Lsn current = 0;
+  return CurrentWalAndSlot(conn, slot, &current, out);
+}
+
 }  // namespace vecmirror::pg

@@ -57,6 +57,22 @@ Status DropSlotIfExists(pqxx::connection& conn, const std::string& slot);
 
 Status CurrentWalLsn(pqxx::connection& conn, Lsn* lsn);
 
+// A logical slot as pg_replication_slots shows it.
+struct SlotInfo {
+  bool exists = false;
+  std::string database;    // the database it decodes
+  std::string plugin;
+  Lsn confirmed_flush = 0;  // streaming resumes from here at the earliest
+  Lsn restart_lsn = 0;      // the oldest WAL it holds back
+  std::string wal_status;   // "reserved", "extended", "unreserved" or "lost"
+};
+Status ReadSlot(pqxx::connection& conn, const std::string& slot, SlotInfo* out);
+
+// The current WAL position and the slot's restart_lsn in one statement, so their difference
+// (the WAL the slot retains) is not skewed by writes in between.
+Status CurrentWalAndSlot(pqxx::connection& conn, const std::string& slot, Lsn* current,
+                         SlotInfo* out);
+
 // Wraps a libpqxx exception into a Status that keeps the SQLSTATE.
 Status FromPqxx(const std::exception& e, const std::string& what);
 

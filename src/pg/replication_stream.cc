@@ -29,6 +29,18 @@ Status ReplicationStream::CreateSlot(const std::string& slot, CreatedSlot* out) 
   return Status::Ok();
 }
 
+Status ReplicationStream::IdentifySystem(SystemIdentity* out) {
+  std::vector<Row> rows;
+  if (auto s = conn_->Exec("IDENTIFY_SYSTEM", &rows); !s.ok()) return s;
+  // systemid, timeline, xlogpos, dbname
+  if (rows.size() != 1 || rows[0].size() < 4 || !rows[0][0] || !rows[0][3]) {
+    return Status::Corruption("IDENTIFY_SYSTEM returned an unexpected result");
+  }
+  out->system_identifier = *rows[0][0];
+  out->database = *rows[0][3];
+  return Status::Ok();
+}
+
 Status ReplicationStream::Start(const std::string& slot, Lsn start, const std::string& publication) {
   const std::string sql = "START_REPLICATION SLOT " + conn_->EscapeIdentifier(slot) + " LOGICAL " +
                           FormatLsn(start) + " (proto_version '1', publication_names " +

@@ -20,6 +20,12 @@ struct CreatedSlot {
   std::string snapshot_name;  // importable until the next command on this connection
 };
 
+// What IDENTIFY_SYSTEM reports: which cluster and database this connection reaches.
+struct SystemIdentity {
+  std::string system_identifier;  // the cluster's, from initdb; a restored copy keeps it
+  std::string database;
+};
+
 class ReplicationStream {
  public:
   static Status Connect(const std::string& conninfo, std::unique_ptr<ReplicationStream>* out);
@@ -27,6 +33,9 @@ class ReplicationStream {
   // CREATE_REPLICATION_SLOT ... LOGICAL pgoutput (SNAPSHOT 'export'). Send nothing else on this
   // connection until the snapshot has been imported elsewhere.
   Status CreateSlot(const std::string& slot, CreatedSlot* out);
+
+  // IDENTIFY_SYSTEM. Allowed before CreateSlot and Start.
+  Status IdentifySystem(SystemIdentity* out);
 
   // START_REPLICATION at `start` with protocol 1, binary column values. Enters CopyBoth.
   Status Start(const std::string& slot, Lsn start, const std::string& publication);
