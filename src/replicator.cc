@@ -222,7 +222,10 @@ Status Replicator::ResumeFromSnapshot() {
   }
   const uint64_t lsn = loaded.lsn;
   const std::string path = loaded.path;
-  registry_.Restore(std::move(loaded.indexes), loaded.type_names, lsn);
+  if (Status s = registry_.Restore(std::move(loaded.indexes), loaded.type_names, lsn); !s.ok()) {
+    registry_.Reset(0);
+    return Status::FailedPrecondition("snapshot " + path + ": " + s.message());
+  }
   if (Status s = mirror_.RestoreState(loaded.mirror_state); !s.ok()) {
     registry_.Reset(0);
     return Status::FailedPrecondition("snapshot " + path + ": " + s.message());
@@ -247,7 +250,7 @@ SnapshotCut Replicator::TakeCut() {
   SnapshotCut cut;
   cut.source = source_;
   RegistryImage image = registry_.Capture();
-  cut.lsn = image.applied_lsn;
+  cut.lsn = image.lsn;
   cut.type_names = std::move(image.type_names);
   cut.indexes = std::move(image.indexes);
   cut.mirror_state = mirror_.EncodeState();
