@@ -268,7 +268,7 @@ Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key, const std::atomi
   ProgressReporter progress(options, key, shape, cancel);
   absorbing.store(true);
   progress.Start();
-  std::unique_ptr<SealedStructure> extended;
+  std::shared_ptr<const SealedStructure> extended;
   Status status;
   bool cancelled = false;
   try {
@@ -409,6 +409,30 @@ void EntityIndex::ForEachLive(
     if (!state.live[slot]) continue;
     fn(state.ids[slot], state.types[slot], std::span<const float>(state.Vector(slot), impl_->dim));
   }
+}
+
+IndexImage EntityIndex::Capture() const {
+  auto lock = impl_->ReadLock();
+  IndexImage image = ImageOfState(*impl_->state);
+  image.key = key_;
+  image.pinned_kind = impl_->pinned_kind;
+  image.covered_lsn = impl_->covered_lsn;
+  return image;
+}
+
+Status EntityIndex::FromImage(IndexImage image, IndexOptions options,
+                              std::unique_ptr<EntityIndex>* index) {
+  const IndexKey key = image.key;
+  const std::optional<IndexKind> pinned = image.pinned_kind;
+  const uint64_t covered_lsn = image.covered_lsn;
+  std::unique_ptr<SlotState> state;
+  if (Status s = StateFromImage(std::move(image), &state); !s.ok()) return s;
+  auto restored = std::make_unique<EntityIndex>(key, std::move(options));
+  restored->impl_->state = std::move(state);
+  restored->impl_->pinned_kind = pinned;
+  restored->impl_->covered_lsn = covered_lsn;
+  *index = std::move(restored);
+  return Status::Ok();
 }
 
 bool EntityIndex::NeedsRebuild() const {

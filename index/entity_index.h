@@ -58,6 +58,7 @@
 #include "base/status.h"
 #include "base/uuid.h"
 #include "index/entity_types.h"
+#include "index/index_image.h"
 #include "index/index_key.h"
 #include "index/index_options.h"
 #include "index/search_query.h"
@@ -134,6 +135,17 @@ class EntityIndex {
   // Rebuilds, keeping any pinned kind, if NeedsRebuild(). Returns whether it rebuilt. A set
   // `cancel` stops an HNSW build between chunks of 10,000 rows and leaves the index as it was.
   bool RebuildIfNeeded(const std::atomic<bool>* cancel = nullptr);
+
+  // A consistent view of this index as of the last write applied (index/index_image.h), taken
+  // under the shared lock: the sealed structure is shared, the slot tables and the tail copied.
+  // Searches and writes go on while the image is written out.
+  IndexImage Capture() const;
+  // An index with `options` that holds exactly what `image` holds: the same slots, tombstones,
+  // tail, kind, pinned kind and covered LSN, over the image's sealed structure (shared, not
+  // rebuilt), so it answers every search as the captured index did. Corruption when the image
+  // is not coherent (index/index_image.h, StateFromImage).
+  static Status FromImage(IndexImage image, IndexOptions options,
+                          std::unique_ptr<EntityIndex>* index);
 
  private:
   struct Impl;

@@ -61,6 +61,12 @@ class EntityTypeDictionary {
   std::optional<EntityTypeCode> Find(std::string_view name) const;
   std::string Name(EntityTypeCode code) const;
 
+  // Every name, in code order (code i is names[i]): what a snapshot stores.
+  std::vector<std::string> Names() const;
+  // Replaces the dictionary with `names` in code order, as Names() returned them (a snapshot
+  // being restored). False, changing nothing, if a name repeats or there are too many.
+  bool Restore(const std::vector<std::string>& names);
+
  private:
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, EntityTypeCode> codes_;
@@ -89,6 +95,23 @@ inline std::optional<EntityTypeCode> EntityTypeDictionary::Intern(std::string_vi
 inline std::string EntityTypeDictionary::Name(EntityTypeCode code) const {
   std::shared_lock lock(mu_);
   return code < names_.size() ? names_[code] : std::string();
+}
+
+inline std::vector<std::string> EntityTypeDictionary::Names() const {
+  std::shared_lock lock(mu_);
+  return names_;
+}
+
+inline bool EntityTypeDictionary::Restore(const std::vector<std::string>& names) {
+  if (names.size() > kMaxEntityTypes) return false;
+  std::unordered_map<std::string, EntityTypeCode> codes;
+  for (size_t code = 0; code < names.size(); ++code) {
+    if (!codes.emplace(names[code], static_cast<EntityTypeCode>(code)).second) return false;
+  }
+  std::unique_lock lock(mu_);
+  codes_ = std::move(codes);
+  names_ = names;
+  return true;
 }
 
 }  // namespace vecmirror

@@ -125,6 +125,42 @@ void Registry::Reset(uint64_t lsn) {
   // `dropped` is freed here; searches still holding one of its indexes keep it alive.
 }
 
+RegistryImage Registry::Capture() const {
+  std::lock_guard<std::mutex> apply(apply_mu_);
+  RegistryImage image;
+  image.lsn = applied_lsn();
+  image.type_names = types_.Names();
+  for (const auto& index : AllIndexes()) image.indexes.push_back(index->Capture());
+  return image;
+}
+
+Status Registry::Restore(std::vector<std::unique_ptr<EntityIndex>> indexes,
+                         const std::vector<std::string>& type_names, uint64_t lsn) {
+  std::map<IndexKey, std::shared_ptr<EntityIndex>> restored;
+  for (auto& index : indexes) {
+    const IndexKey key = index->key();
+    if (!restored.emplace(key, std::move(index)).second) {
+      return Status::InvalidArgument("two indexes for " + key.ToString());
+    }
+  }
+  std::lock_guard<std::mutex> apply(apply_mu_);
+  if (!types_.Restore(type_names)) {
+    return Status::InvalidArgument("entity type names repeat or are too many");
+  }
+  {
+    std::unique_lock<std::shared_mutex> map_lock(map_mu_);
+    restored.swap(indexes_);
+  }
+  {
+    std::lock_guard<std::mutex> lsn_lock(lsn_mu_);
+    applied_lsn_.store(lsn, std::memory_order_release);
+  }
+  lsn_cv_.notify_all();
+  lsn_waiters_.SetApplied(lsn);
+  // `restored` now holds the indexes replaced; they are freed here.
+  return Status::Ok();
+}
+
 std::vector<IndexInfo> Registry::Rebuild(const Uuid& tenant, const std::string& model,
                                          std::optional<IndexKind> kind) {
   std::vector<IndexInfo> rebuilt;

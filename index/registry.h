@@ -34,6 +34,14 @@ struct KeyedWrite {
   IndexWrite write;
 };
 
+// What a snapshot (index/snapshot.h, SnapshotCut) needs of the registry: one consistent cut.
+struct RegistryImage {
+  std::vector<std::string> type_names;  // the type dictionary, in code order
+  uint64_t lsn = 0;                     // applied_lsn: every index holds exactly the
+                                        // transactions up to it
+  std::vector<IndexImage> indexes;      // every index, in key order
+};
+
 struct IndexInfo {
   IndexKey key;
   IndexStats stats;
@@ -80,6 +88,21 @@ class Registry {
   // Drops every index and resets applied_lsn to `lsn` (a fresh initial load follows).
   void Reset(uint64_t lsn = 0);
 
+  // Images of every index, the type names and applied_lsn as one cut: taken while no
+  // transaction applies (it holds the applier's mutex), so every image holds exactly the
+  // transactions up to `lsn`. Cheap (EntityIndex::Capture); searches go on meanwhile. For the
+  // cut to also match state kept outside the registry (the mirror's), call it from the applying
+  // thread between transactions.
+  RegistryImage Capture() const;
+
+  // Replaces every index (as Reset does) with `indexes`, restores the type dictionary to
+  // `type_names` so that codes mean the names they meant when the indexes were captured, and
+  // sets applied_lsn to `lsn`. The indexes should be made with this registry's options()
+  // (LoadNewestSnapshot's `options`). InvalidArgument, changing nothing, if two indexes have
+  // the same key or the type names repeat.
+  Status Restore(std::vector<std::unique_ptr<EntityIndex>> indexes,
+                 const std::vector<std::string>& type_names, uint64_t lsn);
+
   // Rebuilds matching indexes now, in the caller's thread (online: searches continue). An empty
   // `model` matches every model of the tenant. `kind` pins the kind (EntityIndex::Rebuild).
   // Returns the matching indexes' info after the rebuild (an index whose build failed is left
@@ -105,7 +128,7 @@ class Registry {
   mutable std::shared_mutex map_mu_;  // guards indexes_
   std::map<IndexKey, std::shared_ptr<EntityIndex>> indexes_;
 
-  std::mutex apply_mu_;  // serializes ApplyTransaction, AdvanceLsn and Reset
+  mutable std::mutex apply_mu_;  // serializes ApplyTransaction, AdvanceLsn, Reset, Capture, Restore
   std::atomic<uint64_t> applied_lsn_{0};
   mutable std::mutex lsn_mu_;
   mutable std::condition_variable lsn_cv_;

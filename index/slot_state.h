@@ -32,7 +32,7 @@ namespace vecmirror {
 // Rebuild prepares a fresh SlotState off to the side and swaps the pointer.
 struct SlotState {
   explicit SlotState(size_t dim)
-      : dim(dim), sealed(std::make_unique<SealedStructure>()), tail(dim) {}
+      : dim(dim), sealed(std::make_shared<const SealedStructure>()), tail(dim) {}
 
   const size_t dim;
   std::vector<Uuid> ids;                                 // per slot
@@ -41,7 +41,9 @@ struct SlotState {
   std::unordered_map<Uuid, uint32_t, UuidHash> slot_of;  // live entities only
   std::vector<size_t> live_by_type;  // per type code; covers every code a slot has had
   size_t live_count = 0;
-  std::unique_ptr<SealedStructure> sealed;  // slots [0, sealed->rows)
+  // Slots [0, sealed->rows). Shared, so that a captured IndexImage (index/index_image.h) keeps
+  // the structure it was taken from after a rebuild swaps in another.
+  std::shared_ptr<const SealedStructure> sealed;
   RowStore tail;                   // slots [sealed->rows, slots())
 
   size_t slots() const { return ids.size(); }

@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev
   libcpp-httplib-dev  # the Prometheus /metrics endpoint
+  zlib1g-dev  # CRC-32 of snapshot files (index/checksummed_file.h)
   libssl-dev  # SHA-256 of tokens, checking TLS files (src/auth)
   openssl     # the tests' throwaway certificates (tests/support/make-test-certs.sh)
 )

@@ -1,0 +1,42 @@
+// Index files: one IndexImage (index/index_image.h) per file, as a snapshot stores it.
+//
+// Layout (little-endian, arrays with a 64-bit count in front, index/checksummed_file.h):
+//   "VMINDEX\n", format version (u32)
+//   key: tenant (16 bytes), model (string), dim (u32)
+//   kind (u8), pinned kind (u8, 255 = none), covered LSN (u64)
+//   slots, sealed rows, live count (u64 each)
+//   per slot: ids (16 bytes each), type codes (u16), live flags (u8)
+//   the sealed structure (index/sealed_file.h)
+//   the tail rows (floats, (slots - sealed rows) x dim)
+//   "VMINDEX\n" again
+// The file's size and CRC-32 are kept by the caller (the snapshot's manifest), which passes
+// them back to ReadIndexFile: a file is decoded only as far as its size allows, and nothing
+// decoded is used unless the checksum matched.
+//
+// Thread-safety: pure functions; a file is written by one caller.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+#include "index/checksummed_file.h"
+#include "index/index_image.h"
+
+namespace vecmirror {
+
+// Format versions: a build reads files of its version and older ones it knows.
+constexpr uint32_t kIndexFileVersion = 1;
+
+// Creates `path` (which must not exist), writes `image` and fsyncs it; `digest` gets the file's
+// size and CRC-32.
+Status WriteIndexFile(const IndexImage& image, const std::string& path, FileDigest* digest);
+
+// Reads the image of an index file whose size and CRC-32 are `expected`. NotFound "missing file
+// F"; Corruption "truncated file F ...", "checksum mismatch in file F", "corrupt file F: ...",
+// or "format version N of file F is newer than this build's M". `max_type_codes`: every slot's
+// type code must be below it (the snapshot's type dictionary size).
+Status ReadIndexFile(const std::string& path, const FileDigest& expected, size_t max_type_codes,
+                     IndexImage* image);
+
+}  // namespace vecmirror

@@ -1,0 +1,110 @@
+#include "index/index_image.h"
+
+#include <string>
+#include <utility>
+
+#include "index/slot_state.h"
+
+namespace vecmirror {
+
+namespace {
+
+Status Incoherent(const std::string& what) {
+  return Status::Corruption("index image: " + what);
+}
+
+// The sealed structure holds `rows` rows of `dim` floats, where its kind keeps them.
+Status CheckSealed(const SealedStructure& sealed, IndexKind kind, size_t dim) {
+  if (sealed.kind != kind) return Incoherent("kind differs from the sealed structure's");
+  const size_t rows = sealed.rows;
+  const size_t floats = rows * dim;
+  if (rows == 0) return Status::Ok();
+  if (sealed.vectors == nullptr) return Incoherent("sealed rows without vectors");
+  switch (kind) {
+    case IndexKind::kFlat:
+      if (sealed.flat.size() != floats || sealed.vectors != sealed.flat.data()) {
+        return Incoherent("flat rows do not match the sealed row count");
+      }
+      break;
+    case IndexKind::kHnsw: {
+      if (!sealed.hnsw || sealed.hnsw->storage == nullptr) return Incoherent("HNSW without a graph");
+      const auto& storage = static_cast<const faiss::IndexFlat&>(*sealed.hnsw->storage);
+      if (size_t(sealed.hnsw->d) != dim || size_t(storage.d) != dim ||
+          size_t(sealed.hnsw->ntotal) != rows || size_t(storage.ntotal) != rows ||
+          storage.codes.size() != floats * sizeof(float) ||
+          sealed.hnsw->hnsw.levels.size() != rows ||
+          sealed.vectors != reinterpret_cast<const float*>(storage.codes.data())) {
+        return Incoherent("HNSW graph or storage does not match the sealed rows");
+      }
+      break;
+    }
+    case IndexKind::kIvf:
+      if (!sealed.ivf || !sealed.ivf_quantizer || size_t(sealed.ivf->d) != dim ||
+          size_t(sealed.ivf->ntotal) != rows || sealed.ivf->nlist != sealed.ivf_nlist ||
+          sealed.flat.size() != floats || sealed.vectors != sealed.flat.data()) {
+        return Incoherent("IVF lists or rows do not match the sealed rows");
+      }
+      break;
+    default:
+      return Incoherent("unknown kind");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+IndexImage ImageOfState(const SlotState& state) {
+  IndexImage image;
+  image.kind = state.sealed->kind;
+  image.ids = state.ids;
+  image.types = state.types;
+  image.live = state.live;
+  image.live_count = state.live_count;
+  image.sealed = state.sealed;
+  image.tail.resize(state.tail_rows() * state.dim);
+  state.tail.ForEachContiguousRun(0, state.tail_rows(), [&](size_t first, size_t n, const float* run) {
+    std::memcpy(image.tail.data() + first * state.dim, run, n * state.dim * sizeof(float));
+  });
+  return image;
+}
+
+Status StateFromImage(IndexImage image, std::unique_ptr<SlotState>* out) {
+  const size_t dim = image.key.dim;
+  const size_t slots = image.ids.size();
+  if (dim == 0) return Incoherent("dimension 0");
+  if (!image.sealed) return Incoherent("no sealed structure");
+  if (image.types.size() != slots || image.live.size() != slots) {
+    return Incoherent("per-slot tables of different lengths");
+  }
+  if (slots > UINT32_MAX) return Incoherent("more slots than 32-bit slot numbers");
+  if (image.sealed->rows > slots) return Incoherent("more sealed rows than slots");
+  if (Status s = CheckSealed(*image.sealed, image.kind, dim); !s.ok()) return s;
+  const size_t tail_rows = slots - image.sealed->rows;
+  if (image.tail.size() != tail_rows * dim) return Incoherent("tail size does not match the slots");
+
+  auto state = std::make_unique<SlotState>(dim);
+  state->slot_of.reserve(image.live_count);
+  for (size_t slot = 0; slot < slots; ++slot) {
+    if (image.live[slot] > 1) return Incoherent("live flag neither 0 nor 1");
+    if (image.live[slot] == 0) continue;
+    if (!state->slot_of.emplace(image.ids[slot], static_cast<uint32_t>(slot)).second) {
+      return Incoherent("an entity is live in two slots");
+    }
+    state->CountLive(image.types[slot]);
+  }
+  if (state->slot_of.size() != image.live_count) return Incoherent("live count does not match");
+  // Every type code a slot has gets a (possibly zero) live count, as SlotState promises.
+  for (EntityTypeCode type : image.types) {
+    if (type >= state->live_by_type.size()) state->live_by_type.resize(size_t{type} + 1);
+  }
+  state->live_count = image.live_count;
+  state->ids = std::move(image.ids);
+  state->types = std::move(image.types);
+  state->live = std::move(image.live);
+  state->sealed = std::move(image.sealed);
+  for (size_t row = 0; row < tail_rows; ++row) state->tail.Append(image.tail.data() + row * dim);
+  *out = std::move(state);
+  return Status::Ok();
+}
+
+}  // namespace vecmirror

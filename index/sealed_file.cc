@@ -1,0 +1,242 @@
+#include "index/sealed_file.h"
+
+#include <faiss/invlists/InvertedLists.h>
+
+#include <limits>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "index/fast_flat.h"
+
+namespace vecmirror {
+
+namespace {
+
+static_assert(sizeof(size_t) == sizeof(uint64_t), "HNSW offsets are written as 64-bit values");
+static_assert(sizeof(faiss::HNSW::storage_idx_t) == sizeof(int32_t));
+
+// Bounds on the parts of a graph that are not per row (a real graph has about 10 levels).
+constexpr uint64_t kMaxHnswLevels = 64;
+constexpr uint64_t kMaxRngStateBytes = 1 << 16;
+
+Status Corrupt(const std::string& what) { return Status::Corruption(what); }
+
+void WriteHnsw(const faiss::IndexHNSW& index, size_t rows, size_t dim, ChecksummedFileWriter& out) {
+  const faiss::HNSW& g = index.hnsw;
+  out.Put<int32_t>(g.entry_point);
+  out.Put<int32_t>(g.max_level);
+  out.Put<int32_t>(g.efConstruction);
+  out.Put<int32_t>(g.efSearch);
+  out.Put<uint8_t>(g.check_relative_distance);
+  out.Put<int32_t>(g.upper_beam);
+  out.Put<uint8_t>(g.search_bounded_queue);
+  std::ostringstream rng;
+  rng << g.rng.mt;  // the level generator, so that later additions draw the levels they would have
+  out.PutString(rng.str());
+  out.PutArray(g.assign_probas);
+  out.PutArray(g.cum_nneighbor_per_level);
+  out.PutArray(g.levels);
+  out.PutArray(g.offsets);
+  out.PutArray(g.neighbors);
+  const auto& storage = static_cast<const faiss::IndexFlat&>(*index.storage);
+  out.PutArray(storage.codes);
+}
+
+bool ReadHnsw(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructure& sealed) {
+  const auto d = static_cast<faiss::Index::idx_t>(dim);
+  auto index = std::make_unique<faiss::IndexHNSW>(new FastFlatIP(d));
+  index->own_fields = true;
+  faiss::HNSW& g = index->hnsw;
+  uint8_t check_relative = 0, bounded_queue = 0;
+  std::string rng;
+  in.Get(&g.entry_point);
+  in.Get(&g.max_level);
+  in.Get(&g.efConstruction);
+  in.Get(&g.efSearch);
+  in.Get(&check_relative);
+  in.Get(&g.upper_beam);
+  in.Get(&bounded_queue);
+  in.GetString(&rng, kMaxRngStateBytes);
+  g.check_relative_distance = check_relative != 0;
+  g.search_bounded_queue = bounded_queue != 0;
+  in.GetArray(&g.assign_probas, kMaxHnswLevels);
+  in.GetArray(&g.cum_nneighbor_per_level, kMaxHnswLevels + 1);
+  in.GetArray(&g.levels, rows);
+  in.GetArray(&g.offsets, rows + 1);
+  in.GetArray(&g.neighbors, std::numeric_limits<uint64_t>::max());
+  auto& storage = static_cast<faiss::IndexFlat&>(*index->storage);
+  // Exactly rows x dim floats, read straight into the storage the searches use.
+  uint64_t bytes = 0;
+  if (!in.Get(&bytes) || bytes != rows * dim * sizeof(float) || bytes > in.remaining()) {
+    return in.Fail("HNSW storage of the wrong size");
+  }
+  storage.codes.resize(bytes);
+  if (!in.GetRaw(storage.codes.data(), bytes)) return false;
+  if (in.failed()) return false;
+  std::istringstream rng_in(rng);
+  rng_in >> g.rng.mt;
+  if (rng_in.fail()) return in.Fail("unreadable HNSW level generator state");
+  storage.ntotal = static_cast<faiss::Index::idx_t>(rows);
+  index->ntotal = static_cast<faiss::Index::idx_t>(rows);
+  index->is_trained = true;
+  sealed.vectors = storage.get_xb();
+  sealed.hnsw = std::move(index);
+  return true;
+}
+
+void WriteIvf(const SealedStructure& sealed, size_t dim, ChecksummedFileWriter& out) {
+  const faiss::IndexIVFFlat& ivf = *sealed.ivf;
+  out.Put<uint64_t>(sealed.ivf_nlist);
+  out.Put<uint64_t>(sealed.ivf_default_nprobe);
+  out.PutArray(sealed.ivf_quantizer->codes);
+  for (size_t list = 0; list < sealed.ivf_nlist; ++list) {
+    const size_t n = ivf.invlists->list_size(list);
+    out.PutArray(std::span<const faiss::Index::idx_t>(ivf.invlists->get_ids(list), n));
+    out.PutArray(std::span<const uint8_t>(ivf.invlists->get_codes(list), n * ivf.code_size));
+  }
+  out.PutArray(sealed.flat);
+}
+
+bool ReadIvf(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructure& sealed) {
+  const auto d = static_cast<faiss::Index::idx_t>(dim);
+  uint64_t nlist = 0, nprobe = 0;
+  if (!in.Get(&nlist) || !in.Get(&nprobe)) return false;
+  if (nlist == 0 || nlist > rows || nprobe == 0 || nprobe > nlist) {
+    return in.Fail("IVF list or probe count out of range");
+  }
+  auto quantizer = std::make_unique<faiss::IndexFlatIP>(d);
+  if (!in.GetArray(&quantizer->codes, nlist * dim * sizeof(float))) return false;
+  if (quantizer->codes.size() != nlist * dim * sizeof(float)) return in.Fail("IVF centroids");
+  quantizer->ntotal = static_cast<faiss::Index::idx_t>(nlist);
+  auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer.get(), dim, nlist,
+                                                   faiss::METRIC_INNER_PRODUCT);
+  auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivf->invlists);
+  if (lists == nullptr) return in.Fail("IVF without array inverted lists");
+  uint64_t total = 0;
+  for (size_t list = 0; list < nlist; ++list) {
+    if (!in.GetArray(&lists->ids[list], rows - total)) return false;
+    total += lists->ids[list].size();
+    const uint64_t code_bytes = lists->ids[list].size() * ivf->code_size;
+    if (!in.GetArray(&lists->codes[list], code_bytes)) return false;
+    if (lists->codes[list].size() != code_bytes) return in.Fail("IVF list codes");
+  }
+  if (total != rows) return in.Fail("IVF lists do not hold every sealed row");
+  if (!in.GetArray(&sealed.flat, rows * dim)) return false;
+  if (sealed.flat.size() != rows * dim) return in.Fail("IVF flat rows");
+  ivf->ntotal = static_cast<faiss::Index::idx_t>(rows);
+  ivf->is_trained = true;
+  ivf->nprobe = nprobe;
+  sealed.ivf_nlist = nlist;
+  sealed.ivf_default_nprobe = nprobe;
+  sealed.vectors = sealed.flat.data();
+  sealed.ivf_quantizer = std::move(quantizer);
+  sealed.ivf = std::move(ivf);
+  return true;
+}
+
+}  // namespace
+
+int HnswLinksPerNode(const faiss::HNSW& graph) {
+  if (graph.cum_nneighbor_per_level.size() >= 3) return graph.nb_neighbors(1);
+  if (graph.cum_nneighbor_per_level.size() == 2) return graph.nb_neighbors(0) / 2;
+  return 0;
+}
+
+void WriteSealed(const SealedStructure& sealed, size_t dim, ChecksummedFileWriter& out) {
+  out.Put<uint64_t>(sealed.rows);
+  if (sealed.rows == 0) return;
+  switch (sealed.kind) {
+    case IndexKind::kFlat:
+      out.PutArray(sealed.flat);
+      break;
+    case IndexKind::kHnsw:
+      WriteHnsw(*sealed.hnsw, sealed.rows, dim, out);
+      break;
+    case IndexKind::kIvf:
+      WriteIvf(sealed, dim, out);
+      break;
+  }
+}
+
+bool ReadSealed(ChecksummedFileReader& in, IndexKind kind, size_t rows, size_t dim,
+                std::unique_ptr<SealedStructure>* out) {
+  auto sealed = std::make_unique<SealedStructure>();
+  sealed->kind = kind;
+  uint64_t stored_rows = 0;
+  if (!in.Get(&stored_rows)) return false;
+  if (stored_rows != rows) return in.Fail("sealed row count differs from the header's");
+  sealed->rows = rows;
+  if (rows > 0) {
+    bool ok = false;
+    switch (kind) {
+      case IndexKind::kFlat:
+        ok = in.GetArray(&sealed->flat, rows * dim) ||
+             in.Fail("flat rows");
+        if (ok && sealed->flat.size() != rows * dim) ok = in.Fail("flat rows of the wrong size");
+        sealed->vectors = sealed->flat.data();
+        break;
+      case IndexKind::kHnsw:
+        ok = ReadHnsw(in, rows, dim, *sealed);
+        break;
+      case IndexKind::kIvf:
+        ok = ReadIvf(in, rows, dim, *sealed);
+        break;
+    }
+    if (!ok) return false;
+  }
+  *out = std::move(sealed);
+  return !in.failed();
+}
+
+Status CheckSealedGraph(const SealedStructure& sealed, size_t dim) {
+  const size_t rows = sealed.rows;
+  if (rows == 0 || sealed.kind == IndexKind::kFlat) return Status::Ok();
+  if (sealed.kind == IndexKind::kIvf) {
+    const auto& lists = *sealed.ivf->invlists;
+    for (size_t list = 0; list < lists.nlist; ++list) {
+      const auto* ids = lists.get_ids(list);
+      for (size_t i = 0; i < lists.list_size(list); ++i) {
+        if (ids[i] < 0 || size_t(ids[i]) >= rows) return Corrupt("IVF list id out of range");
+      }
+    }
+    return Status::Ok();
+  }
+  const faiss::HNSW& g = sealed.hnsw->hnsw;
+  const size_t levels = g.assign_probas.size();
+  if (levels == 0 || g.cum_nneighbor_per_level.size() != levels + 1 ||
+      g.cum_nneighbor_per_level[0] != 0) {
+    return Corrupt("HNSW level sizes");
+  }
+  for (size_t l = 0; l < levels; ++l) {
+    if (g.cum_nneighbor_per_level[l + 1] < g.cum_nneighbor_per_level[l]) {
+      return Corrupt("HNSW level sizes");
+    }
+  }
+  if (g.levels.size() != rows || g.offsets.size() != rows + 1 || g.offsets[0] != 0) {
+    return Corrupt("HNSW level or offset table size");
+  }
+  int top = 0;
+  for (size_t i = 0; i < rows; ++i) {
+    const int level = g.levels[i];  // FAISS stores a node's top level + 1
+    if (level < 1 || size_t(level) > levels) return Corrupt("HNSW node level out of range");
+    top = std::max(top, level - 1);
+    const size_t links = size_t(g.cum_nneighbor_per_level[level]);
+    if (g.offsets[i + 1] < g.offsets[i] || g.offsets[i + 1] - g.offsets[i] != links) {
+      return Corrupt("HNSW offsets do not match the node levels");
+    }
+  }
+  if (g.offsets[rows] != g.neighbors.size()) return Corrupt("HNSW neighbor table size");
+  for (const int n : g.neighbors) {
+    if (n < -1 || n >= static_cast<int64_t>(rows)) return Corrupt("HNSW neighbor out of range");
+  }
+  if (g.max_level != top || g.entry_point < 0 || size_t(g.entry_point) >= rows ||
+      g.levels[size_t(g.entry_point)] - 1 != g.max_level) {
+    return Corrupt("HNSW entry point or top level");
+  }
+  if (g.efSearch < 1 || g.efConstruction < 1) return Corrupt("HNSW search parameters");
+  (void)dim;
+  return Status::Ok();
+}
+
+}  // namespace vecmirror

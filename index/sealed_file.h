@@ -1,0 +1,40 @@
+// The encoding of a SealedStructure (index/sealed_structure.h) in an index file
+// (index/index_file.h): its rows and ANN structure as they are in memory, so that loading one is
+// reading arrays into place, never building. Flat: the rows. HNSW: the faiss::HNSW graph's
+// public arrays and parameters (levels, offsets, neighbors, assign_probas,
+// cum_nneighbor_per_level, entry point, max level, efConstruction, efSearch, the level
+// generator's state) and the rows of its FastFlatIP storage, so the restored graph is the same
+// graph and builds on with the engine's kernels. IVF: the centroids, each inverted list's ids and
+// codes, and the flat copy of the rows.
+//
+// ReadSealed only reads into buffers (the reader bounds every allocation by the file's size);
+// CheckSealedGraph then validates what the structure's searches index with (neighbor ids,
+// offsets, levels, list ids), and is called only once the file's checksum matched.
+//
+// Thread-safety: pure functions over values the caller owns.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "base/status.h"
+#include "index/checksummed_file.h"
+#include "index/index_options.h"
+#include "index/sealed_structure.h"
+
+namespace vecmirror {
+
+void WriteSealed(const SealedStructure& sealed, size_t dim, ChecksummedFileWriter& out);
+
+// Reads a structure of `kind` over `rows` rows of `dim` floats. Returns false once `in` failed.
+bool ReadSealed(ChecksummedFileReader& in, IndexKind kind, size_t rows, size_t dim,
+                std::unique_ptr<SealedStructure>* sealed);
+
+// Checks the graph or lists of a structure read by ReadSealed: every neighbor, offset, level,
+// entry point and list id within bounds. Corruption naming what is not.
+Status CheckSealedGraph(const SealedStructure& sealed, size_t dim);
+
+// The HNSW graph's links per node on the upper levels (M), from its level sizes.
+int HnswLinksPerNode(const faiss::HNSW& graph);
+
+}  // namespace vecmirror
