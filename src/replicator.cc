@@ -164,8 +164,10 @@ Status Replicator::LoadAndStream() {
     if (resumed.ok()) {
       need_load_ = false;
     } else {
-      spdlog::warn("not resuming from a snapshot: {}; a fresh initial load follows",
-                   resumed.message());
+      spdlog::log(resumed.code() == Status::Code::kNotFound ? spdlog::level::info
+                                                            : spdlog::level::warn,
+                  "not resuming from a snapshot: {}; a fresh initial load follows",
+                  resumed.message());
     }
   }
   if (!need_load_) return Stream(std::move(stream), registry_.applied_lsn());
@@ -195,6 +197,15 @@ Status Replicator::LoadAndStream() {
 
 Status Replicator::ResumeFromSnapshot() {
   const auto started = Clock::now();
+  const std::string& directory = snapshotter_->options().directory;
+  if (ListSnapshots(directory).empty()) {
+    return Status::NotFound("no snapshot in " + directory + " yet");
+  }
+  // The snapshot first: its reasons (checksums, another database) say more than the slot's.
+  LoadedSnapshot loaded;
+  if (auto s = snapshotter_->LoadNewest(source_, registry_.options(), &loaded); !s.ok()) {
+    return Status::FailedPrecondition(s.message());
+  }
   pg::SlotInfo slot;
   if (auto s = pg::ReadSlot(*control_, options_.slot_name, &slot); !s.ok()) {
     return Status::Unavailable(s.message());
@@ -208,11 +219,6 @@ Status Replicator::ResumeFromSnapshot() {
     return Status::FailedPrecondition("replication slot " + options_.slot_name + " decodes " +
                                       slot.database + " with " + slot.plugin + ", not " +
                                       source_.database + " with pgoutput");
-  }
-  LoadedSnapshot loaded;
-  if (auto s = snapshotter_->LoadNewest(source_, registry_.options(), &loaded); !s.ok()) {
-    return Status::NotFound("no usable snapshot in " + snapshotter_->options().directory + " (" +
-                            s.message() + ")");
   }
   if (slot.confirmed_flush > loaded.lsn) {
     return Status::FailedPrecondition(

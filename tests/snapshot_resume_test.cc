@@ -58,16 +58,14 @@ class SnapshotResumeTest : public ::testing::Test {
   }
 
   // HNSW from 200 rows, so the graphs that a restart must load rather than rebuild exist.
-  std::vector<std::string> Flags(std::vector<std::string> more = {}) const {
-    std::vector<std::string> flags = {"--snapshot-dir", dir_, "--ann-min-rows", "200",
-                                      "--snapshot-interval-seconds", "3600",
-                                      "--snapshot-every-changes", "0"};
-    flags.insert(flags.end(), more.begin(), more.end());
-    return flags;
+  // Snapshots only at the load, at a stop and every `every_changes` changes.
+  std::vector<std::string> Flags(int every_changes = 0) const {
+    return {"--snapshot-dir", dir_, "--ann-min-rows", "200", "--snapshot-interval-seconds",
+            "3600", "--snapshot-every-changes", std::to_string(every_changes)};
   }
 
-  void Start(std::vector<std::string> more = {}) {
-    const Status s = mirror_.StartServer(Flags(std::move(more)));
+  void Start(int every_changes = 0) {
+    const Status s = mirror_.StartServer(Flags(every_changes));
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
@@ -156,14 +154,14 @@ TEST_F(SnapshotResumeTest, GracefulStopThenResumeWithChangesMadeWhileDown) {
 }
 
 TEST_F(SnapshotResumeTest, KillResumesFromTheLastScheduledSnapshotAndAppliesTheRestOnce) {
-  Start({"--snapshot-every-changes", "25"});
+  Start(25);
   ASSERT_TRUE(WaitSnapshots(1));
   Write(80, 3);
   ASSERT_TRUE(WaitSnapshots(2)) << "a snapshot every 25 changes";
   Write(30, 4);
   mirror_.StopServer(SIGKILL);
   Write(30, 5);
-  Start({"--snapshot-every-changes", "25"});
+  Start(25);
   ExpectResumed();
   ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0);
 }
@@ -234,12 +232,13 @@ TEST_F(SnapshotResumeTest, SnapshotOfAnotherDatabaseIsNotLoaded) {
   // The same directory, slot name and publication, but another database.
   LiveMirror other;
   ASSERT_TRUE(other.Create("snapshot_other").ok());
-  const Status s = other.StartServer({"--slot", mirror_.slot(), "--snapshot-dir", dir_,
-                                      "--ann-min-rows", "200"});
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(other.server().Status().initial_loads(), 1u);
-  EXPECT_NE(other.server().Log().find("other database"), std::string::npos) << other.LogTail();
-  other.StopServer(SIGKILL);
+  ServerProcess server(other.conninfo(), {"--slot", mirror_.slot(), "--publication", "vecmirror",
+                                          "--snapshot-dir", dir_});
+  server.Start();
+  ASSERT_TRUE(server.WaitLoaded());
+  EXPECT_EQ(server.Status().initial_loads(), 1u);
+  EXPECT_NE(server.Log().find("other database"), std::string::npos) << server.Log();
+  server.Kill(SIGKILL);
 }
 
 TEST_F(SnapshotResumeTest, SlotConfirmedPastTheSnapshotFallsBackToAFreshLoad) {
@@ -249,8 +248,15 @@ TEST_F(SnapshotResumeTest, SlotConfirmedPastTheSnapshotFallsBackToAFreshLoad) {
   const std::string old_copy = dir_ + "-old";
   fs::remove_all(old_copy);
   fs::copy(dir_, old_copy, fs::copy_options::recursive);
-  Start();  // resumes, then a newer snapshot moves the slot past the copy's
+  Start(10);  // resumes; a newer snapshot then moves the slot past the copy's
+  const uint64_t old_lsn = mirror_.server().Status().snapshots().durable_lsn();
   Write(30, 9);
+  ASSERT_TRUE(WaitSnapshots(1));
+  const auto deadline = Clock::now() + seconds(30);
+  while (ParseLsn(SlotConfirmed()).value_or(0) <= old_lsn && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_GT(ParseLsn(SlotConfirmed()).value_or(0), old_lsn);
   mirror_.StopServer(SIGTERM);
   fs::remove_all(dir_);
   fs::rename(old_copy, dir_);
