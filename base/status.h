@@ -24,6 +24,7 @@ class Status {
     kResourceExhausted,
     kUnauthenticated,    // no credentials, or credentials the server does not know
     kPermissionDenied,   // known credentials that do not cover what the call asks for
+    kAlreadyExists,      // what the call would create is there already (e.g. a running rebuild)
   };
 
   Status() = default;
@@ -40,6 +41,7 @@ class Status {
   static Status ResourceExhausted(std::string msg) { return {Code::kResourceExhausted, std::move(msg)}; }
   static Status Unauthenticated(std::string msg) { return {Code::kUnauthenticated, std::move(msg)}; }
   static Status PermissionDenied(std::string msg) { return {Code::kPermissionDenied, std::move(msg)}; }
+  static Status AlreadyExists(std::string msg) { return {Code::kAlreadyExists, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -57,7 +59,7 @@ inline std::string Status::ToString() const {
                                        "Corruption",  "IOError",          "Unavailable",
                                        "DeadlineExceeded", "FailedPrecondition", "Internal",
                                        "ResourceExhausted", "Unauthenticated",
-                                       "PermissionDenied"};
+                                       "PermissionDenied", "AlreadyExists"};
   if (ok()) return "OK";
   return std::string(kNames[static_cast<int>(code_)]) + ": " + message_;
 }

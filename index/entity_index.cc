@@ -218,6 +218,7 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
   Status status;
   bool cancelled = false;
   try {
+    progress.Step(0);  // a rebuild cancelled while it waited for rebuild_mu builds nothing
     fresh = BuildState(std::move(rows), kind, dim, options, [&](size_t done) { progress.Step(done); });
   } catch (const BuildCancelled&) {
     cancelled = true;
@@ -440,9 +441,9 @@ bool EntityIndex::NeedsRebuild() const {
   return impl_->WhyRebuildNow() != RebuildReason::kNone;
 }
 
-Status EntityIndex::Rebuild(std::optional<IndexKind> kind) {
+Status EntityIndex::Rebuild(std::optional<IndexKind> kind, const std::atomic<bool>* cancel) {
   std::lock_guard<std::mutex> one_rebuild(impl_->rebuild_mu);
-  return impl_->RebuildLocked(key_, kind);
+  return impl_->RebuildLocked(key_, kind, cancel);
 }
 
 bool EntityIndex::RebuildIfNeeded(const std::atomic<bool>* cancel) {

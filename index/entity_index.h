@@ -130,8 +130,11 @@ class EntityIndex {
   // meanwhile; writes that arrive during the build are replayed onto the new structure.
   // `kind` given: build that kind and pin it, so the size policy no longer changes this index's
   // kind (an operator's choice sticks). nullopt: clear any pin and use the size policy.
-  // Fails (leaving the index as it was) only if FAISS fails, e.g. out of memory.
-  Status Rebuild(std::optional<IndexKind> kind = std::nullopt);
+  // Fails (leaving the index as it was) only if FAISS fails, e.g. out of memory, or when
+  // `cancel` is set before the build starts or between its chunks of 10,000 HNSW rows
+  // (Unavailable, "rebuild cancelled"): the index is then exactly as it was, pin included.
+  Status Rebuild(std::optional<IndexKind> kind = std::nullopt,
+                 const std::atomic<bool>* cancel = nullptr);
   // Rebuilds, keeping any pinned kind, if NeedsRebuild(). Returns whether it rebuilt. A set
   // `cancel` stops an HNSW build between chunks of 10,000 rows and leaves the index as it was.
   bool RebuildIfNeeded(const std::atomic<bool>* cancel = nullptr);

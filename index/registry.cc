@@ -5,11 +5,34 @@
 
 #include <algorithm>
 
+#include "base/echo.h"
+
 namespace vecmirror {
 
-Registry::Registry(IndexOptions options) : options_(std::move(options)) {}
+Registry::Registry(IndexOptions options)
+    : options_(WithQueueReports(std::move(options))),
+      rebuild_queue_([this](const IndexKey& key, std::optional<IndexKind> kind,
+                            const std::atomic<bool>& cancel) {
+        std::shared_ptr<EntityIndex> index = Find(key);
+        if (!index) return Status::NotFound("index " + key.ToString() + " was dropped");
+        return index->Rebuild(kind, &cancel);
+      }) {}
 
-Registry::~Registry() { StopMaintenance(); }
+Registry::~Registry() {
+  rebuild_queue_.Stop();
+  StopMaintenance();
+}
+
+IndexOptions Registry::WithQueueReports(IndexOptions options) {
+  // The queue is constructed after options_, but no index (so no rebuild) exists before the
+  // constructor returns.
+  auto user = std::move(options.on_rebuild_progress);
+  options.on_rebuild_progress = [this, user](const IndexKey& key, const RebuildProgress& p) {
+    if (user) user(key, p);
+    rebuild_queue_.Report(key, p);
+  };
+  return options;
+}
 
 void Registry::ApplyTransaction(std::span<const KeyedWrite> writes, uint64_t commit_lsn) {
   std::lock_guard<std::mutex> apply(apply_mu_);
@@ -95,9 +118,13 @@ std::vector<std::shared_ptr<EntityIndex>> Registry::AllIndexes() const {
   return out;
 }
 
+IndexInfo Registry::InfoOf(const EntityIndex& index) const {
+  return IndexInfo{index.key(), index.Stats(), rebuild_queue_.Find(index.key())};
+}
+
 std::vector<IndexInfo> Registry::List() const {
   std::vector<IndexInfo> infos;
-  for (const auto& index : AllIndexes()) infos.push_back(IndexInfo{index->key(), index->Stats()});
+  for (const auto& index : AllIndexes()) infos.push_back(InfoOf(*index));
   return infos;
 }
 
@@ -168,9 +195,52 @@ std::vector<IndexInfo> Registry::Rebuild(const Uuid& tenant, const std::string& 
     const IndexKey& key = index->key();
     if (key.tenant_id != tenant || (!model.empty() && key.model != model)) continue;
     (void)index->Rebuild(kind);  // on failure the index keeps serving its old structure
-    rebuilt.push_back(IndexInfo{key, index->Stats()});
+    rebuilt.push_back(IndexInfo{key, index->Stats(), std::nullopt});
   }
   return rebuilt;
+}
+
+std::vector<IndexKey> Registry::Matching(const Uuid& tenant, const std::string& model) const {
+  std::vector<IndexKey> keys;
+  for (const auto& index : AllIndexes()) {
+    const IndexKey& key = index->key();
+    if (key.tenant_id == tenant && (model.empty() || key.model == model)) keys.push_back(key);
+  }
+  return keys;
+}
+
+Status Registry::StartRebuild(const Uuid& tenant, const std::string& model,
+                              std::optional<IndexKind> kind, std::vector<IndexInfo>* started,
+                              size_t* joined) {
+  started->clear();
+  *joined = 0;
+  const std::vector<IndexKey> keys = Matching(tenant, model);
+  if (keys.empty()) {
+    return Status::NotFound("no index matches tenant_id " + tenant.ToString() +
+                            (model.empty() ? std::string() : " and model " + QuoteForEcho(model)));
+  }
+  std::vector<RebuildJob> jobs;
+  if (Status s = rebuild_queue_.Start(keys, kind, &jobs, joined); !s.ok()) return s;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    IndexInfo info{keys[i], {}, jobs[i]};
+    if (auto index = Find(keys[i])) info.stats = index->Stats();
+    started->push_back(std::move(info));
+  }
+  return Status::Ok();
+}
+
+std::vector<IndexInfo> Registry::CancelRebuild(const Uuid& tenant, const std::string& model) {
+  std::vector<IndexInfo> cancelled;
+  for (auto& [key, job] : rebuild_queue_.Cancel(Matching(tenant, model))) {
+    IndexInfo info{key, {}, job};
+    if (auto index = Find(key)) info.stats = index->Stats();
+    cancelled.push_back(std::move(info));
+  }
+  return cancelled;
+}
+
+bool Registry::WaitForRebuilds(std::chrono::steady_clock::time_point deadline) const {
+  return rebuild_queue_.WaitIdle(deadline);
 }
 
 void Registry::StartMaintenance(std::chrono::milliseconds period) {
@@ -208,6 +278,8 @@ void Registry::MaintenanceLoop(std::chrono::milliseconds period) {
         std::lock_guard<std::mutex> check(maintenance_mu_);
         if (stop_maintenance_) break;
       }
+      // An operator's rebuild of this index is queued or running: it will do.
+      if (rebuild_queue_.IsActive(index->key())) continue;
       index->RebuildIfNeeded(&cancel_builds_);
     }
     lock.lock();

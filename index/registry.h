@@ -6,8 +6,14 @@
 // reads applied_lsn, so it sees exactly the transactions up to the LSN it reports: never half
 // of one.
 //
+// Rebuilds: a background maintenance thread (StartMaintenance) rebuilds indexes the policy
+// wants rebuilt; an operator's rebuilds (StartRebuild) run one at a time on a thread of their
+// own (index/rebuild_queue.h), with their progress and outcome in List(). The two never build
+// the same index at once: maintenance leaves an index alone while an operator's rebuild of it
+// is queued or running, and EntityIndex runs one rebuild of an index at a time.
+//
 // Thread-safety: all methods are safe for concurrent use. ApplyTransaction calls are
-// serialized internally. A background maintenance thread (StartMaintenance) runs rebuilds.
+// serialized internally.
 #pragma once
 
 #include <atomic>
@@ -26,6 +32,7 @@
 #include "index/entity_types.h"
 #include "index/index_key.h"
 #include "index/lsn_waiters.h"
+#include "index/rebuild_queue.h"
 
 namespace vecmirror {
 
@@ -45,6 +52,7 @@ struct RegistryImage {
 struct IndexInfo {
   IndexKey key;
   IndexStats stats;
+  std::optional<RebuildJob> rebuild;  // the operator's last rebuild of it (StartRebuild)
 };
 
 class Registry {
@@ -103,12 +111,27 @@ class Registry {
   Status Restore(std::vector<std::unique_ptr<EntityIndex>> indexes,
                  const std::vector<std::string>& type_names, uint64_t lsn);
 
-  // Rebuilds matching indexes now, in the caller's thread (online: searches continue). An empty
+  // Rebuilds matching indexes now, in the caller's thread (online: searches continue), for
+  // benchmarks and tests; the RebuildIndex RPC queues them instead (StartRebuild). An empty
   // `model` matches every model of the tenant. `kind` pins the kind (EntityIndex::Rebuild).
   // Returns the matching indexes' info after the rebuild (an index whose build failed is left
   // as it was and still listed).
   std::vector<IndexInfo> Rebuild(const Uuid& tenant, const std::string& model,
                                  std::optional<IndexKind> kind);
+
+  // Queues a rebuild of every index of `tenant` (and `model`, unless empty) on the rebuild
+  // thread and returns at once, with the matching indexes and their jobs in `started`. `kind`
+  // pins the kind (EntityIndex::Rebuild). An index whose rebuild is queued or running already
+  // is joined when it asks for the same kind (counted in `*joined`); for another kind the call
+  // is AlreadyExists and nothing is queued. No matching index: NotFound.
+  Status StartRebuild(const Uuid& tenant, const std::string& model, std::optional<IndexKind> kind,
+                      std::vector<IndexInfo>* started, size_t* joined);
+  // Cancels the queued or running rebuilds of the matching indexes; a cancelled rebuild leaves
+  // its index exactly as it was. Returns the indexes whose rebuild it cancelled (a running one
+  // shows kCancelling until its build stops, within one chunk of 10,000 rows).
+  std::vector<IndexInfo> CancelRebuild(const Uuid& tenant, const std::string& model);
+  // Waits until no operator rebuild is queued or running, or the deadline; true if none is.
+  bool WaitForRebuilds(std::chrono::steady_clock::time_point deadline) const;
 
   // Starts/stops the thread that rebuilds indexes whose NeedsRebuild() is true, one at a time,
   // checking every `period`, at a lower CPU priority than applying and searching. Stop
@@ -118,6 +141,10 @@ class Registry {
 
  private:
   void MaintenanceLoop(std::chrono::milliseconds period);
+  // `options` with on_rebuild_progress also passing the reports on to rebuild_queue_.
+  IndexOptions WithQueueReports(IndexOptions options);
+  std::vector<IndexKey> Matching(const Uuid& tenant, const std::string& model) const;
+  IndexInfo InfoOf(const EntityIndex& index) const;
 
   const IndexOptions options_;
   EntityTypeDictionary types_;
@@ -139,6 +166,8 @@ class Registry {
   bool stop_maintenance_ = false;
   std::atomic<bool> cancel_builds_{false};  // set by StopMaintenance, read by the builds
   std::thread maintenance_thread_;
+
+  RebuildQueue rebuild_queue_;  // the operator's rebuilds; stopped first by ~Registry
 };
 
 }  // namespace vecmirror

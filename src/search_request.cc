@@ -1,5 +1,6 @@
 #include "src/search_request.h"
 
+#include <chrono>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -172,6 +173,38 @@ void FillIndexInfo(const IndexInfo& info, v1::IndexInfo* out) {
   out->set_memory_bytes(info.stats.memory_bytes);
   out->set_covered_lsn(info.stats.covered_lsn);
   out->set_rebuilding(info.stats.rebuilding);
+  if (info.rebuild) FillRebuildJob(*info.rebuild, out->mutable_rebuild());
+}
+
+v1::RebuildState ToProtoRebuildState(RebuildState state) {
+  switch (state) {
+    case RebuildState::kQueued: return v1::REBUILD_STATE_QUEUED;
+    case RebuildState::kRunning: return v1::REBUILD_STATE_RUNNING;
+    case RebuildState::kCancelling: return v1::REBUILD_STATE_CANCELLING;
+    case RebuildState::kDone: return v1::REBUILD_STATE_DONE;
+    case RebuildState::kFailed: return v1::REBUILD_STATE_FAILED;
+    case RebuildState::kCancelled: return v1::REBUILD_STATE_CANCELLED;
+  }
+  return v1::REBUILD_STATE_UNSPECIFIED;
+}
+
+void FillRebuildJob(const RebuildJob& job, v1::RebuildJob* out) {
+  const auto unix_ms = [](std::chrono::system_clock::time_point t) -> uint64_t {
+    if (t == std::chrono::system_clock::time_point{}) return 0;
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  };
+  out->set_job_id(job.id);
+  out->set_state(ToProtoRebuildState(job.state));
+  out->set_requested_kind(job.requested_kind ? ToProtoKind(*job.requested_kind)
+                                             : v1::INDEX_KIND_UNSPECIFIED);
+  out->set_target_kind(job.building ? ToProtoKind(*job.building) : v1::INDEX_KIND_UNSPECIFIED);
+  out->set_rows_done(job.rows_done);
+  out->set_rows_total(job.rows_total);
+  out->set_seconds(job.seconds);
+  out->set_error(job.error);
+  out->set_queued_at_unix_ms(unix_ms(job.queued_at));
+  out->set_started_at_unix_ms(unix_ms(job.started_at));
 }
 
 }  // namespace vecmirror

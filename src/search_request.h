@@ -46,5 +46,7 @@ v1::IndexKind ToProtoKind(IndexKind kind);
 // INDEX_KIND_UNSPECIFIED is nullopt (the size policy decides).
 Status FromProtoKind(v1::IndexKind proto, std::optional<IndexKind>* out);
 void FillIndexInfo(const IndexInfo& info, v1::IndexInfo* out);
+v1::RebuildState ToProtoRebuildState(RebuildState state);
+void FillRebuildJob(const RebuildJob& job, v1::RebuildJob* out);
 
 }  // namespace vecmirror

@@ -45,9 +45,6 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// Rebuilds run one at a time; this many more may wait.
-constexpr size_t kMaxQueuedRebuilds = 16;
-
 }  // namespace
 
 double SecondsSinceLastCommitAt(const MirrorState& state,
@@ -78,6 +75,7 @@ grpc::Status ToGrpcStatus(const Status& status) {
     case Status::Code::kResourceExhausted: code = C::RESOURCE_EXHAUSTED; break;
     case Status::Code::kUnauthenticated: code = C::UNAUTHENTICATED; break;
     case Status::Code::kPermissionDenied: code = C::PERMISSION_DENIED; break;
+    case Status::Code::kAlreadyExists: code = C::ALREADY_EXISTS; break;
   }
   return grpc::Status(code, status.message());
 }
@@ -92,16 +90,9 @@ SearchService::SearchService(Registry& registry, ModelCatalog& models,
       admission_(AdmissionLimits{options.max_queued_searches, options.max_waiting_searches,
                                  options.max_inflight_request_bytes}),
       search_pool_(options.search_threads, options.max_queued_searches, "vm-search"),
-      rebuild_pool_(1, kMaxQueuedRebuilds, "vm-rebuild"),
       authorizer_(std::move(authorizer)) {
   search_path_ = ServingPath{&search_pool_, &registry_.lsn_waiters(), &admission_,
                              [this] { return admission_.QueueFull(); }};
-  rebuild_path_ = ServingPath{&rebuild_pool_, &registry_.lsn_waiters(), &admission_, [] {
-                                return Status::ResourceExhausted(
-                                    "RebuildIndex queue is full: one rebuild runs at a time and " +
-                                    std::to_string(kMaxQueuedRebuilds) +
-                                    " more wait; retry when one has finished");
-                              }};
 }
 
 // The pools finish what they hold before their threads join; the server, shut down first, sends
@@ -469,12 +460,35 @@ grpc::ServerUnaryReactor* SearchService::RebuildIndex(grpc::CallbackServerContex
       !allowed.ok()) {
     return FinishNow(context, ToGrpcStatus(allowed));
   }
-  ServingPlan plan;
-  plan.request_bytes = request->ByteSizeLong();
-  plan.run = [this, request, response] {
-    return Guarded("RebuildIndex", [&] { return Rebuild(*request, response); });
-  };
-  return ServingCall::Start(context, rebuild_path_, std::move(plan));
+  return FinishNow(context,
+                   Guarded("RebuildIndex", [&] { return Rebuild(*request, response); }));
+}
+
+grpc::ServerUnaryReactor* SearchService::CancelRebuild(grpc::CallbackServerContext* context,
+                                                       const v1::CancelRebuildRequest* request,
+                                                       v1::CancelRebuildResponse* response) {
+  if (Status allowed = authorizer_.Check(*context, request->tenant_id(), auth::Role::kAdmin);
+      !allowed.ok()) {
+    return FinishNow(context, ToGrpcStatus(allowed));
+  }
+  return FinishNow(context, Guarded("CancelRebuild", [&] {
+    Uuid tenant;
+    if (Status s = ParseUuidField("tenant_id", request->tenant_id(), &tenant); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    const std::vector<IndexInfo> cancelled = registry_.CancelRebuild(tenant, request->model());
+    spdlog::info("CancelRebuild: tenant {} model {}: {} cancelled", tenant.ToString(),
+                 QuoteForEcho(request->model()), cancelled.size());
+    if (cancelled.empty()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "no rebuild is queued or running for tenant_id " + tenant.ToString() +
+                              (request->model().empty()
+                                   ? std::string()
+                                   : " and model " + QuoteForEcho(request->model())));
+    }
+    for (const IndexInfo& info : cancelled) FillIndexInfo(info, response->add_cancelled());
+    return grpc::Status::OK;
+  }));
 }
 
 grpc::Status SearchService::Rebuild(const v1::RebuildIndexRequest& request,
@@ -488,15 +502,14 @@ grpc::Status SearchService::Rebuild(const v1::RebuildIndexRequest& request,
 
   spdlog::info("RebuildIndex: tenant {} model {} kind {}", tenant.ToString(),
                QuoteForEcho(request.model()), kind ? IndexKindName(*kind) : "by size");
-  const std::vector<IndexInfo> rebuilt = registry_.Rebuild(tenant, request.model(), kind);
-  if (rebuilt.empty()) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "no index matches tenant_id " + tenant.ToString() +
-                            (request.model().empty()
-                                 ? std::string()
-                                 : " and model " + QuoteForEcho(request.model())));
+  std::vector<IndexInfo> started;
+  size_t joined = 0;
+  if (Status s = registry_.StartRebuild(tenant, request.model(), kind, &started, &joined);
+      !s.ok()) {
+    return ToGrpcStatus(s);
   }
-  for (const IndexInfo& info : rebuilt) FillIndexInfo(info, response->add_rebuilt());
+  for (const IndexInfo& info : started) FillIndexInfo(info, response->add_rebuilt());
+  response->set_joined(static_cast<uint32_t>(joined));
   return grpc::Status::OK;
 }
 

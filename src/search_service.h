@@ -14,11 +14,12 @@
 // behind a queue of at most `max_queued_searches`; one that must wait for its min_lsn is
 // parked first, holding no thread, and resumes when the LSN is applied, its deadline passes or
 // the client cancels (src/serving_call.h). Past a bound a call gets RESOURCE_EXHAUSTED with a
-// message that names the bound. ListIndexes and GetMirrorStatus answer in the handler;
-// RebuildIndex runs on a one-thread pool of its own, so it never takes a search worker.
+// message that names the bound. ListIndexes, GetMirrorStatus, RebuildIndex and CancelRebuild
+// answer in the handler: RebuildIndex only queues the rebuilds on the Registry's rebuild thread
+// (index/rebuild_queue.h), so a rebuild never takes a search worker.
 //
 // Threading: EntityIndex::Search holds FAISS to one OpenMP thread in the calling worker, so
-// concurrent calls, not OpenMP teams, use the cores and never oversubscribe them; RebuildIndex
+// concurrent calls, not OpenMP teams, use the cores and never oversubscribe them; a rebuild
 // builds with OpenMP's full team. A batch runs its items one after another on one worker, so one
 // caller can't take every core from the others.
 //
@@ -127,6 +128,9 @@ class SearchService final : public v1::VectorSearch::CallbackService {
   grpc::ServerUnaryReactor* RebuildIndex(grpc::CallbackServerContext* context,
                                          const v1::RebuildIndexRequest* request,
                                          v1::RebuildIndexResponse* response) override;
+  grpc::ServerUnaryReactor* CancelRebuild(grpc::CallbackServerContext* context,
+                                          const v1::CancelRebuildRequest* request,
+                                          v1::CancelRebuildResponse* response) override;
 
   // One search without gRPC, in the calling thread: what SearchSimilarEntities does, with the
   // min_lsn wait (blocking this thread) bounded by `deadline`. Fills `response` only when the
@@ -164,9 +168,7 @@ class SearchService final : public v1::VectorSearch::CallbackService {
 
   Admission admission_;
   WorkerPool search_pool_;
-  WorkerPool rebuild_pool_;
   ServingPath search_path_;
-  ServingPath rebuild_path_;
   const auth::Authorizer authorizer_;
 };
 

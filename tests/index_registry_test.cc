@@ -194,6 +194,55 @@ TEST(RegistryTest, OnlineRebuildOfMatchingIndexes) {
   EXPECT_TRUE(registry.Rebuild(Tenant(9), "", std::nullopt).empty());
 }
 
+TEST(RegistryTest, QueuedRebuildsRunInTheBackgroundAndReportTheirOutcome) {
+  std::atomic<int> reports{0};
+  IndexOptions options;
+  options.on_rebuild_progress = [&](const IndexKey&, const RebuildProgress&) { ++reports; };
+  Registry registry(options);
+  VectorStream gen(kDim, 5, 4);
+  std::vector<KeyedWrite> writes;
+  std::vector<float> v(kDim);
+  for (const IndexKey& key : {Key(1, "a"), Key(1, "b"), Key(2, "a")}) {
+    for (size_t i = 0; i < 300; ++i) {
+      gen.Next(v.data());
+      writes.push_back(Put(key, TestId(i), v));
+    }
+  }
+  registry.ApplyTransaction(writes, 1);
+
+  std::vector<IndexInfo> started;
+  size_t joined = 7;
+  ASSERT_TRUE(registry.StartRebuild(Tenant(1), "", IndexKind::kHnsw, &started, &joined).ok());
+  ASSERT_EQ(started.size(), 2u);
+  EXPECT_EQ(joined, 0u);
+  ASSERT_TRUE(started[0].rebuild.has_value());
+  EXPECT_EQ(started[0].rebuild->requested_kind, IndexKind::kHnsw);
+  EXPECT_LT(started[0].rebuild->id, started[1].rebuild->id);
+  ASSERT_TRUE(registry.WaitForRebuilds(std::chrono::steady_clock::now() + 60s));
+
+  for (const IndexInfo& info : registry.List()) {
+    SCOPED_TRACE(info.key.ToString());
+    if (info.key.tenant_id != Tenant(1)) {
+      EXPECT_FALSE(info.rebuild.has_value());
+      EXPECT_EQ(info.stats.kind, IndexKind::kFlat);
+      continue;
+    }
+    ASSERT_TRUE(info.rebuild.has_value());
+    EXPECT_EQ(info.rebuild->state, RebuildState::kDone);
+    EXPECT_EQ(info.rebuild->building, IndexKind::kHnsw);
+    EXPECT_EQ(info.rebuild->rows_done, 300u);
+    EXPECT_EQ(info.rebuild->rows_total, 300u);
+    EXPECT_GT(info.rebuild->seconds, 0.0);
+    EXPECT_EQ(info.stats.kind, IndexKind::kHnsw);
+  }
+  EXPECT_GE(reports.load(), 4) << "the caller's progress callback still sees every rebuild";
+
+  // Nothing is active any more: nothing to cancel, and an unknown tenant has nothing to rebuild.
+  EXPECT_TRUE(registry.CancelRebuild(Tenant(1), "").empty());
+  EXPECT_EQ(registry.StartRebuild(Tenant(9), "", std::nullopt, &started, &joined).code(),
+            Status::Code::kNotFound);
+}
+
 TEST(RegistryTest, MaintenancePromotesAndCompacts) {
   IndexOptions options;
   options.ann_min_rows = 500;

@@ -24,6 +24,7 @@
 
 #include "tests/support/live_mirror.h"
 #include "tests/support/prometheus_text.h"
+#include "tests/support/rebuild_wait.h"
 
 namespace vecmirror {
 namespace {
@@ -201,6 +202,10 @@ TEST_F(OpsTest, MetricsMoveWithRealTraffic) {
     request.set_kind(v1::INDEX_KIND_HNSW);
     v1::RebuildIndexResponse response;
     ASSERT_TRUE(mirror_.stub().RebuildIndex(&context, request, &response).ok());
+    // RebuildIndex returns once the rebuild is queued; ListIndexes shows it end.
+    const auto ended = testing::AwaitRebuilds(mirror_.stub(), response);
+    ASSERT_FALSE(ended.empty());
+    EXPECT_EQ(ended.begin()->second.rebuild().state(), v1::REBUILD_STATE_DONE);
   }
   const Exposition rebuilt = Scrape(metrics_port);
   EXPECT_EQ(Get(rebuilt, "vecmirror_index_rebuilds_total",
@@ -255,6 +260,7 @@ TEST_F(OpsTest, ConfigFromFileEnvironmentAndFlagsAndJsonLogs) {
     request.set_tenant_id(tenant);
     v1::RebuildIndexResponse response;
     ASSERT_TRUE(mirror_.stub().RebuildIndex(&context, request, &response).ok());
+    ASSERT_FALSE(testing::AwaitRebuilds(mirror_.stub(), response).empty());
   }
 
   // The metrics address came from the file; the flag turned the per-index series off.

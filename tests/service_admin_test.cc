@@ -9,6 +9,7 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
+#include "tests/support/rebuild_wait.h"
 #include "tests/support/service_test_fixture.h"
 #include "tools/cli/health_check.h"
 
@@ -185,9 +186,23 @@ TEST_F(ServiceAdminTest, RebuildIndexSwapsInTheRequestedKind) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(response.rebuilt_size(), 1);
   EXPECT_EQ(response.rebuilt(0).model(), kMiniLm);
-  EXPECT_EQ(response.rebuilt(0).kind(), v1::INDEX_KIND_HNSW);
-  EXPECT_EQ(response.rebuilt(0).live_count(), rows.size());
-  EXPECT_EQ(response.rebuilt(0).dead_count(), 0u);
+  EXPECT_EQ(response.rebuilt(0).rebuild().requested_kind(), v1::INDEX_KIND_HNSW);
+  EXPECT_GT(response.rebuilt(0).rebuild().job_id(), 0u);
+  // RebuildIndex returns once the rebuild is queued; ListIndexes shows it end.
+  std::map<std::string, v1::IndexInfo> ended = testing::AwaitRebuilds(*world().stub, response);
+  ASSERT_EQ(ended.count(kMiniLm), 1u);
+  const v1::IndexInfo& rebuilt = ended[kMiniLm];
+  EXPECT_EQ(rebuilt.rebuild().job_id(), response.rebuilt(0).rebuild().job_id());
+  EXPECT_EQ(rebuilt.rebuild().state(), v1::REBUILD_STATE_DONE);
+  EXPECT_EQ(rebuilt.rebuild().target_kind(), v1::INDEX_KIND_HNSW);
+  EXPECT_EQ(rebuilt.rebuild().rows_done(), rows.size());
+  EXPECT_EQ(rebuilt.rebuild().rows_total(), rows.size());
+  EXPECT_GT(rebuilt.rebuild().started_at_unix_ms(), 0u);
+  EXPECT_GE(rebuilt.rebuild().started_at_unix_ms(), rebuilt.rebuild().queued_at_unix_ms());
+  EXPECT_EQ(rebuilt.kind(), v1::INDEX_KIND_HNSW);
+  EXPECT_EQ(rebuilt.live_count(), rows.size());
+  EXPECT_EQ(rebuilt.dead_count(), 0u);
+  EXPECT_FALSE(rebuilt.rebuilding());
 
   // Exact searches still equal the brute force; approximate ones come from HNSW and report
   // true similarities in order.
@@ -217,6 +232,15 @@ TEST_F(ServiceAdminTest, RebuildIndexSwapsInTheRequestedKind) {
   v1::RebuildIndexResponse both;
   ASSERT_TRUE(Rebuild(whole_tenant, &both).ok());
   EXPECT_EQ(both.rebuilt_size(), 2);
+  ended = testing::AwaitRebuilds(*world().stub, both);
+  ASSERT_EQ(ended.size(), 2u);
+  for (const auto& [model, info] : ended) {
+    SCOPED_TRACE(model);
+    EXPECT_EQ(info.rebuild().state(), v1::REBUILD_STATE_DONE);
+    // No kind asked: the size policy's (HNSW from 5,000 rows), and the HNSW pin is cleared.
+    EXPECT_EQ(info.rebuild().requested_kind(), v1::INDEX_KIND_UNSPECIFIED);
+    EXPECT_EQ(info.kind(), v1::INDEX_KIND_FLAT);
+  }
 }
 
 TEST_F(ServiceAdminTest, RebuildIndexErrors) {

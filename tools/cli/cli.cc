@@ -6,10 +6,14 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
@@ -17,6 +21,7 @@
 #include "tools/cli/cli_json.h"
 #include "tools/cli/cli_text.h"
 #include "tools/cli/health_check.h"
+#include "tools/cli/rebuild_progress.h"
 #include "tools/cli/table.h"
 #include "vecmirror/v1/vecmirror.grpc.pb.h"
 
@@ -64,7 +69,13 @@ struct FilterArgs {  // indexes and rebuild
   std::string tenant;
   std::string model;
   std::string kind;
+  bool no_wait = false;  // rebuild: return once the rebuilds are queued
+  bool cancel = false;   // rebuild: cancel the queued or running rebuilds instead
 };
+
+// How often `rebuild` asks ListIndexes how its rebuilds are going.
+constexpr std::chrono::milliseconds kRebuildPollInterval(250);
+constexpr int kProgressBarWidth = 30;
 
 // The command's context: where it writes, and how it reaches the server.
 struct Session {
@@ -176,12 +187,21 @@ void PrintIndexes(std::ostream& out, const google::protobuf::RepeatedPtrField<v1
                {"dead", true},
                {"memory", true},
                {"covered_lsn", true},
-               {"rebuilding"}});
+               {"rebuilding"},
+               {"last_rebuild"}});
   for (const v1::IndexInfo& info : list) {
+    std::string last = "-";
+    if (info.has_rebuild()) {
+      const v1::RebuildJob& job = info.rebuild();
+      last = RebuildStateText(job.state());
+      if (!RebuildEnded(job) && job.rows_total() > 0) {
+        last += " " + std::to_string(job.rows_done() * 100 / job.rows_total()) + "%";
+      }
+    }
     table.AddRow({info.tenant_id(), info.model(), std::to_string(info.dimension()),
                   IndexKindText(info.kind()), std::to_string(info.live_count()),
                   std::to_string(info.dead_count()), FormatBytes(info.memory_bytes()),
-                  FormatLsn(info.covered_lsn()), info.rebuilding() ? "yes" : "no"});
+                  FormatLsn(info.covered_lsn()), info.rebuilding() ? "yes" : "no", last});
   }
   table.Print(out);
 }
@@ -315,7 +335,89 @@ int RunStatus(const Session& session) {
   return 0;
 }
 
+int RunCancelRebuild(const Session& session, const FilterArgs& a) {
+  auto stub = v1::VectorSearch::NewStub(session.NewChannel());
+  grpc::ClientContext context;
+  session.Prepare(&context);
+  v1::CancelRebuildRequest request;
+  request.set_tenant_id(a.tenant);
+  request.set_model(a.model);
+  v1::CancelRebuildResponse response;
+  const grpc::Status status = stub->CancelRebuild(&context, request, &response);
+  if (!status.ok()) return session.Fail(status);
+  if (session.args.json) {
+    Json j;
+    j["cancelled"] = Json::array();
+    for (const v1::IndexInfo& info : response.cancelled()) {
+      j["cancelled"].push_back({{"tenant_id", info.tenant_id()},
+                                {"model", info.model()},
+                                {"state", RebuildStateText(info.rebuild().state())}});
+    }
+    session.out << JsonLine(j);
+    return 0;
+  }
+  for (const v1::IndexInfo& info : response.cancelled()) {
+    session.out << RebuildProgressLine(info) << '\n';
+  }
+  session.out << response.cancelled_size() << " rebuilds cancelled\n";
+  return 0;
+}
+
+// Polls ListIndexes until every job in `started` has ended, showing progress (a bar on a
+// terminal, a line per change otherwise, nothing with --json), and leaves the indexes as they
+// ended in `ended`. Returns 0 when every rebuild is done.
+int WaitForRebuilds(const Session& session, v1::VectorSearch::Stub& stub,
+                    const v1::RebuildIndexResponse& started, v1::RebuildIndexResponse* ended) {
+  const bool terminal = &session.out == &std::cout && isatty(STDOUT_FILENO) == 1;
+  std::map<std::string, std::string> shown;  // model -> its last line printed
+  while (true) {
+    grpc::ClientContext context;
+    session.Prepare(&context);
+    v1::ListIndexesRequest request;
+    request.set_tenant_id(started.rebuilt(0).tenant_id());
+    v1::ListIndexesResponse listed;
+    const grpc::Status status = stub.ListIndexes(&context, request, &listed);
+    if (!status.ok()) return session.Fail(status);
+    std::map<std::string, const v1::IndexInfo*> by_model;
+    for (const v1::IndexInfo& info : listed.indexes()) by_model[info.model()] = &info;
+
+    ended->Clear();
+    bool all_ended = true;
+    bool failed = false;
+    std::string bar;
+    for (const v1::IndexInfo& asked : started.rebuilt()) {
+      auto it = by_model.find(asked.model());
+      v1::IndexInfo* now = ended->add_rebuilt();
+      *now = it == by_model.end() ? asked : *it->second;
+      // A newer job of the same index means this one ended (it is not kept once replaced).
+      if (now->rebuild().job_id() != asked.rebuild().job_id()) {
+        now->mutable_rebuild()->set_state(v1::REBUILD_STATE_DONE);
+      }
+      const bool done = RebuildEnded(now->rebuild());
+      all_ended &= done;
+      failed |= done && now->rebuild().state() != v1::REBUILD_STATE_DONE;
+      if (session.args.json) continue;
+      const std::string line = RebuildProgressLine(*now);
+      if (terminal && !done) {
+        if (now->rebuild().state() != v1::REBUILD_STATE_QUEUED) bar = RebuildProgressBar(*now, kProgressBarWidth);
+        continue;
+      }
+      if (shown[asked.model()] == line) continue;
+      if (terminal) session.out << "\r\x1b[K";
+      session.out << line << '\n';
+      shown[asked.model()] = line;
+    }
+    if (terminal && !bar.empty()) session.out << "\r\x1b[K" << bar << std::flush;
+    if (all_ended) {
+      if (terminal) session.out << "\r\x1b[K" << std::flush;
+      return failed ? kExitRpcError : 0;
+    }
+    std::this_thread::sleep_for(kRebuildPollInterval);
+  }
+}
+
 int RunRebuild(const Session& session, const FilterArgs& a) {
+  if (a.cancel) return RunCancelRebuild(session, a);
   auto stub = v1::VectorSearch::NewStub(session.NewChannel());
   grpc::ClientContext context;
   session.Prepare(&context);
@@ -326,13 +428,22 @@ int RunRebuild(const Session& session, const FilterArgs& a) {
   v1::RebuildIndexResponse response;
   const grpc::Status status = stub->RebuildIndex(&context, request, &response);
   if (!status.ok()) return session.Fail(status);
-  if (session.args.json) {
-    session.out << JsonLine(RebuildJson(response));
-    return 0;
+  int code = 0;
+  const char* verb = "rebuilds started";
+  v1::RebuildIndexResponse shown = response;
+  if (!a.no_wait && response.rebuilt_size() > 0) {
+    code = WaitForRebuilds(session, *stub, response, &shown);
+    verb = "indexes rebuilt";
   }
-  PrintIndexes(session.out, response.rebuilt());
-  session.out << response.rebuilt_size() << " indexes rebuilt\n";
-  return 0;
+  if (session.args.json) {
+    session.out << JsonLine(RebuildJson(shown));
+    return code;
+  }
+  PrintIndexes(session.out, shown.rebuilt());
+  session.out << shown.rebuilt_size() << " " << verb;
+  if (response.joined() > 0) session.out << " (" << response.joined() << " joined a running one)";
+  session.out << '\n';
+  return code;
 }
 
 int RunHealth(const Session& session, const std::string& service) {
@@ -427,6 +538,11 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   rebuild->add_option("--model", rebuild_args.model, "Only this model (default: all)");
   rebuild->add_option("--kind", rebuild_args.kind, "flat, hnsw or ivf (default: size policy)")
       ->check(CLI::IsMember({"flat", "hnsw", "ivf"}));
+  rebuild->add_flag("--no-wait", rebuild_args.no_wait,
+                    "Return once the rebuilds are queued (default: wait, showing progress)");
+  rebuild->add_flag("--cancel", rebuild_args.cancel,
+                    "Cancel the queued or running rebuilds (CancelRebuild) instead")
+      ->excludes(rebuild->get_option("--kind"));
 
   std::string health_service;
   CLI::App* health = app.add_subcommand("health", "Standard gRPC health check");

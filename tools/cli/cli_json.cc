@@ -1,6 +1,7 @@
 #include "tools/cli/cli_json.h"
 
 #include "base/lsn.h"
+#include "tools/cli/rebuild_progress.h"
 
 namespace vecmirror::cli {
 namespace {
@@ -16,6 +17,17 @@ Json IndexJson(const v1::IndexInfo& info) {
   j["memory_bytes"] = info.memory_bytes();
   j["covered_lsn"] = FormatLsn(info.covered_lsn());
   j["rebuilding"] = info.rebuilding();
+  if (info.has_rebuild()) {
+    const v1::RebuildJob& job = info.rebuild();
+    j["rebuild"] = {{"job_id", job.job_id()},
+                    {"state", RebuildStateText(job.state())},
+                    {"requested_kind", IndexKindText(job.requested_kind())},
+                    {"target_kind", IndexKindText(job.target_kind())},
+                    {"rows_done", job.rows_done()},
+                    {"rows_total", job.rows_total()},
+                    {"seconds", job.seconds()},
+                    {"error", job.error()}};
+  }
   return j;
 }
 
