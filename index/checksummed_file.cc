@@ -149,8 +149,8 @@ bool ChecksummedFileReader::ReadFile(char* out, size_t n) {
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) {
         io_error_ = true;
-        return Fail(r == 0 ? "the file ended early while it was read"
-                           : "reading failed: " + ErrnoText(errno));
+        ended_early_ = r == 0;
+        return Fail(r == 0 ? "it ended while it was read" : "reading failed: " + ErrnoText(errno));
       }
       done += size_t(r);
     }
@@ -205,7 +205,10 @@ Status ChecksummedFileReader::Finish() {
   }
   close(fd_);
   fd_ = -1;
-  if (io_error_) return Status::Corruption("truncated file " + name_ + " (" + error_ + ")");
+  if (io_error_ && ended_early_) {
+    return Status::Corruption("truncated file " + name_ + " (" + error_ + ")");
+  }
+  if (io_error_) return Status::IOError("file " + name_ + ": " + error_);
   if (crc_ != expected_.crc32) return Status::Corruption("checksum mismatch in file " + name_);
   checksum_matched_ = true;
   if (!error_.empty()) return Status::Corruption("corrupt file " + name_ + ": " + error_);

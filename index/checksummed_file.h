@@ -159,6 +159,7 @@ class ChecksummedFileReader {
   size_t buffer_end_ = 0;
   std::string error_;
   bool io_error_ = false;
+  bool ended_early_ = false;  // the file shrank after Open
   bool checksum_matched_ = false;
 };
 
