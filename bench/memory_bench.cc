@@ -121,7 +121,11 @@ int Run(size_t n, size_t dim, bool trim_at_end) {
   std::printf("%-28s %8.0f B/vec over the whole process (%.2fx raw)\n", "peak rss (VmHWM)",
               PeakRss() / double(n), PeakRss() / double(n) / double(dim * sizeof(float)));
   if (trim_at_end) {
+    const auto trim_start = std::chrono::steady_clock::now();
     malloc_trim(0);
+    std::printf("malloc_trim(0): %.1f ms\n",
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                          trim_start).count());
     Print("after malloc_trim(0)", Measure(registry), start, n, dim);
   }
   return 0;
