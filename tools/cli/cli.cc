@@ -1,6 +1,7 @@
 #include "tools/cli/cli.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -175,12 +176,14 @@ void PrintIndexes(std::ostream& out, const google::protobuf::RepeatedPtrField<v1
                {"live", true},
                {"dead", true},
                {"memory", true},
+               {"bytes/vector", true},
                {"covered_lsn", true},
                {"rebuilding"}});
   for (const v1::IndexInfo& info : list) {
     table.AddRow({info.tenant_id(), info.model(), std::to_string(info.dimension()),
                   IndexKindText(info.kind()), std::to_string(info.live_count()),
                   std::to_string(info.dead_count()), FormatBytes(info.memory_bytes()),
+                  FormatBytes(static_cast<uint64_t>(std::llround(info.bytes_per_vector()))),
                   FormatLsn(info.covered_lsn()), info.rebuilding() ? "yes" : "no"});
   }
   table.Print(out);
