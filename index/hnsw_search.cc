@@ -43,18 +43,6 @@ struct WorstFirst {  // min-heap on similarity: the weakest result on top
   bool operator()(const Scored& a, const Scored& b) const { return a.similarity > b.similarity; }
 };
 
-// out[i] = the similarity of rows[i], for i in [0, n). The graph's rows are scattered through
-// gigabytes, so each dot product would otherwise wait for its vector to come from memory; the
-// next row's vector is requested while the current one is scored.
-void ScoreRows(const float* query, const float* vectors, size_t dim, const uint32_t* rows,
-               size_t n, float* out) {
-  if (n > 0) PrefetchVector(vectors + size_t(rows[0]) * dim, dim);
-  for (size_t i = 0; i < n; ++i) {
-    if (i + 1 < n) PrefetchVector(vectors + size_t(rows[i + 1]) * dim, dim);
-    out[i] = DotProduct(query, vectors + size_t(rows[i]) * dim, dim);
-  }
-}
-
 }  // namespace
 
 std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vectors, size_t dim,
@@ -64,18 +52,6 @@ std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vec
   if (graph.entry_point < 0 || k == 0) return hits;
   const auto score = [&](size_t row) { return DotProduct(query, vectors + row * dim, dim); };
 
-  // The rows to score next and their similarities: a node's neighbours, gathered before any is
-  // scored, so that ScoreRows can fetch each row's vector while it scores the one before.
-  thread_local std::vector<uint32_t> batch;
-  thread_local std::vector<float> batch_similarity;
-  const auto neighbors_of = [&](uint32_t row, int level, size_t* begin, size_t* end) {
-    graph.neighbor_range(row, level, begin, end);
-    if (batch.size() < *end - *begin) {
-      batch.resize(*end - *begin);
-      batch_similarity.resize(*end - *begin);
-    }
-  };
-
   // Greedy descent through the upper levels, unfiltered: they only find a good entry point.
   auto entry = static_cast<uint32_t>(graph.entry_point);
   float entry_similarity = score(entry);
@@ -83,16 +59,14 @@ std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vec
     for (bool improved = true; improved;) {
       improved = false;
       size_t begin, end;
-      neighbors_of(entry, level, &begin, &end);
-      size_t count = 0;
-      for (size_t j = begin; j < end && graph.neighbors[j] >= 0; ++j) {
-        batch[count++] = uint32_t(graph.neighbors[j]);
-      }
-      ScoreRows(query, vectors, dim, batch.data(), count, batch_similarity.data());
-      for (size_t i = 0; i < count; ++i) {
-        if (batch_similarity[i] > entry_similarity) {
-          entry_similarity = batch_similarity[i];
-          entry = batch[i];
+      graph.neighbor_range(entry, level, &begin, &end);
+      for (size_t j = begin; j < end; ++j) {
+        const int neighbor = graph.neighbors[j];
+        if (neighbor < 0) break;
+        const float s = score(size_t(neighbor));
+        if (s > entry_similarity) {
+          entry_similarity = s;
+          entry = uint32_t(neighbor);
           improved = true;
         }
       }
@@ -114,21 +88,16 @@ std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vec
     if (results.size() >= list_size && current.similarity < results.top().similarity) break;
     candidates.pop();
     size_t begin, end;
-    neighbors_of(current.row, 0, &begin, &end);
-    size_t count = 0;
+    graph.neighbor_range(current.row, 0, &begin, &end);
     for (size_t j = begin; j < end; ++j) {
       const int neighbor = graph.neighbors[j];
       if (neighbor < 0) break;
-      if (!visited.TestAndSet(size_t(neighbor))) batch[count++] = uint32_t(neighbor);
-    }
-    ScoreRows(query, vectors, dim, batch.data(), count, batch_similarity.data());
-    for (size_t i = 0; i < count; ++i) {
-      const float s = batch_similarity[i];
-      const uint32_t neighbor = batch[i];
+      if (visited.TestAndSet(size_t(neighbor))) continue;
+      const float s = score(size_t(neighbor));
       if (results.size() < list_size || s > results.top().similarity) {
-        candidates.push({s, neighbor});
-        if (filter.Allows(neighbor)) {
-          results.push({s, neighbor});
+        candidates.push({s, uint32_t(neighbor)});
+        if (filter.Allows(size_t(neighbor))) {
+          results.push({s, uint32_t(neighbor)});
           if (results.size() > list_size) results.pop();
         }
       }

@@ -24,15 +24,6 @@ void DotProductMany(const float* query, const float* base, size_t n, size_t dim,
 // to float precision even for 3072-d vectors.
 bool NormalizeInPlace(std::span<float> v);
 
-// Asks the memory system for the `dim` floats at `v`, without waiting for them: a search
-// that will score row b after row a calls this for b before it scores a, so that b's cache
-// lines arrive while a's dot product runs. One prefetch per 64-byte line, into all cache levels.
-inline void PrefetchVector(const float* v, size_t dim) {
-  const char* p = reinterpret_cast<const char*>(v);
-  const char* const end = reinterpret_cast<const char*>(v + dim);
-  for (; p < end; p += 64) __builtin_prefetch(p, 0, 3);
-}
-
 // The name of the variant in use: "avx512", "avx2" or "scalar".
 const char* KernelVariantName();
 
