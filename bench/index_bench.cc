@@ -24,6 +24,10 @@
 //              exact scan for this filter at this size
 //   ef         hnsw_ef_search: unfiltered HNSW at --n/--dim for ef_search 16 to 512.
 //                EfSweep/ef<ef>
+//   latency    the recall-latency curve of unfiltered HNSW at --n/--dim: every query timed on
+//              its own, 5 passes over the queries, for ef_search 16 to 128.
+//                Latency/ef<ef>   counters p50_us, p90_us, p99_us (wall time per query),
+//                                 cpu_p50_us (the thread's CPU time), recall@10
 //   promotion  ann_min_rows: flat (exact) against HNSW for 1536-d at 2k to 50k rows, 384-d at
 //              2k, 10k and 50k rows and 3072-d at 5k and 10k, each with its own data (--n/--dim
 //              don't apply).
@@ -591,6 +595,49 @@ void RegisterEfSweep() {
   }
 }
 
+// The thread's CPU time, in seconds.
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+void RegisterLatency() {
+  for (int ef : {16, 24, 32, 48, 64, 96, 128}) {
+    const std::string name = "Latency/ef" + std::to_string(ef);
+    benchmark::RegisterBenchmark(name.c_str(), [ef](benchmark::State& s) {
+      const Corpus& c = GetCorpus();
+      const EntityIndex& index = GetEngine(IndexKind::kHnsw);
+      constexpr size_t kPasses = 5;
+      std::vector<double> wall, cpu;
+      for (auto _ : s) {
+        for (size_t pass = 0; pass < kPasses; ++pass) {
+          for (size_t q = 0; q < c.nq; ++q) {
+            const SearchQuery query = QueryOf(c, q, 0, EfEffort(ef));
+            const double cpu_start = ThreadCpuSeconds();
+            const auto start = std::chrono::steady_clock::now();
+            SearchResult r = index.Search(query);
+            wall.push_back(Seconds(start) * 1e6);
+            cpu.push_back((ThreadCpuSeconds() - cpu_start) * 1e6);
+            benchmark::DoNotOptimize(r.hits.data());
+          }
+        }
+      }
+      auto quantile = [](std::vector<double> v, double p) {
+        std::sort(v.begin(), v.end());
+        return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
+      };
+      s.counters["p50_us"] = quantile(wall, 0.5);
+      s.counters["p90_us"] = quantile(wall, 0.9);
+      s.counters["p99_us"] = quantile(wall, 0.99);
+      s.counters["cpu_p50_us"] = quantile(cpu, 0.5);
+      for (const auto& [key, value] : MeasureRecall(c, index, 0, EfEffort(ef))) {
+        s.counters[key] = value;
+      }
+    })->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+  }
+}
+
 void RegisterPromotion() {
   const std::pair<size_t, std::vector<size_t>> sizes[] = {
       {1536, {2000, 5000, 10000, 20000, 50000}},
@@ -656,12 +703,13 @@ bool RegisterAll() {
   const std::map<std::string, void (*)()> suites = {{"issue", RegisterIssue},
                                                     {"filters", RegisterFilterSweep},
                                                     {"ef", RegisterEfSweep},
+                                                    {"latency", RegisterLatency},
                                                     {"promotion", RegisterPromotion},
                                                     {"absorb", RegisterAbsorb}};
   for (const std::string& suite : g_config.suites) {
     auto it = suites.find(suite);
     if (it == suites.end()) {
-      std::fprintf(stderr, "unknown suite %s (issue, filters, ef, promotion, absorb)\n", suite.c_str());
+      std::fprintf(stderr, "unknown suite %s (issue, filters, ef, latency, promotion, absorb)\n", suite.c_str());
       return false;
     }
     it->second();

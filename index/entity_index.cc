@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "index/exact_scan.h"
+#include "index/freed_memory.h"
 #include "index/hnsw_search.h"
 #include "index/kernels.h"
 #include "index/policy.h"
@@ -197,6 +198,9 @@ std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& al
 
 Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<IndexKind> new_pin,
                                         const std::atomic<bool>* cancel) {
+  // What others freed and the allocator still holds (the initial load's writes, say) goes back
+  // before the build copies the rows, so it does not add to the build's peak.
+  ReturnFreedMemory();
   LiveRows rows;
   IndexKind kind;
   {
@@ -241,7 +245,11 @@ Status EntityIndex::Impl::RebuildLocked(const IndexKey& key, std::optional<Index
   }
   progress.Finish(status, cancelled);
   ScheduleNextMaintenance(progress.started());
-  // `fresh` now holds the old state (or nothing); it and the log are freed here, unlocked.
+  // `fresh` now holds the old state (or nothing); it and the log are freed here, unlocked, and
+  // so is what the build copied: the allocator hands it all back to the system.
+  fresh.reset();
+  std::vector<IndexWrite>().swap(replayed);
+  ReturnFreedMemory();
   return status;
 }
 
@@ -292,7 +300,11 @@ Status EntityIndex::Impl::AbsorbTailLocked(const IndexKey& key, const std::atomi
   }
   absorbing.store(false);
   progress.Finish(status, cancelled);
-  // `extended` now holds the old sealed structure (or nothing); it is freed here, unlocked.
+  // `extended` now holds the old sealed structure (or nothing); it and the copy of the tail are
+  // freed here, unlocked, and the allocator hands them back to the system.
+  extended.reset();
+  std::vector<float>().swap(rows);
+  ReturnFreedMemory();
   return status;
 }
 

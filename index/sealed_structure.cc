@@ -25,6 +25,14 @@ void AddToGraph(faiss::IndexHNSW& index, const float* rows, size_t n,
   }
 }
 
+// FAISS grows the graph's arrays as it adds (std::vector growth, so up to twice their size at
+// the end of a build); the structure is immutable from here on, so they are cut to size.
+void ShrinkGraph(faiss::HNSW& graph) {
+  graph.neighbors.shrink_to_fit();
+  graph.offsets.shrink_to_fit();
+  graph.levels.shrink_to_fit();
+}
+
 }  // namespace
 
 std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const float* rows,
@@ -45,6 +53,7 @@ std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const f
   storage.ntotal = base_storage.ntotal;
   sealed->hnsw->ntotal = base.hnsw->ntotal;
   AddToGraph(*sealed->hnsw, rows, n, progress);
+  ShrinkGraph(sealed->hnsw->hnsw);
   sealed->vectors = storage.get_xb();
   return sealed;
 }
@@ -75,6 +84,7 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
       // Room for every row up front: chunked adds would otherwise grow the storage by doubling.
       static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage).codes.reserve(rows * dim * sizeof(float));
       AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
+      ShrinkGraph(sealed->hnsw->hnsw);
       // The graph's flat storage now holds the rows; it serves the exact scans too.
       std::vector<float>().swap(vectors);
       sealed->vectors = static_cast<const faiss::IndexFlat&>(*sealed->hnsw->storage).get_xb();

@@ -171,6 +171,9 @@ void FillIndexInfo(const IndexInfo& info, v1::IndexInfo* out) {
   out->set_live_count(info.stats.live);
   out->set_dead_count(info.stats.dead);
   out->set_memory_bytes(info.stats.memory_bytes);
+  out->set_bytes_per_vector(info.stats.live == 0 ? 0.0
+                                                 : static_cast<double>(info.stats.memory_bytes) /
+                                                       static_cast<double>(info.stats.live));
   out->set_covered_lsn(info.stats.covered_lsn);
   out->set_rebuilding(info.stats.rebuilding);
   if (info.rebuild) FillRebuildJob(*info.rebuild, out->mutable_rebuild());

@@ -60,6 +60,10 @@ TEST_F(ServiceAdminTest, ListIndexesCountsWhatWasInserted) {
     EXPECT_EQ(info.dimension(), *world().models.DimensionOf(info.model()));
     EXPECT_EQ(info.kind(), v1::INDEX_KIND_FLAT);
     EXPECT_GT(info.memory_bytes(), info.live_count() * info.dimension() * sizeof(float) / 2);
+    // The same bytes shared out over the live vectors: at least the raw fp32 vector each.
+    EXPECT_DOUBLE_EQ(info.bytes_per_vector(),
+                     double(info.memory_bytes()) / double(info.live_count()));
+    EXPECT_GE(info.bytes_per_vector(), double(info.dimension() * sizeof(float)));
     EXPECT_GT(info.covered_lsn(), 0u);
     EXPECT_LE(info.covered_lsn(), all.applied_lsn());
   }

@@ -224,6 +224,7 @@ TEST_F(CliRunTest, IndexesStatusHealthAndRebuild) {
   const std::vector<std::string> lines = Lines(indexes.out);
   ASSERT_EQ(lines.size(), 5u) << indexes.out;  // header, rule, two indexes, footer
   EXPECT_NE(lines[2].find(world().tenant_a.ToString()), std::string::npos);
+  EXPECT_NE(lines[0].find("bytes/vector"), std::string::npos) << lines[0];
   EXPECT_NE(indexes.out.find(kMiniLm), std::string::npos);
   EXPECT_NE(indexes.out.find(kSmall), std::string::npos);
   EXPECT_NE(indexes.out.find(std::to_string(kRowsPerIndex - kRemovedPerIndex)), std::string::npos);
@@ -299,6 +300,8 @@ TEST_F(CliRunTest, JsonIndexesStatusRebuildAndHealth) {
     EXPECT_EQ(index["live_count"], kRowsPerIndex - kRemovedPerIndex);
     EXPECT_EQ(index["dimension"], index["model"] == kMiniLm ? kMiniLmDim : kSmallDim);
     EXPECT_GT(index["memory_bytes"].get<uint64_t>(), 0u);
+    EXPECT_DOUBLE_EQ(index["bytes_per_vector"].get<double>(),
+                     index["memory_bytes"].get<double>() / index["live_count"].get<double>());
     EXPECT_EQ(index["rebuilding"], false);
     models.insert(index["model"]);
   }

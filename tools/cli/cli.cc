@@ -1,6 +1,7 @@
 #include "tools/cli/cli.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -186,6 +187,7 @@ void PrintIndexes(std::ostream& out, const google::protobuf::RepeatedPtrField<v1
                {"live", true},
                {"dead", true},
                {"memory", true},
+               {"bytes/vector", true},
                {"covered_lsn", true},
                {"rebuilding"},
                {"last_rebuild"}});
@@ -201,6 +203,7 @@ void PrintIndexes(std::ostream& out, const google::protobuf::RepeatedPtrField<v1
     table.AddRow({info.tenant_id(), info.model(), std::to_string(info.dimension()),
                   IndexKindText(info.kind()), std::to_string(info.live_count()),
                   std::to_string(info.dead_count()), FormatBytes(info.memory_bytes()),
+                  FormatBytes(static_cast<uint64_t>(std::llround(info.bytes_per_vector()))),
                   FormatLsn(info.covered_lsn()), info.rebuilding() ? "yes" : "no", last});
   }
   table.Print(out);

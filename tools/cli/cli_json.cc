@@ -15,6 +15,7 @@ Json IndexJson(const v1::IndexInfo& info) {
   j["live_count"] = info.live_count();
   j["dead_count"] = info.dead_count();
   j["memory_bytes"] = info.memory_bytes();
+  j["bytes_per_vector"] = info.bytes_per_vector();
   j["covered_lsn"] = FormatLsn(info.covered_lsn());
   j["rebuilding"] = info.rebuilding();
   if (info.has_rebuild()) {

@@ -5,7 +5,7 @@
 //   search   {"results":[{"entity_id","entity_type","similarity"}...],"applied_lsn","exact",
 //             "index_kind"}
 //   indexes  {"indexes":[{"tenant_id","model","dimension","kind","live_count","dead_count",
-//             "memory_bytes","covered_lsn","rebuilding"}...],"applied_lsn"}
+//             "memory_bytes","bytes_per_vector","covered_lsn","rebuilding"}...],"applied_lsn"}
 //   rebuild  {"rebuilt":[...as indexes...]}
 //   status   {"state","loaded","slot_name",...,"bad_rows":{"null_vector",...},"last_error"}
 //   health   {"service","status"}

@@ -280,6 +280,9 @@ describe("VecmirrorClient against vecmirror-server and PostgreSQL", { timeout: 3
       });
       assert.equal(index.liveCount, BigInt(searchable.length), `live rows of ${index.model}`);
       assert.ok(index.coveredLsn > 0n && index.coveredLsn <= appliedLsn);
+      // memory_bytes shared out over the live rows, each at least its raw fp32 vector.
+      assert.equal(index.bytesPerVector, Number(index.memoryBytes) / Number(index.liveCount));
+      assert.ok(index.bytesPerVector >= index.dimension * 4, `bytes per vector of ${index.model}`);
     }
     const small = await client.listIndexes({ tenantId, model: SMALL_MODEL });
     assert.deepEqual(
