@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/echo.h"
+#include "index/freed_memory.h"
 #include "index/kernels.h"
 #include "src/logging/log_fields.h"
 
@@ -46,6 +47,9 @@ void Mirror::FinishLoad(uint64_t lsn) {
   const size_t changes = changes_in_transaction_;
   std::vector<KeyedWrite> writes = DrainTouched();
   registry_.ApplyTransaction(writes, lsn);
+  writes = {};
+  // The load's vectors passed through the writes into the indexes: give their memory back.
+  ReturnFreedMemory();
   Publish(lsn, 0, changes, 0);
   board_.Update([&](MirrorState& s) {
     s.initial_loads++;
