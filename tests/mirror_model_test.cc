@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -498,6 +499,77 @@ TEST(MirrorModelTest, RandomTransactionsEndEqualToSql) {
                 status.bad_rows().dimension_mismatch(),
             0u);
   if (HasFailure()) std::cerr << "server log (tail):\n" << mirror.LogTail(60) << "\n";
+}
+
+// The same random transactions, with the server restarted from its snapshots three times while
+// they run (killed, stopped, killed): each start resumes (no initial load), including learned
+// models, pending vectors and a TRUNCATE, and the end state equals SQL exactly.
+TEST(MirrorModelTest, RestartsFromSnapshotsInTheMiddleEndEqualToSql) {
+  const uint64_t seed = SeedFromEnvironment();
+  std::cout << "seed=" << seed << " (rerun with VECMIRROR_TEST_SEED=" << seed << ")" << std::endl;
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+
+  LiveMirror mirror;
+  ASSERT_TRUE(mirror.Create("model_restart").ok());
+  datagen::DatasetSpec spec;
+  spec.tenants = 2;
+  spec.entities_per_tenant = 400;
+  spec.models = {{kMiniLm, 384}, {kSmall, 1536}};
+  spec.bad_share = 0.02;
+  spec.seed = seed;
+  {
+    SqlSession loader(mirror.conninfo());
+    datagen::LoadStats stats;
+    const Status s = datagen::LoadDataset(loader.raw(), spec, {}, &stats);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  std::vector<std::string> tenants;
+  std::vector<std::pair<std::string, std::string>> entities;
+  {
+    std::vector<Row> rows;
+    ASSERT_TRUE(QueryRows(mirror.conninfo(), "SELECT id::text FROM tenant ORDER BY id", &rows).ok());
+    for (const Row& r : rows) tenants.push_back(*r[0]);
+    ASSERT_TRUE(QueryRows(mirror.conninfo(),
+                          "SELECT DISTINCT id::text, tenant_id::text FROM entity ORDER BY 1", &rows).ok());
+    for (const Row& r : rows) entities.emplace_back(*r[0], *r[1]);
+  }
+  const std::string dir = BinaryDir() + "/tests/snapshots-model-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  const std::vector<std::string> flags = {"--learn-models", "--learn-model-dims",
+                                          std::to_string(kCustomDim), "--snapshot-dir", dir,
+                                          "--snapshot-every-changes", "40", "--ann-min-rows", "300"};
+  ASSERT_TRUE(mirror.StartServer(flags).ok()) << mirror.LogTail();
+
+  constexpr int kTransactions = 800;
+  RandomWriter writer(mirror.conninfo(), seed + 1, tenants, entities);
+  writer.set_truncate_at(350 + static_cast<int>(seed % 200));
+  WriterThread writer_thread(writer, -1, kTransactions, kWriterTimeLimit);
+  const int signals[] = {SIGKILL, SIGTERM, SIGKILL};
+  for (int round = 0; round < 3; ++round) {
+    while (writer_thread.done() < (round + 1) * 200 && !writer_thread.failed() &&
+           !writer_thread.timed_out()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    mirror.StopServer(signals[round]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // commits nobody follows
+    ASSERT_TRUE(mirror.StartServer(flags).ok()) << mirror.LogTail();
+    const v1::MirrorStatus status = mirror.server().Status();
+    EXPECT_EQ(status.initial_loads(), 0u) << "round " << round << ": " << mirror.LogTail();
+    EXPECT_EQ(status.snapshots().started_from().rfind("resumed from ", 0), 0u)
+        << status.snapshots().started_from();
+  }
+  writer_thread.Join();
+  ASSERT_FALSE(writer_thread.failed()) << writer_thread.error();
+  std::cout << "[ model restarts ] " << writer.committed() << " committed, "
+            << writer.rolled_back() << " rolled back, 3 restarts from snapshots\n";
+
+  MirrorCheckOptions options;
+  options.extra_models = {{kCustom, kCustomDim}};
+  options.learn_models = true;
+  ExpectMirrorEqualsDatabase(mirror.conninfo(), mirror.stub(), 0, options);
+  if (HasFailure()) std::cerr << "server log (tail):\n" << mirror.LogTail(60) << "\n";
+  mirror.StopServer(SIGKILL);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
