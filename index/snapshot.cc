@@ -198,11 +198,13 @@ std::string Mismatch(const char* what, const std::string& found, const std::stri
          "\")";
 }
 
-Status LoadSnapshot(const std::string& dir, const SnapshotSource& expected,
+// `expected` null: a snapshot of any source.
+Status LoadSnapshot(const std::string& dir, const SnapshotSource* expected_source,
                     const IndexOptions& options, LoadedSnapshot* out) {
   SnapshotManifest manifest;
   if (Status s = ReadManifest(dir, &manifest); !s.ok()) return s;
   const SnapshotSource& found = manifest.source;
+  const SnapshotSource& expected = expected_source != nullptr ? *expected_source : found;
   if (found.system_identifier != expected.system_identifier) {
     return Status::FailedPrecondition(
         Mismatch("system identifier", found.system_identifier, expected.system_identifier));
@@ -324,9 +326,11 @@ Status WriteSnapshot(const std::string& root, const SnapshotCut& cut,
   return Status::Ok();
 }
 
-Status LoadNewestSnapshot(const std::string& root, const SnapshotSource& expected,
-                          const IndexOptions& options, LoadedSnapshot* out,
-                          std::vector<std::string>* rejected) {
+namespace {
+
+Status LoadNewest(const std::string& root, const SnapshotSource* expected,
+                  const IndexOptions& options, LoadedSnapshot* out,
+                  std::vector<std::string>* rejected) {
   const std::vector<SnapshotName> all = ScanSnapshots(root);
   for (const SnapshotName& snapshot : all) {
     const std::string dir = root + "/" + snapshot.name;
@@ -337,6 +341,19 @@ Status LoadNewestSnapshot(const std::string& root, const SnapshotSource& expecte
   if (all.empty()) return Status::NotFound("no snapshot under " + root);
   return Status::NotFound("no usable snapshot under " + root + " (" + std::to_string(all.size()) +
                           " rejected)");
+}
+
+}  // namespace
+
+Status LoadNewestSnapshot(const std::string& root, const SnapshotSource& expected,
+                          const IndexOptions& options, LoadedSnapshot* out,
+                          std::vector<std::string>* rejected) {
+  return LoadNewest(root, &expected, options, out, rejected);
+}
+
+Status LoadNewestSnapshotOfAnySource(const std::string& root, const IndexOptions& options,
+                                     LoadedSnapshot* out, std::vector<std::string>* rejected) {
+  return LoadNewest(root, nullptr, options, out, rejected);
 }
 
 }  // namespace vecmirror

@@ -104,6 +104,12 @@ Status LoadNewestSnapshot(const std::string& root, const SnapshotSource& expecte
                           const IndexOptions& options, LoadedSnapshot* out,
                           std::vector<std::string>* rejected);
 
+// The same, taking the snapshot's source from its manifest (out->source) instead of checking
+// it: for tools that rewrite a snapshot offline (vecmirror-rebuild --from-snapshot) and keep
+// its source. Everything else is verified as LoadNewestSnapshot does.
+Status LoadNewestSnapshotOfAnySource(const std::string& root, const IndexOptions& options,
+                                     LoadedSnapshot* out, std::vector<std::string>* rejected);
+
 // The complete snapshot directories under `root` (not temporary ones), newest first, by name.
 std::vector<std::string> ListSnapshots(const std::string& root);
 

@@ -110,4 +110,35 @@ Status LoadSnapshot(pg::PgConnection& conn, const pg::CreatedSlot& slot,
   return Status::Ok();
 }
 
+Status CreateSlotAndLoad(pqxx::connection& control, pg::ReplicationStream& stream,
+                         const std::string& conninfo, const std::string& slot_name,
+                         const MirroredTables& tables, Mirror& mirror,
+                         const std::function<bool(PGconn*)>& on_blocking, pg::CreatedSlot* slot) {
+  // Registers `conn` for the scope of one blocking statement.
+  auto enter = [&](PGconn* conn) { return !on_blocking || on_blocking(conn); };
+  auto leave = [&] {
+    if (on_blocking) on_blocking(nullptr);
+  };
+  if (auto s = pg::DropSlotIfExists(control, slot_name); !s.ok()) return s;
+  if (!enter(stream.raw())) {
+    leave();
+    return Status::Unavailable("stopping");
+  }
+  Status created = stream.CreateSlot(slot_name, slot);
+  leave();
+  if (!created.ok()) return created;
+  spdlog::info("slot {} created at {}; loading the snapshot", slot_name,
+               pg::FormatLsn(slot->consistent_point));
+
+  std::unique_ptr<pg::PgConnection> conn;
+  if (auto s = pg::PgConnection::Connect(conninfo, false, &conn); !s.ok()) return s;
+  if (!enter(conn->raw())) {
+    leave();
+    return Status::Unavailable("stopping");
+  }
+  const Status loaded = LoadSnapshot(*conn, *slot, tables, mirror);
+  leave();
+  return loaded;
+}
+
 }  // namespace vecmirror

@@ -12,9 +12,13 @@
 // returns. Another thread may stop it early by cancelling the COPY (pg::QueryCanceller).
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "base/status.h"
 #include "src/mirror.h"
 #include "src/mirrored_tables.h"
+#include "src/pg/catalog.h"
 #include "src/pg/connection.h"
 #include "src/pg/replication_stream.h"
 
@@ -25,5 +29,19 @@ namespace vecmirror {
 // Mirror is left mid-load: the caller must not apply it, and starts over with a new slot.
 Status LoadSnapshot(pg::PgConnection& conn, const pg::CreatedSlot& slot,
                     const MirroredTables& tables, Mirror& mirror);
+
+// The fresh load, shared by the Replicator and vecmirror-rebuild: drops the replication slot
+// `slot_name` if it exists (over `control`), creates it again on `stream` with an exported
+// snapshot, and loads that snapshot into `mirror` over a new connection to `conninfo`
+// (LoadSnapshot). `slot` gets the new slot: the mirror then holds exactly the rows as of
+// slot->consistent_point (LoadSnapshot applied it there), where streaming from the slot
+// continues. `on_blocking`, if set, is called with the connection
+// of each statement that may block for long (the slot creation, which waits for open
+// transactions; the COPY) before it runs, and with nullptr after it; returning false stops the
+// load with Unavailable("stopping"). The caller may cancel that connection from another thread.
+Status CreateSlotAndLoad(pqxx::connection& control, pg::ReplicationStream& stream,
+                         const std::string& conninfo, const std::string& slot_name,
+                         const MirroredTables& tables, Mirror& mirror,
+                         const std::function<bool(PGconn*)>& on_blocking, pg::CreatedSlot* slot);
 
 }  // namespace vecmirror

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <optional>
 
 #include "src/initial_load.h"
 #include "src/logging/log_fields.h"
@@ -172,17 +173,22 @@ Status Replicator::LoadAndStream() {
   }
   if (!need_load_) return Stream(std::move(stream), registry_.applied_lsn());
 
-  if (auto s = pg::DropSlotIfExists(*control_, options_.slot_name); !s.ok()) return s;
   pg::CreatedSlot slot;
   {
-    CancelOnStop cancel_on_stop(*this, stream->raw());
-    if (stopping_) return Status::Unavailable("stopping");
-    if (auto s = stream->CreateSlot(options_.slot_name, &slot); !s.ok()) return s;
+    // Stop() cancels the slot creation or the COPY, whichever runs.
+    std::optional<CancelOnStop> cancel_on_stop;
+    auto on_blocking = [&](PGconn* conn) {
+      cancel_on_stop.reset();
+      if (conn != nullptr) cancel_on_stop.emplace(*this, conn);
+      return !stopping_;
+    };
+    SetState("loading");
+    if (auto s = CreateSlotAndLoad(*control_, *stream, options_.conninfo, options_.slot_name,
+                                   tables_, mirror_, on_blocking, &slot);
+        !s.ok()) {
+      return s;
+    }
   }
-  SetState("loading");
-  spdlog::info("slot {} created at {}; loading the snapshot", options_.slot_name,
-               pg::FormatLsn(slot.consistent_point));
-  if (auto s = Load(slot); !s.ok()) return s;
   need_load_ = false;
   tried_resume_ = true;  // the snapshots predate this slot: none can be resumed any more
   if (snapshotter_) {
@@ -281,14 +287,6 @@ void Replicator::WriteFinalSnapshot() {
   }
   spdlog::info("writing a snapshot at {} before exiting", pg::FormatLsn(registry_.applied_lsn()));
   snapshotter_->WriteNow(TakeCut());
-}
-
-Status Replicator::Load(const pg::CreatedSlot& slot) {
-  std::unique_ptr<pg::PgConnection> conn;
-  if (auto s = pg::PgConnection::Connect(options_.conninfo, false, &conn); !s.ok()) return s;
-  CancelOnStop cancel_on_stop(*this, conn->raw());
-  if (stopping_) return Status::Unavailable("stopping");
-  return LoadSnapshot(*conn, slot, tables_, mirror_);
 }
 
 Status Replicator::Stream(std::unique_ptr<pg::ReplicationStream> stream, pg::Lsn start) {

@@ -85,7 +85,6 @@ class Replicator {
   Status LoadAndStream();
   Status Stream(std::unique_ptr<pg::ReplicationStream> stream, pg::Lsn start);
   Status PrepareCatalog();
-  Status Load(const pg::CreatedSlot& slot);
   // Restores the newest usable snapshot and returns OK, or says why none can be used.
   Status ResumeFromSnapshot();
   // A consistent cut of what is applied; call between transactions on the mirror thread.
