@@ -339,4 +339,21 @@ Status LoadNewestSnapshot(const std::string& root, const SnapshotSource& expecte
                           " rejected)");
 }
 
+Status LoadNewestSnapshotAnySource(const std::string& root, const IndexOptions& options,
+                                   LoadedSnapshot* out, std::vector<std::string>* rejected) {
+  const std::vector<SnapshotName> all = ScanSnapshots(root);
+  for (const SnapshotName& snapshot : all) {
+    const std::string dir = root + "/" + snapshot.name;
+    // The manifest names its own source; LoadSnapshot then verifies all the rest.
+    SnapshotManifest manifest;
+    Status s = ReadManifest(dir, &manifest);
+    if (s.ok()) s = LoadSnapshot(dir, manifest.source, options, out);
+    if (s.ok()) return s;
+    if (rejected != nullptr) rejected->push_back(dir + ": " + s.message());
+  }
+  if (all.empty()) return Status::NotFound("no snapshot under " + root);
+  return Status::NotFound("no usable snapshot under " + root + " (" + std::to_string(all.size()) +
+                          " rejected)");
+}
+
 }  // namespace vecmirror

@@ -104,6 +104,12 @@ Status LoadNewestSnapshot(const std::string& root, const SnapshotSource& expecte
                           const IndexOptions& options, LoadedSnapshot* out,
                           std::vector<std::string>* rejected);
 
+// As LoadNewestSnapshot, but takes each snapshot's source from its own manifest instead of
+// checking it against an expected one: for offline tools (vecmirror-recall --snapshot) that read
+// a snapshot without a PostgreSQL to compare it with. Everything else is verified the same way.
+Status LoadNewestSnapshotAnySource(const std::string& root, const IndexOptions& options,
+                                   LoadedSnapshot* out, std::vector<std::string>* rejected);
+
 // The complete snapshot directories under `root` (not temporary ones), newest first, by name.
 std::vector<std::string> ListSnapshots(const std::string& root);
 
