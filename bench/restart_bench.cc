@@ -200,6 +200,7 @@ Server StartServer(const Options& options, const std::string& conninfo, const st
     if (::kill(server.process->pid(), 0) != 0) Die("the server died; see " + log_path);
     if (!stub && PortOpen(port)) {
       stub = v1::VectorSearch::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      if (getenv("RESTART_BENCH_DEBUG")) std::printf("     port open after %.3f s\n", Seconds(start));
     }
     if (stub && AnnReady(*stub)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
