@@ -105,8 +105,8 @@ Status LoadNewestSnapshot(const std::string& root, const SnapshotSource& expecte
                           std::vector<std::string>* rejected);
 
 // The same, taking the snapshot's source from its manifest (out->source) instead of checking
-// it: for tools that rewrite a snapshot offline (vecmirror-rebuild --from-snapshot) and keep
-// its source. Everything else is verified as LoadNewestSnapshot does.
+// it: for tools that read a snapshot with no PostgreSQL to compare it with (vecmirror-rebuild
+// --from-snapshot keeps its source; vecmirror-recall --snapshot). Everything else is verified as LoadNewestSnapshot does.
 Status LoadNewestSnapshotOfAnySource(const std::string& root, const IndexOptions& options,
                                      LoadedSnapshot* out, std::vector<std::string>* rejected);
 

@@ -6,6 +6,10 @@
 //   for the same queries, filters, efforts and k.
 // - Over gRPC (a real server on 127.0.0.1:0 over a filled Registry) the tool reports what the
 //   in-process source reports for the same indexes; its files are well formed.
+// - On a snapshot directory (--snapshot: WriteSnapshot of Registry::Capture(), read back with
+//   no service), the flat index reports 1.0 exactly and the weak HNSW below 1, each point equal
+//   to the Eigen brute force's recall; a flipped byte or a truncated file is a clear error with
+//   exit code 1.
 // - --verify-sql against the real server on a scratch database finds exactly the divergence
 //   planted in a second database (one entity's type changed), and none against the first.
 // - The pure parts: query files, type filter choice, answer comparison, recall and percentiles.
@@ -25,6 +29,8 @@
 #include <nlohmann/json.hpp>
 
 #include "index/entity_index.h"
+#include "index/registry.h"
+#include "index/snapshot.h"
 #include "tests/support/brute_force.h"
 #include "tests/support/live_mirror.h"
 #include "tests/support/service_test_fixture.h"
@@ -439,6 +445,190 @@ TEST(RecallToolTest, FlagLimitsAreCheckedOnePastEach) {
   EXPECT_EQ(run.code, kExitSourceError);
   EXPECT_NE(run.err.find("UNAVAILABLE"), std::string::npos) << run.err;
   std::filesystem::remove_all(dir);
+}
+
+// ---- offline, on a snapshot directory (--snapshot) ------------------------------------------
+
+// A Registry holding a flat index (tenant 1: 300 rows) and a deliberately weak HNSW (tenant 2:
+// 6,000 rows, M 4, ef_construction 8; above the default policy's 5,000-row exact-scan bound, so
+// its unfiltered searches are approximate), and the test's own record of every row. The
+// snapshot is WriteSnapshot of Registry::Capture(), as the service's snapshotter writes it.
+struct SnapshotWorld {
+  static constexpr size_t kDim = 32;
+  Uuid flat_tenant, hnsw_tenant;
+  std::map<Uuid, std::map<Uuid, std::pair<std::string, std::vector<float>>>> rows;  // by tenant
+
+  Status Write(const std::string& root) {
+    IndexOptions options;
+    options.hnsw_m = 4;
+    options.hnsw_ef_construction = 8;
+    Registry registry(options);
+    flat_tenant.bytes[15] = 1;
+    hnsw_tenant.bytes[15] = 2;
+    testing::VectorStream vectors(kDim, 20, 21);
+    std::mt19937_64 rng(21);
+    uint64_t lsn = 0x200;
+    for (const auto& [tenant, count] : {std::pair{flat_tenant, 300}, std::pair{hnsw_tenant, 6000}}) {
+      std::vector<KeyedWrite> writes;
+      for (int i = 0; i < count; ++i) {
+        const std::string type = i % 4 == 0 ? "template" : "context";
+        std::vector<float> v(kDim);
+        vectors.Next(v.data());
+        IndexWrite w;
+        w.entity_id = RandomUuid(rng);
+        w.type = *registry.types().Intern(type);
+        w.vector = v;
+        rows[tenant][w.entity_id] = {type, v};
+        writes.push_back(KeyedWrite{IndexKey{tenant, "test-model", uint32_t(kDim)}, std::move(w)});
+      }
+      registry.ApplyTransaction(writes, lsn += 0x10);
+    }
+    registry.Rebuild(flat_tenant, "", IndexKind::kFlat);
+    const std::vector<IndexInfo> hnsw = registry.Rebuild(hnsw_tenant, "", IndexKind::kHnsw);
+    if (hnsw.size() != 1 || hnsw[0].stats.kind != IndexKind::kHnsw) {
+      return Status::Internal("the weak HNSW was not built");
+    }
+    RegistryImage image = registry.Capture();
+    SnapshotCut cut;
+    cut.source = SnapshotSource{"7311111111111111111", "recall_db", "recall_slot", "recall_pub"};
+    cut.lsn = image.lsn;
+    cut.type_names = image.type_names;
+    cut.indexes = std::move(image.indexes);
+    cut.mirror_state = "opaque";
+    std::string path;
+    return WriteSnapshot(root, cut, SnapshotWriteOptions{}, &path);
+  }
+};
+
+TEST(RecallToolTest, SnapshotDirectoryMatchesAnEigenBruteForce) {
+  const std::string root = ScratchDir("snapshot");
+  const std::string out_dir = ScratchDir("snapshot-out");
+  SnapshotWorld world;
+  ASSERT_TRUE(world.Write(root).ok());
+
+  const CliRun run = RunTool({"--snapshot", root, "--out-dir", out_dir, "--queries", "60",
+                              "--k", "1,10", "--ef-search", "1,4,16", "--selectivity", "none",
+                              "--warmup", "0", "--seed", "9", "--progress", "none"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const nlohmann::json report = nlohmann::json::parse(ReadFile(out_dir + "/recall.json"));
+  EXPECT_EQ(report["source"].get<std::string>().rfind("snapshot " + root + "/snapshot-", 0), 0u)
+      << report["source"];
+  ASSERT_EQ(report["indexes"].size(), 2u);
+
+  // The same snapshot, loaded here; the same plan (same census, seed and count of queries).
+  LoadedSnapshot loaded;
+  ASSERT_TRUE(LoadNewestSnapshotOfAnySource(root, IndexOptions{}, &loaded, nullptr).ok());
+  ASSERT_EQ(loaded.indexes.size(), 2u);
+  std::map<Uuid, std::unique_ptr<TestIndex>> tested;  // by tenant
+  InProcessSource source;
+  for (std::unique_ptr<EntityIndex>& index : loaded.indexes) {
+    auto t = std::make_unique<TestIndex>();
+    const Uuid tenant = index->key().tenant_id;
+    t->index = std::move(index);
+    ASSERT_TRUE(t->types.Restore(loaded.type_names));
+    const auto& record = world.rows[tenant];
+    t->dataset.vectors.resize(Eigen::Index(record.size()), Eigen::Index(SnapshotWorld::kDim));
+    Eigen::Index r = 0;
+    for (const auto& [id, row] : record) {
+      t->rows[id] = {*t->types.Find(row.first), row.second};
+      t->dataset.vectors.row(r++) =
+          Eigen::Map<const Eigen::RowVectorXf>(row.second.data(), Eigen::Index(row.second.size()));
+      t->dataset.ids.push_back(id);
+      t->dataset.types.push_back(*t->types.Find(row.first));
+    }
+    source.Add(t->index, &t->types);
+    tested[tenant] = std::move(t);
+  }
+  RecallOptions options;
+  options.queries = 60;
+  options.ks = {1, 10};
+  options.ef_search = {1, 4, 16};
+  options.selectivities = {};
+  options.seed = 9;
+  std::vector<IndexPlan> plan;
+  ASSERT_TRUE(PlanRecall(source, options, nullptr, &plan).ok());
+  ASSERT_EQ(plan.size(), 2u);
+
+  std::map<std::string, size_t> points_of_kind;
+  double lowest_hnsw = 1;
+  for (const nlohmann::json& point : report["points"]) {
+    const size_t i = point["index"].get<size_t>();
+    const nlohmann::json& index = report["indexes"][i];
+    const Uuid tenant = *Uuid::Parse(index["tenant_id"].get<std::string>());
+    ASSERT_EQ(plan[i].result.index.key.tenant_id, tenant);
+    const std::string kind = index["kind"];
+    SearchEffort effort;
+    effort.ef_search = point["ef_search"].get<int>();
+    const size_t k = point["k"].get<size_t>();
+    const double recall = point["recall"].get<double>();
+    const double expected =
+        IndependentRecall(*tested[tenant], plan[i], nullptr, TypeFilter{}, effort, k);
+    EXPECT_NEAR(recall, expected, 1e-12) << kind << " " << point["effort"] << " k=" << k;
+    EXPECT_EQ(point["queries"].get<size_t>(), 60u);
+    ++points_of_kind[kind];
+    if (tenant == world.flat_tenant) {
+      EXPECT_EQ(kind, "flat");
+      EXPECT_EQ(recall, 1.0) << "k=" << k;  // exactly
+    } else {
+      EXPECT_EQ(kind, "hnsw");
+      lowest_hnsw = std::min(lowest_hnsw, recall);
+    }
+  }
+  EXPECT_EQ(points_of_kind["flat"], 2u);      // one effort x 2 k
+  EXPECT_EQ(points_of_kind["hnsw"], 3u * 2);  // 3 efSearch x 2 k
+  EXPECT_LT(lowest_hnsw, 1.0) << "a weak HNSW at ef 1 should miss neighbours";
+  std::filesystem::remove_all(root);
+  std::filesystem::remove_all(out_dir);
+}
+
+TEST(RecallToolTest, UnusableSnapshotIsAClearError) {
+  const std::string root = ScratchDir("bad-snapshot");
+  const std::string out_dir = ScratchDir("bad-snapshot-out");
+  const std::vector<std::string> args = {"--snapshot", root, "--out-dir", out_dir,
+                                         "--queries", "5", "--warmup", "0",
+                                         "--selectivity", "none", "--progress", "none"};
+  // Nothing there yet.
+  CliRun run = RunTool(args);
+  EXPECT_EQ(run.code, kExitSourceError);
+  EXPECT_NE(run.err.find("error: no snapshot under " + root), std::string::npos) << run.err;
+
+  SnapshotWorld world;
+  ASSERT_TRUE(world.Write(root).ok());
+  const std::vector<std::string> snapshots = ListSnapshots(root);
+  ASSERT_EQ(snapshots.size(), 1u);
+  const std::string file = snapshots[0] + "/index-00001.vmi";
+  const auto size = std::filesystem::file_size(file);
+  {
+    // One flipped byte in the middle of the HNSW's file.
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(std::streamoff(size / 2));
+    char c = 0;
+    f.read(&c, 1);
+    c = char(c ^ 0x40);
+    f.seekp(std::streamoff(size / 2));
+    f.write(&c, 1);
+  }
+  run = RunTool(args);
+  EXPECT_EQ(run.code, kExitSourceError);
+  EXPECT_NE(run.err.find("no usable snapshot under " + root + " (1 rejected)"), std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("rejected " + snapshots[0] + ": checksum mismatch in file index-00001.vmi"),
+            std::string::npos)
+      << run.err;
+  EXPECT_FALSE(std::filesystem::exists(out_dir + "/recall.json"));
+
+  // Truncated instead.
+  std::filesystem::resize_file(file, size / 2);
+  run = RunTool(args);
+  EXPECT_EQ(run.code, kExitSourceError);
+  EXPECT_NE(run.err.find("truncated file index-00001.vmi"), std::string::npos) << run.err;
+
+  // --snapshot and --server together: one source or the other.
+  run = RunTool({"--snapshot", root, "--server", "127.0.0.1:1"});
+  EXPECT_NE(run.code, 0);
+  EXPECT_NE(run.err.find("excludes"), std::string::npos) << run.err;
+  std::filesystem::remove_all(root);
+  std::filesystem::remove_all(out_dir);
 }
 
 // ---- --verify-sql against PostgreSQL ----------------------------------------------------------

@@ -15,6 +15,7 @@
 #include "tools/recall/measure.h"
 #include "tools/recall/query_file.h"
 #include "tools/recall/report_output.h"
+#include "tools/recall/snapshot_source.h"
 #include "tools/recall/sql_check.h"
 
 namespace vecmirror::recall {
@@ -26,6 +27,7 @@ constexpr int kMaxNprobe = 65536;
 
 struct Args {
   std::string server = "127.0.0.1:50051";
+  std::string snapshot;
   int timeout_ms = 60000;
   std::vector<std::string> tenants;
   std::vector<std::string> models;
@@ -117,7 +119,13 @@ std::string ToOptions(const Args& a, RecallOptions* options) {
 }
 
 void AddOptions(CLI::App& app, Args& a) {
-  app.add_option("--server", a.server, "HOST:PORT of the vecmirror service")->capture_default_str();
+  CLI::Option* server =
+      app.add_option("--server", a.server, "HOST:PORT of the vecmirror service")
+          ->capture_default_str();
+  app.add_option("--snapshot", a.snapshot,
+                 "Measure offline instead: the newest snapshot under this directory (the "
+                 "service's --snapshot-dir) that verifies, with no service and no PostgreSQL")
+      ->excludes(server);
   app.add_option("--timeout-ms", a.timeout_ms, "Deadline of each call, in milliseconds")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -193,7 +201,8 @@ Progress::Mode ProgressMode(const std::string& name, const std::ostream& err) {
 
 int RunRecall(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   CLI::App app{
-      "vecmirror-recall: recall@k of a vecmirror service's indexes against exact search, over a "
+      "vecmirror-recall: recall@k of a vecmirror service's indexes (or of a snapshot's, "
+      "offline) against exact search, over a "
       "sweep of efSearch (HNSW) or nprobe (IVF), unfiltered and at entity_type selectivities, "
       "with latency and QPS per point. Writes a table, recall.csv, recall.json and a "
       "recall-vs-QPS plot (recall.svg)."};
@@ -222,7 +231,19 @@ int RunRecall(int argc, const char* const* argv, std::ostream& out, std::ostream
   const auto started = std::chrono::steady_clock::now();
   RecallReport report;
   report.started_at = UtcNow();
-  GrpcSource source(GrpcSourceOptions{a.server, std::chrono::milliseconds(a.timeout_ms)});
+  std::unique_ptr<IndexSource> opened;
+  if (a.snapshot.empty()) {
+    opened = std::make_unique<GrpcSource>(
+        GrpcSourceOptions{a.server, std::chrono::milliseconds(a.timeout_ms)});
+  } else {
+    std::unique_ptr<SnapshotSource> snapshot;
+    if (Status s = SnapshotSource::Open(a.snapshot, IndexOptions{}, &snapshot); !s.ok()) {
+      err << "error: " << s.message() << '\n';
+      return kExitSourceError;
+    }
+    opened = std::move(snapshot);
+  }
+  IndexSource& source = *opened;
   Progress progress(err, ProgressMode(a.progress, err));
 
   std::vector<IndexPlan> plan;
