@@ -81,15 +81,17 @@ int Run(Config config) {
     return 2;
   }
   metrics::ServiceMetrics metrics(config.metrics);
-  config.index.on_rebuild_progress = [&metrics](const IndexKey& key, const RebuildProgress& p) {
+  MirrorStatusBoard board;
+  Snapshotter snapshotter(config.snapshots, board);
+  config.index.on_rebuild_progress = [&metrics, &snapshotter](const IndexKey& key,
+                                                              const RebuildProgress& p) {
     LogRebuildProgress(key, p);
     metrics.RecordRebuild(p);
+    if (p.finished && !p.cancelled) snapshotter.NoteIndexRebuilt();
   };
   Registry registry(config.index);
   ModelCatalog models(config.models, config.model_learning);
-  MirrorStatusBoard board;
   Mirror mirror(registry, models, board);
-  Snapshotter snapshotter(config.snapshots, board);
   Replicator replicator(config.replicator, mirror, registry, board, &snapshotter);
   metrics.Watch(registry, board);
 

@@ -196,7 +196,8 @@ Status Replicator::LoadAndStream() {
     // Nothing before the consistent point is needed; snapshot the load at once, so that a
     // restart from here needs no second load.
     snapshotter_->set_durable_lsn(slot.consistent_point, board_.Get().changes_applied);
-    snapshotter_->WriteInBackground(TakeCut(), board_.Get().changes_applied);
+    const uint64_t rebuilds = snapshotter_->rebuilds();
+    snapshotter_->WriteInBackground(TakeCut(), board_.Get().changes_applied, rebuilds);
   }
   return Stream(std::move(stream), slot.consistent_point);
 }
@@ -273,12 +274,13 @@ void Replicator::MaybeSnapshot() {
   if (!snapshotter_ || !mirror_.at_transaction_boundary()) return;
   const uint64_t changes = board_.Get().changes_applied;
   if (!snapshotter_->Due(registry_.applied_lsn(), changes)) return;
-  snapshotter_->WriteInBackground(TakeCut(), changes);
+  const uint64_t rebuilds = snapshotter_->rebuilds();
+  snapshotter_->WriteInBackground(TakeCut(), changes, rebuilds);
 }
 
 void Replicator::WriteFinalSnapshot() {
   if (!snapshotter_ || !board_.loaded()) return;
-  if (registry_.applied_lsn() <= snapshotter_->durable_lsn()) return;
+  if (!snapshotter_->HasNews(registry_.applied_lsn())) return;
   if (!mirror_.at_transaction_boundary()) {
     spdlog::warn("no snapshot at shutdown: the mirror stopped inside a transaction; the next "
                  "start resumes from the snapshot at {}",

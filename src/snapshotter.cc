@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 
 #include "base/lsn.h"
@@ -39,21 +43,39 @@ Snapshotter::~Snapshotter() {
   if (writer_.joinable()) writer_.join();
 }
 
+// A rebuilt index triggers a snapshot this long after the previous one at the earliest, so that
+// a burst of small rebuilds (many tenants' tails) costs one snapshot, not one each.
+constexpr std::chrono::seconds kRebuildSnapshotGap{10};
+
 bool Snapshotter::Due(uint64_t applied_lsn, uint64_t changes_applied) const {
-  if (!enabled() || applied_lsn <= durable_lsn()) return false;
+  if (!enabled()) return false;
   {
     std::lock_guard lock(mu_);
     if (writing_ || pending_) return false;
   }
+  const auto since_last = std::chrono::steady_clock::now() - last_taken_;
+  if (rebuilds_.load(std::memory_order_relaxed) != rebuilds_at_last_ &&
+      since_last >= std::min<std::chrono::steady_clock::duration>(kRebuildSnapshotGap,
+                                                                   options_.interval)) {
+    return true;
+  }
+  if (applied_lsn <= durable_lsn()) return false;
   if (options_.every_changes != 0 && changes_applied - changes_at_last_ >= options_.every_changes) {
     return true;
   }
-  return std::chrono::steady_clock::now() - last_taken_ >= options_.interval;
+  return since_last >= options_.interval;
 }
 
-void Snapshotter::WriteInBackground(SnapshotCut cut, uint64_t changes_applied) {
+bool Snapshotter::HasNews(uint64_t applied_lsn) const {
+  return enabled() && (applied_lsn > durable_lsn() ||
+                       rebuilds_.load(std::memory_order_relaxed) != rebuilds_at_last_);
+}
+
+void Snapshotter::WriteInBackground(SnapshotCut cut, uint64_t changes_applied,
+                                    uint64_t rebuilds_before_cut) {
   last_taken_ = std::chrono::steady_clock::now();
   changes_at_last_ = changes_applied;
+  rebuilds_at_last_ = rebuilds_before_cut;
   {
     std::lock_guard lock(mu_);
     pending_ = std::move(cut);
@@ -73,6 +95,9 @@ Status Snapshotter::WriteNow(SnapshotCut cut) {
 }
 
 void Snapshotter::WriterLoop() {
+  // Writing yields the cores to applying changes and to searches, as maintenance builds do.
+  constexpr int kWriterNice = 10;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kWriterNice);
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stopping_ || pending_.has_value(); });

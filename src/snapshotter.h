@@ -48,14 +48,26 @@ class Snapshotter {
   bool enabled() const { return !options_.directory.empty(); }
   const SnapshotOptions& options() const { return options_; }
 
-  // Whether a snapshot should be taken now: enabled, none being written, and the interval passed
-  // or `changes_applied` (the running total) grew by every_changes since the last one, with
-  // something applied after `durable_lsn()`.
+  // Whether a snapshot should be taken now: enabled, none being written, and either
+  //  - something was applied after durable_lsn(), and the interval passed or `changes_applied`
+  //    (the running total) grew by every_changes since the last snapshot, or
+  //  - an index finished a (re)build since the last snapshot and kRebuildSnapshotGap passed: a
+  //    restart should load the new graph, not build it again.
   bool Due(uint64_t applied_lsn, uint64_t changes_applied) const;
+  // Whether the final snapshot at a stop has anything to add to the newest one.
+  bool HasNews(uint64_t applied_lsn) const;
+
+  // Called when an index swapped in a new structure (a promotion, compaction, absorbed tail).
+  // Any thread.
+  void NoteIndexRebuilt() { rebuilds_.fetch_add(1, std::memory_order_relaxed); }
+
+  // The number of NoteIndexRebuilt calls so far: read it before taking a cut and pass it with
+  // the cut, so a rebuild that ends while the cut is taken still counts as news.
+  uint64_t rebuilds() const { return rebuilds_.load(std::memory_order_relaxed); }
 
   // Writes `cut` on the background thread. The caller must have checked Due (or know no write
   // is running).
-  void WriteInBackground(SnapshotCut cut, uint64_t changes_applied);
+  void WriteInBackground(SnapshotCut cut, uint64_t changes_applied, uint64_t rebuilds_before_cut);
   // Writes `cut` now, on the calling thread, after any background write finished (shutdown).
   Status WriteNow(SnapshotCut cut);
 
@@ -79,6 +91,8 @@ class Snapshotter {
   // Of the last snapshot taken (written or being written): the schedule counts from here.
   std::chrono::steady_clock::time_point last_taken_ = std::chrono::steady_clock::now();
   uint64_t changes_at_last_ = 0;
+  std::atomic<uint64_t> rebuilds_{0};
+  uint64_t rebuilds_at_last_ = 0;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
