@@ -45,6 +45,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -63,7 +64,6 @@ namespace vecmirror {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr char kModel[] = "text-embedding-3-small";
 constexpr char kSlot[] = "vecmirror_restart_bench";
 
 double Seconds(Clock::time_point since) {
@@ -99,6 +99,7 @@ struct Options {
   int snapshot_changes = 200;
   std::string server;
   int timeout_s = 1800;
+  std::string model = "text-embedding-3-small";  // a default model: its dimension is known
 };
 
 using ConnPtr = std::unique_ptr<PGconn, decltype(&PQfinish)>;
@@ -170,7 +171,17 @@ bool AnnReady(v1::VectorSearch::Stub& server) {
 struct Server {
   std::unique_ptr<testing::ServerProcess> process;
   double seconds_to_ready = 0;
+  uint64_t rss_bytes = 0;  // the server's resident set once ANN-ready
 };
+
+// VmRSS of a process, from /proc/<pid>/status; 0 if unreadable.
+uint64_t ResidentBytes(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
 
 Server StartServer(const Options& options, const std::string& conninfo, const std::string& snapshot_dir,
                    uint64_t every_changes, const std::string& log_path) {
@@ -206,6 +217,7 @@ Server StartServer(const Options& options, const std::string& conninfo, const st
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   server.seconds_to_ready = Seconds(start);
+  server.rss_bytes = ResidentBytes(server.process->pid());
   if (getenv("RESTART_BENCH_DEBUG")) std::printf("     ready after %.3f s\n", server.seconds_to_ready);
   return server;
 }
@@ -238,7 +250,7 @@ Window Measure(const Options& options, testing::ServerProcess& server, const std
       }
       // A new vector for each (the old one scaled: same direction, a real change in the WAL).
       Exec(conn.get(), "UPDATE embedding SET vector = (SELECT array_agg(x * 1.001) FROM "
-                       "unnest(vector) x) WHERE model = '" + std::string(kModel) +
+                       "unnest(vector) x) WHERE model = '" + options.model +
                        "' AND entity_id IN (" + ids + ")");
       next += std::chrono::milliseconds(100);
       std::this_thread::sleep_until(next);
@@ -261,7 +273,7 @@ Window Measure(const Options& options, testing::ServerProcess& server, const std
   while (Seconds(start) < options.window_s) {
     v1::SearchRequest request;
     request.set_tenant_id(tenant);
-    request.set_model(kModel);
+    request.set_model(options.model);
     request.set_query_entity_id(entities[rng() % entities.size()]);
     request.set_limit(10);
     grpc::ClientContext context;
@@ -293,11 +305,12 @@ void RunSize(const Options& options, uint32_t rows, const std::filesystem::path&
     Die(s.ToString());
   }
   ConnPtr conn = Connect(db->conninfo());
-  const auto dim = ModelCatalog().DimensionOf(kModel);
+  const auto dim = ModelCatalog().DimensionOf(options.model);
+  if (!dim) Die("unknown --model " + options.model);
   datagen::DatasetSpec spec;
   spec.tenants = 1;
   spec.entities_per_tenant = rows;
-  spec.models = {{kModel, *dim}};
+  spec.models = {{options.model, *dim}};
   spec.versioned_share = spec.deleted_share = spec.pending_share = spec.failed_share = 0;
   spec.bad_share = 0;
   auto start = Clock::now();
@@ -313,15 +326,18 @@ void RunSize(const Options& options, uint32_t rows, const std::filesystem::path&
 
   const std::string snapshot_dir = (work / "snapshots").string();
   auto log = [&](const std::string& name) { return (work / (name + ".log")).string(); };
-  std::vector<double> fresh_s, restart_s;
-  std::printf("%-4s %12s %12s %8s  %s\n", "rep", "fresh s", "restart s", "ratio", "load average");
+  std::vector<double> fresh_s, restart_s, fresh_rss, restart_rss;
+  std::printf("%-4s %12s %12s %8s %14s %14s  %s\n", "rep", "fresh s", "restart s", "ratio",
+              "fresh RSS/row", "restart RSS/row", "load average");
   for (int r = 0; r < options.repetitions; ++r) {
     std::filesystem::remove_all(snapshot_dir);
     Server fresh = StartServer(options, db->conninfo(), snapshot_dir, 1000000000, log("fresh"));
     fresh_s.push_back(fresh.seconds_to_ready);
+    fresh_rss.push_back(double(fresh.rss_bytes) / rows);
     Stop(fresh);  // writes the snapshot
     Server again = StartServer(options, db->conninfo(), snapshot_dir, 1000000000, log("restart"));
     restart_s.push_back(again.seconds_to_ready);
+    restart_rss.push_back(double(again.rss_bytes) / rows);
     if (again.process->Log().find("resumed from snapshot") == std::string::npos) {
       Die("the restart did not resume from the snapshot; see " + log("restart"));
     }
@@ -336,12 +352,15 @@ void RunSize(const Options& options, uint32_t rows, const std::filesystem::path&
       }
     }
     Stop(again);
-    std::printf("%-4d %12.3f %12.3f %7.1fx  %s\n", r + 1, fresh_s.back(), restart_s.back(),
-                fresh_s.back() / restart_s.back(), bench::LoadAverage().c_str());
+    std::printf("%-4d %12.3f %12.3f %7.1fx %14.0f %14.0f  %s\n", r + 1, fresh_s.back(),
+                restart_s.back(), fresh_s.back() / restart_s.back(), fresh_rss.back(),
+                restart_rss.back(), bench::LoadAverage().c_str());
     std::fflush(stdout);
   }
-  std::printf("median: fresh %.3f s, restart %.3f s, fresh / restart %.1fx\n", Median(fresh_s),
-              Median(restart_s), Median(fresh_s) / Median(restart_s));
+  std::printf("median: fresh %.3f s, restart %.3f s, fresh / restart %.1fx; server RSS per row "
+              "once ANN-ready: fresh %.0f B, restart %.0f B (raw vector %u B)\n",
+              Median(fresh_s), Median(restart_s), Median(fresh_s) / Median(restart_s),
+              Median(fresh_rss), Median(restart_rss), *dim * 4);
 
   std::printf("\nsearches (1 client, top-10 ANN, unfiltered) with a writer at %d updates/s, %.0f s "
               "windows:\n", options.write_rate, options.window_s);
@@ -419,6 +438,8 @@ int main(int argc, char** argv) {
                  "--snapshot-every-changes of the snapshots case")->capture_default_str();
   app.add_option("--server", options.server, "the vecmirror-server binary")->capture_default_str();
   app.add_option("--timeout", options.timeout_s, "seconds one start may take")->capture_default_str();
+  app.add_option("--model", options.model,
+                 "the rows' model (text-embedding-3-large for 3072-d)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (options.pgdir.empty()) {
     std::fprintf(stderr, "--pgdir is required (start one: scripts/pg-cluster.sh start DIR)\n");
