@@ -22,27 +22,37 @@ namespace vecmirror {
 
 static_assert(std::endian::native == std::endian::little, "snapshot files are little-endian");
 
-class ByteWriter {
+// The encoding of values on top of a sink's PutRaw: ByteWriter (memory) and the snapshot
+// files' ChecksummedFileWriter share it, so both write the same bytes for the same values.
+template <typename Sink>
+class ByteEncoder {
  public:
   template <typename T>
     requires std::is_trivially_copyable_v<T>
   void Put(T value) {
-    PutRaw(&value, sizeof(T));
+    sink().PutRaw(&value, sizeof(T));
   }
   void PutString(std::string_view s) {
     Put<uint64_t>(s.size());
-    PutRaw(s.data(), s.size());
+    sink().PutRaw(s.data(), s.size());
   }
   template <typename T>
     requires std::is_trivially_copyable_v<T>
   void PutArray(std::span<const T> values) {
     Put<uint64_t>(values.size());
-    PutRaw(values.data(), values.size_bytes());
+    sink().PutRaw(values.data(), values.size_bytes());
   }
   template <typename T>
   void PutArray(const std::vector<T>& values) {
     PutArray(std::span<const T>(values));
   }
+
+ private:
+  Sink& sink() { return static_cast<Sink&>(*this); }
+};
+
+class ByteWriter : public ByteEncoder<ByteWriter> {
+ public:
   void PutRaw(const void* data, size_t n) {
     const auto* p = static_cast<const char*>(data);
     bytes_.append(p, n);

@@ -31,6 +31,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "base/byte_stream.h"
 #include "base/status.h"
 
 namespace vecmirror {
@@ -49,7 +50,7 @@ struct FileDigest {
 // The last component of `path`, for messages.
 std::string BaseName(const std::string& path);
 
-class ChecksummedFileWriter {
+class ChecksummedFileWriter : public ByteEncoder<ChecksummedFileWriter> {
  public:
   ChecksummedFileWriter() = default;
   ~ChecksummedFileWriter();
@@ -59,26 +60,8 @@ class ChecksummedFileWriter {
   // Creates `path`, which must not exist.
   Status Create(const std::string& path);
 
-  // The first error sticks: later puts do nothing and Finish returns it.
-  template <typename T>
-    requires std::is_trivially_copyable_v<T>
-  void Put(T value) {
-    PutRaw(&value, sizeof(T));
-  }
-  void PutString(std::string_view s) {
-    Put<uint64_t>(s.size());
-    PutRaw(s.data(), s.size());
-  }
-  template <typename T>
-    requires std::is_trivially_copyable_v<T>
-  void PutArray(std::span<const T> values) {
-    Put<uint64_t>(values.size());
-    PutRaw(values.data(), values.size_bytes());
-  }
-  template <typename T>
-  void PutArray(const std::vector<T>& values) {
-    PutArray(std::span<const T>(values));
-  }
+  // Put, PutString and PutArray come from ByteEncoder. The first error sticks: later puts do
+  // nothing and Finish returns it.
   void PutRaw(const void* data, size_t n);
 
   // Writes what is buffered, fsyncs and closes the file; `digest` gets its size and CRC.

@@ -19,7 +19,7 @@
 #include "tests/support/live_mirror.h"
 #include "tests/support/mirror_check.h"
 #include "tests/support/steady_writer.h"
-#include "tools/datagen/loader.h"
+#include "tests/support/generated_data.h"
 
 namespace vecmirror::testing {
 namespace {
@@ -116,17 +116,11 @@ class MirrorFaultTest : public ::testing::Test {
     spec.entities_per_tenant = 300;
     spec.models = {{kMiniLm, 384}, {kSmall, 1536}};
     spec.seed = 11;
-    {
-      SqlSession loader(mirror_.conninfo());
-      datagen::LoadStats stats;
-      const Status s = datagen::LoadDataset(loader.raw(), spec, {}, &stats);
-      ASSERT_TRUE(s.ok()) << s.ToString();
-    }
-    std::vector<Row> rows;
-    ASSERT_TRUE(QueryRows(mirror_.conninfo(), "SELECT DISTINCT id::text, tenant_id::text FROM entity", &rows).ok());
-    for (const Row& r : rows) entities_.emplace_back(*r[0], *r[1]);
-    ASSERT_TRUE(QueryRows(mirror_.conninfo(), "SELECT id::text FROM tenant", &rows).ok());
-    for (const Row& r : rows) tenants_.push_back(*r[0]);
+    GeneratedData data;
+    const Status loaded = LoadGeneratedData(mirror_.conninfo(), spec, &data);
+    ASSERT_TRUE(loaded.ok()) << loaded.ToString();
+    entities_ = data.entities;
+    tenants_ = data.tenants;
     const Status s = mirror_.StartServer();
     ASSERT_TRUE(s.ok()) << s.ToString();
   }

@@ -25,7 +25,7 @@
 
 #include "tests/support/live_mirror.h"
 #include "tests/support/mirror_check.h"
-#include "tools/datagen/loader.h"
+#include "tests/support/generated_data.h"
 
 namespace vecmirror::testing {
 namespace {
@@ -410,23 +410,14 @@ TEST(MirrorModelTest, RandomTransactionsEndEqualToSql) {
   spec.models = {{kMiniLm, 384}, {kSmall, 1536}};
   spec.bad_share = 0.02;
   spec.seed = seed;
+  GeneratedData data;
   {
-    SqlSession loader(mirror.conninfo());
-    datagen::LoadStats stats;
-    const Status s = datagen::LoadDataset(loader.raw(), spec, {}, &stats);
+    const Status s = LoadGeneratedData(mirror.conninfo(), spec, &data);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
-  std::vector<std::string> tenants;
-  std::vector<std::pair<std::string, std::string>> entities;
-  {
-    std::vector<Row> rows;
-    ASSERT_TRUE(QueryRows(mirror.conninfo(), "SELECT id::text FROM tenant ORDER BY id", &rows).ok());
-    for (const Row& r : rows) tenants.push_back(*r[0]);
-    ASSERT_TRUE(QueryRows(mirror.conninfo(),
-                          "SELECT DISTINCT id::text, tenant_id::text FROM entity ORDER BY 1", &rows).ok());
-    for (const Row& r : rows) entities.emplace_back(*r[0], *r[1]);
-  }
+  const std::vector<std::string>& tenants = data.tenants;
+  const std::vector<std::pair<std::string, std::string>>& entities = data.entities;
   ASSERT_EQ(tenants.size(), spec.tenants);
 
   RandomWriter writer(mirror.conninfo(), seed + 1, tenants, entities);
@@ -517,22 +508,13 @@ TEST(MirrorModelTest, RestartsFromSnapshotsInTheMiddleEndEqualToSql) {
   spec.models = {{kMiniLm, 384}, {kSmall, 1536}};
   spec.bad_share = 0.02;
   spec.seed = seed;
+  GeneratedData data;
   {
-    SqlSession loader(mirror.conninfo());
-    datagen::LoadStats stats;
-    const Status s = datagen::LoadDataset(loader.raw(), spec, {}, &stats);
+    const Status s = LoadGeneratedData(mirror.conninfo(), spec, &data);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
-  std::vector<std::string> tenants;
-  std::vector<std::pair<std::string, std::string>> entities;
-  {
-    std::vector<Row> rows;
-    ASSERT_TRUE(QueryRows(mirror.conninfo(), "SELECT id::text FROM tenant ORDER BY id", &rows).ok());
-    for (const Row& r : rows) tenants.push_back(*r[0]);
-    ASSERT_TRUE(QueryRows(mirror.conninfo(),
-                          "SELECT DISTINCT id::text, tenant_id::text FROM entity ORDER BY 1", &rows).ok());
-    for (const Row& r : rows) entities.emplace_back(*r[0], *r[1]);
-  }
+  const std::vector<std::string>& tenants = data.tenants;
+  const std::vector<std::pair<std::string, std::string>>& entities = data.entities;
   const std::string dir = BinaryDir() + "/tests/snapshots-model-" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
   const std::vector<std::string> flags = {"--learn-models", "--learn-model-dims",

@@ -19,7 +19,7 @@
 #include "tests/support/live_mirror.h"
 #include "tests/support/mirror_check.h"
 #include "tests/support/steady_writer.h"
-#include "tools/datagen/loader.h"
+#include "tests/support/generated_data.h"
 
 namespace vecmirror::testing {
 namespace {
@@ -38,18 +38,11 @@ class RebuildToolTest : public ::testing::Test {
     spec.entities_per_tenant = 300;
     spec.models = {{"all-MiniLM-L6-v2", 384}};
     spec.seed = 31;
-    {
-      SqlSession loader(mirror_.conninfo());
-      datagen::LoadStats stats;
-      const Status s = datagen::LoadDataset(loader.raw(), spec, {}, &stats);
-      ASSERT_TRUE(s.ok()) << s.ToString();
-    }
-    std::vector<Row> rows;
-    ASSERT_TRUE(QueryRows(mirror_.conninfo(), "SELECT DISTINCT id::text, tenant_id::text FROM entity", &rows).ok());
-    for (const Row& r : rows) {
-      entities_.emplace_back(*r[0], *r[1]);
-      tenants_.insert(*r[1]);
-    }
+    GeneratedData data;
+    const Status s = LoadGeneratedData(mirror_.conninfo(), spec, &data);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    entities_ = data.entities;
+    tenants_.insert(data.tenants.begin(), data.tenants.end());
     dir_ = BinaryDir() + "/tests/rebuild-" + std::to_string(getpid()) + "-" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::remove_all(dir_);
