@@ -395,30 +395,33 @@ class SearchReader {
   std::thread thread_;
 };
 
-TEST(MirrorModelTest, RandomTransactionsEndEqualToSql) {
-  const uint64_t seed = SeedFromEnvironment();
+// A scratch database of `tenants` x `entities_per_tenant` generated entities with 384- and
+// 1536-d embeddings, 2% of them bad.
+void CreateModelDatabase(const std::string& name, uint32_t tenants, uint32_t entities_per_tenant,
+                         uint64_t seed, LiveMirror* mirror, GeneratedData* data) {
   std::cout << "seed=" << seed << " (rerun with VECMIRROR_TEST_SEED=" << seed << ")" << std::endl;
-  SCOPED_TRACE("seed=" + std::to_string(seed));
-
-  LiveMirror mirror;
-  ASSERT_TRUE(mirror.Create("model").ok());
-
-  // Initial data: large enough that the initial load takes a moment.
+  ASSERT_TRUE(mirror->Create(name).ok());
   datagen::DatasetSpec spec;
-  spec.tenants = 3;
-  spec.entities_per_tenant = 1200;
+  spec.tenants = tenants;
+  spec.entities_per_tenant = entities_per_tenant;
   spec.models = {{kMiniLm, 384}, {kSmall, 1536}};
   spec.bad_share = 0.02;
   spec.seed = seed;
+  const Status s = LoadGeneratedData(mirror->conninfo(), spec, data);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(data->tenants.size(), tenants);
+}
+
+TEST(MirrorModelTest, RandomTransactionsEndEqualToSql) {
+  const uint64_t seed = SeedFromEnvironment();
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  LiveMirror mirror;
   GeneratedData data;
-  {
-    const Status s = LoadGeneratedData(mirror.conninfo(), spec, &data);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
+  // Initial data: large enough that the initial load takes a moment.
+  ASSERT_NO_FATAL_FAILURE(CreateModelDatabase("model", 3, 1200, seed, &mirror, &data));
 
   const std::vector<std::string>& tenants = data.tenants;
   const std::vector<std::pair<std::string, std::string>>& entities = data.entities;
-  ASSERT_EQ(tenants.size(), spec.tenants);
 
   RandomWriter writer(mirror.conninfo(), seed + 1, tenants, entities);
   std::mt19937_64 rng(seed + 2);
@@ -497,22 +500,10 @@ TEST(MirrorModelTest, RandomTransactionsEndEqualToSql) {
 // models, pending vectors and a TRUNCATE, and the end state equals SQL exactly.
 TEST(MirrorModelTest, RestartsFromSnapshotsInTheMiddleEndEqualToSql) {
   const uint64_t seed = SeedFromEnvironment();
-  std::cout << "seed=" << seed << " (rerun with VECMIRROR_TEST_SEED=" << seed << ")" << std::endl;
   SCOPED_TRACE("seed=" + std::to_string(seed));
-
   LiveMirror mirror;
-  ASSERT_TRUE(mirror.Create("model_restart").ok());
-  datagen::DatasetSpec spec;
-  spec.tenants = 2;
-  spec.entities_per_tenant = 400;
-  spec.models = {{kMiniLm, 384}, {kSmall, 1536}};
-  spec.bad_share = 0.02;
-  spec.seed = seed;
   GeneratedData data;
-  {
-    const Status s = LoadGeneratedData(mirror.conninfo(), spec, &data);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateModelDatabase("model_restart", 2, 400, seed, &mirror, &data));
   const std::vector<std::string>& tenants = data.tenants;
   const std::vector<std::pair<std::string, std::string>>& entities = data.entities;
   const std::string dir = BinaryDir() + "/tests/snapshots-model-" + std::to_string(getpid());
