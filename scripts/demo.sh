@@ -144,8 +144,9 @@ start_server() {
   fi
   SERVER_PORT=${VECMIRROR_DEMO_PORT:-50151}
   while port_busy "$SERVER_PORT"; do SERVER_PORT=$((SERVER_PORT + 1)); done
+  # Snapshots in .demo/snapshots: a second run resumes from the one written at stop.
   setsid nohup "$SERVER_BIN" --database-url "$DATABASE_URL" --listen "127.0.0.1:$SERVER_PORT" \
-    >"$DEMO_DIR/server.log" 2>&1 </dev/null &
+    --snapshot-dir "$DEMO_DIR/snapshots" >"$DEMO_DIR/server.log" 2>&1 </dev/null &
   echo $! >"$DEMO_DIR/server.pid"
   echo "$SERVER_PORT" >"$DEMO_DIR/server.port"
   # ------------------------------------------------------------------------------------------
