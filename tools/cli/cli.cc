@@ -333,6 +333,20 @@ int RunStatus(const Session& session) {
   table.AddRow({"bad_rows.malformed", std::to_string(bad.malformed())});
   table.AddRow({"bad_rows.unknown_model", std::to_string(bad.unknown_model())});
   table.AddRow({"bad_rows.entity_type_limit", std::to_string(bad.entity_type_limit())});
+  table.AddRow({"retained_wal_bytes", std::to_string(s.retained_wal_bytes())});
+  const v1::SnapshotStatus& snap = s.snapshots();
+  table.AddRow({"snapshots.enabled", snap.enabled() ? "yes" : "no"});
+  if (snap.enabled()) {
+    table.AddRow({"snapshots.directory", snap.directory()});
+    table.AddRow({"snapshots.started_from", snap.started_from()});
+    table.AddRow({"snapshots.durable_lsn", FormatLsn(snap.durable_lsn())});
+    table.AddRow({"snapshots.written", std::to_string(snap.written())});
+    table.AddRow({"snapshots.failed", std::to_string(snap.failed())});
+    table.AddRow({"snapshots.last_write_seconds", FormatDouble(snap.last_write_seconds(), 3)});
+    table.AddRow({"snapshots.last_bytes", std::to_string(snap.last_bytes())});
+    table.AddRow({"snapshots.seconds_since_last", FormatDouble(snap.seconds_since_last(), 1)});
+    table.AddRow({"snapshots.writing", snap.writing() ? "yes" : "no"});
+  }
   table.AddRow({"last_error", s.last_error()});
   table.Print(session.out);
   return 0;

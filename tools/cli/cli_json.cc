@@ -100,7 +100,21 @@ Json MirrorStatusJson(const v1::MirrorStatus& s) {
                    {"non_finite", bad.non_finite()},
                    {"zero_vector", bad.zero_vector()},
                    {"dimension_mismatch", bad.dimension_mismatch()},
-                   {"malformed", bad.malformed()}};
+                   {"malformed", bad.malformed()},
+                   {"unknown_model", bad.unknown_model()},
+                   {"entity_type_limit", bad.entity_type_limit()}};
+  j["retained_wal_bytes"] = s.retained_wal_bytes();
+  const v1::SnapshotStatus& snap = s.snapshots();
+  j["snapshots"] = {{"enabled", snap.enabled()},
+                    {"directory", snap.directory()},
+                    {"started_from", snap.started_from()},
+                    {"durable_lsn", FormatLsn(snap.durable_lsn())},
+                    {"written", snap.written()},
+                    {"failed", snap.failed()},
+                    {"last_write_seconds", snap.last_write_seconds()},
+                    {"last_bytes", snap.last_bytes()},
+                    {"seconds_since_last", snap.seconds_since_last()},
+                    {"writing", snap.writing()}};
   j["last_error"] = s.last_error();
   return j;
 }
