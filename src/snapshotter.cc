@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "base/lsn.h"
+#include "index/freed_memory.h"
 #include "src/logging/log_fields.h"
 
 namespace vecmirror {
@@ -102,11 +103,14 @@ void Snapshotter::WriterLoop() {
   for (;;) {
     cv_.wait(lock, [&] { return stopping_ || pending_.has_value(); });
     if (!pending_) return;  // stopping with nothing to write
-    SnapshotCut cut = std::move(*pending_);
+    std::optional<SnapshotCut> cut = std::move(pending_);
     pending_.reset();
     writing_ = true;
     lock.unlock();
-    Write(cut);
+    Write(*cut);
+    // The cut's copies (slot tables, tails, the mirror's state) were large and short-lived.
+    cut.reset();
+    ReturnFreedMemory();
     lock.lock();
     writing_ = false;
     cv_.notify_all();
