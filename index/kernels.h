@@ -25,7 +25,7 @@ float DotProductF16(const float* query, const uint16_t* row, size_t dim);
 void DotProductManyF16(const float* query, const uint16_t* base, size_t n, size_t dim, float* out);
 
 // IEEE binary16 <-> float. FloatToHalf rounds to nearest even (overflow to Inf, NaN stays NaN);
-// HalfToFloat is exact. Scalar: used when rows are sealed or read back, not per query.
+// HalfToFloat is exact. The array forms use F16C where the CPU has it (same results).
 uint16_t FloatToHalf(float f);
 float HalfToFloat(uint16_t h);
 void FloatsToHalves(const float* in, size_t n, uint16_t* out);

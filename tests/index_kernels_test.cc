@@ -272,6 +272,33 @@ TEST(HalfTest, FloatToHalfMatchesF16cWhereTheCpuHasIt) {
   }
 }
 
+// The array conversions (F16C where the CPU has it) agree with the scalar ones, at every length.
+TEST(HalfTest, ArrayConversionsMatchTheScalarOnes) {
+  std::mt19937 rng(16);
+  std::uniform_int_distribution<uint32_t> bits(0, 0xffffffffu);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{31}, size_t{1536}}) {
+    std::vector<float> in(n);
+    for (float& f : in) {
+      do {
+        f = BitsToFloat(bits(rng));
+      } while (std::isnan(f));
+      // Half of them moved into half's range (2^-26 .. 2^14), where the rounding matters.
+      if (std::isnormal(f) && bits(rng) % 2) {
+        f = std::ldexp(f, -std::ilogb(f) + int(bits(rng) % 40) - 26);
+      }
+    }
+    std::vector<uint16_t> halves(n);
+    FloatsToHalves(in.data(), n, halves.data());
+    std::vector<float> widened(n);
+    HalvesToFloats(halves.data(), n, widened.data());
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(halves[i], FloatToHalf(in[i])) << in[i];
+      const float expected = HalfToFloat(halves[i]);
+      EXPECT_EQ(std::memcmp(&widened[i], &expected, sizeof(float)), 0) << halves[i];
+    }
+  }
+}
+
 // Every variant against a double loop over the exactly widened halves.
 TEST(KernelsTest, EveryF16VariantMatchesADoubleLoop) {
   std::mt19937 rng(13);
