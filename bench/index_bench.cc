@@ -607,10 +607,7 @@ double ThreadCpuSeconds() {
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
-void RegisterLatency() {
-  for (const std::string& storage_name : g_config.storages) {
-  const VectorStorage storage =
-      storage_name == "fp16" ? VectorStorage::kFp16 : VectorStorage::kFp32;
+void RegisterLatencyOf(VectorStorage storage) {
   for (int ef : {16, 24, 32, 48, 64, 96, 128}) {
     const std::string name = std::string("Latency/") +
                              (storage == VectorStorage::kFp16 ? "fp16/" : "") + "ef" +
@@ -647,7 +644,12 @@ void RegisterLatency() {
       s.counters["MiB"] = double(index.Stats().memory_bytes) / (1 << 20);
     })->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
   }
-  }
+}
+
+// fp32 first, so that its rows keep their names (Latency/ef<ef>) and come first.
+void RegisterLatency() {
+  if (g_config.storages.count("fp32")) RegisterLatencyOf(VectorStorage::kFp32);
+  if (g_config.storages.count("fp16")) RegisterLatencyOf(VectorStorage::kFp16);
 }
 
 void RegisterPromotion() {
