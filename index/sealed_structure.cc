@@ -1,6 +1,7 @@
 #include "index/sealed_structure.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "index/fast_flat.h"
@@ -37,7 +38,7 @@ void ShrinkGraph(faiss::HNSW& graph) {
 }  // namespace
 
 bool SealedStructure::RowEquals(size_t row, size_t dim, const float* vector) const {
-  if (halves == nullptr) return std::equal(vector, vector + dim, vectors + row * dim);
+  if (halves == nullptr) return std::memcmp(vectors + row * dim, vector, dim * sizeof(float)) == 0;
   const uint16_t* stored = halves + row * dim;
   for (size_t i = 0; i < dim; ++i) {
     if (FloatToHalf(vector[i]) != stored[i]) return false;
