@@ -28,6 +28,8 @@
 //              its own, 5 passes over the queries, for ef_search 16 to 128.
 //                Latency/ef<ef>   counters p50_us, p90_us, p99_us (wall time per query),
 //                                 cpu_p50_us (the thread's CPU time), recall@10
+//              With --storage=fp32,fp16 each ef runs on both storages (IndexOptions::storage),
+//              the fp16 ones named Latency/fp16/ef<ef>; recall is against the fp32 truth.
 //   promotion  ann_min_rows: flat (exact) against HNSW for 1536-d at 2k to 50k rows, 384-d at
 //              2k, 10k and 50k rows and 3072-d at 5k and 10k, each with its own data (--n/--dim
 //              don't apply).
@@ -92,6 +94,7 @@ struct Config {
   size_t dim = 1536;
   size_t queries = 200;
   std::set<std::string> suites = {"issue"};
+  std::set<std::string> storages = {"fp32"};  // of the latency suite
 };
 Config g_config;
 
@@ -317,11 +320,13 @@ IndexOptions EngineOptions(IndexKind kind) {
 }
 
 // The engines over the corpus of --n/--dim.
-const EntityIndex& GetEngine(IndexKind kind) {
-  static std::map<IndexKind, Engine> engines;
-  auto it = engines.find(kind);
+const EntityIndex& GetEngine(IndexKind kind, VectorStorage storage = VectorStorage::kFp32) {
+  static std::map<std::pair<IndexKind, VectorStorage>, Engine> engines;
+  auto it = engines.find({kind, storage});
   if (it == engines.end()) {
-    it = engines.emplace(kind, BuildEngine(GetCorpus(), EngineOptions(kind))).first;
+    IndexOptions options = EngineOptions(kind);
+    options.storage = storage;
+    it = engines.emplace(std::make_pair(kind, storage), BuildEngine(GetCorpus(), options)).first;
   }
   return *it->second.index;
 }
@@ -602,12 +607,14 @@ double ThreadCpuSeconds() {
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
-void RegisterLatency() {
+void RegisterLatencyOf(VectorStorage storage) {
   for (int ef : {16, 24, 32, 48, 64, 96, 128}) {
-    const std::string name = "Latency/ef" + std::to_string(ef);
-    benchmark::RegisterBenchmark(name.c_str(), [ef](benchmark::State& s) {
+    const std::string name = std::string("Latency/") +
+                             (storage == VectorStorage::kFp16 ? "fp16/" : "") + "ef" +
+                             std::to_string(ef);
+    benchmark::RegisterBenchmark(name.c_str(), [ef, storage](benchmark::State& s) {
       const Corpus& c = GetCorpus();
-      const EntityIndex& index = GetEngine(IndexKind::kHnsw);
+      const EntityIndex& index = GetEngine(IndexKind::kHnsw, storage);
       constexpr size_t kPasses = 5;
       std::vector<double> wall, cpu;
       for (auto _ : s) {
@@ -634,8 +641,15 @@ void RegisterLatency() {
       for (const auto& [key, value] : MeasureRecall(c, index, 0, EfEffort(ef))) {
         s.counters[key] = value;
       }
+      s.counters["MiB"] = double(index.Stats().memory_bytes) / (1 << 20);
     })->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
   }
+}
+
+// fp32 first, so that its rows keep their names (Latency/ef<ef>) and come first.
+void RegisterLatency() {
+  if (g_config.storages.count("fp32")) RegisterLatencyOf(VectorStorage::kFp32);
+  if (g_config.storages.count("fp16")) RegisterLatencyOf(VectorStorage::kFp16);
 }
 
 void RegisterPromotion() {
@@ -726,7 +740,7 @@ std::set<std::string> SplitList(const std::string& list) {
   return items;
 }
 
-// Takes --n=, --dim=, --queries=, --suite= (after the environment) out of argv.
+// Takes --n=, --dim=, --queries=, --suite=, --storage= (after the environment) out of argv.
 void ParseConfig(int* argc, char** argv) {
   auto env = [](const char* name, size_t* out) {
     if (const char* v = std::getenv(name)) *out = std::strtoull(v, nullptr, 10);
@@ -749,6 +763,10 @@ void ParseConfig(int* argc, char** argv) {
     }
     if (arg.rfind("--suite=", 0) == 0) {
       g_config.suites = SplitList(arg.substr(std::strlen("--suite=")));
+      continue;
+    }
+    if (arg.rfind("--storage=", 0) == 0) {
+      g_config.storages = SplitList(arg.substr(std::strlen("--storage=")));
       continue;
     }
     argv[kept++] = argv[i];

@@ -166,10 +166,13 @@ std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& al
   };
   if (sealed.hnsw) {
     // The graph search scores with the exact kernel already.
-    for (const GraphHit& hit : SearchHnswGraph(sealed.hnsw->hnsw, sealed.vectors, dim, query,
-                                               plan.k, plan.ef_search, allow)) {
-      offer(hit.row, hit.similarity);
-    }
+    const std::vector<GraphHit> hits =
+        sealed.halves != nullptr
+            ? SearchHnswGraph(sealed.hnsw->hnsw, sealed.halves, dim, query, plan.k,
+                              plan.ef_search, allow)
+            : SearchHnswGraph(sealed.hnsw->hnsw, sealed.vectors, dim, query, plan.k,
+                              plan.ef_search, allow);
+    for (const GraphHit& hit : hits) offer(hit.row, hit.similarity);
   } else {
     const auto k = static_cast<faiss::Index::idx_t>(plan.k);
     std::vector<float> distances(plan.k);
@@ -187,7 +190,7 @@ std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& al
     // Re-scored with the exact kernel, so IVF and exact answers report the same similarity.
     for (faiss::Index::idx_t label : labels) {
       if (label < 0 || size_t(label) >= sealed.rows) continue;
-      offer(size_t(label), DotProduct(query, state->Vector(size_t(label)), dim));
+      offer(size_t(label), state->Score(query, size_t(label)));
     }
   }
   const size_t tail_allowed = ScanExact(*state, allow, query, sealed.rows, state->slots(), top);
@@ -389,8 +392,9 @@ std::optional<std::vector<float>> EntityIndex::VectorOf(const Uuid& entity_id) c
   const SlotState& state = *impl_->state;
   auto it = state.slot_of.find(entity_id);
   if (it == state.slot_of.end()) return std::nullopt;
-  const float* v = state.Vector(it->second);
-  return std::vector<float>(v, v + impl_->dim);
+  std::vector<float> vector(impl_->dim);
+  state.CopyVector(it->second, vector.data());
+  return vector;
 }
 
 bool EntityIndex::Contains(const Uuid& entity_id) const {
@@ -418,9 +422,11 @@ void EntityIndex::ForEachLive(
     const std::function<void(const Uuid&, EntityTypeCode, std::span<const float>)>& fn) const {
   auto lock = impl_->ReadLock();
   const SlotState& state = *impl_->state;
+  std::vector<float> vector(impl_->dim);
   for (size_t slot = 0; slot < state.slots(); ++slot) {
     if (!state.live[slot]) continue;
-    fn(state.ids[slot], state.types[slot], std::span<const float>(state.Vector(slot), impl_->dim));
+    state.CopyVector(slot, vector.data());
+    fn(state.ids[slot], state.types[slot], std::span<const float>(vector));
   }
 }
 

@@ -114,12 +114,15 @@ class EntityIndex {
   SearchResult Search(const SearchQuery& query,
                       const std::atomic<uint64_t>* watermark = nullptr) const;
 
-  // The stored unit vector of a live entity.
+  // The stored unit vector of a live entity. With fp16 storage (IndexOptions::storage) a sealed
+  // row is the half-rounded vector, widened to float, not the one upserted (within about 5e-4
+  // per component of a unit vector); a row still in the tail is the one upserted.
   std::optional<std::vector<float>> VectorOf(const Uuid& entity_id) const;
   bool Contains(const Uuid& entity_id) const;
   IndexStats Stats() const;
 
   // Calls fn for each live entry, under a shared lock (fn must not call back into this index).
+  // The vector is as VectorOf returns it, and valid only during the call.
   void ForEachLive(
       const std::function<void(const Uuid&, EntityTypeCode, std::span<const float>)>& fn) const;
 

@@ -9,14 +9,15 @@ size_t ScanExact(const SlotState& state, const AllowList& allow, const float* qu
   constexpr size_t kBatch = 256;
   float scores[kBatch];
   size_t allowed = 0;
-  auto scan_run = [&](size_t first, size_t count, const float* rows) {
+  // `score(i, n, out)` scores rows first + i .. first + i + n - 1 of the run.
+  auto scan_run = [&](size_t first, size_t count, const auto& score) {
     size_t i = 0;
     while (i < count) {
       while (i < count && !allow.Allows(first + i)) ++i;
       size_t j = i;
       while (j < count && j - i < kBatch && allow.Allows(first + j)) ++j;
       if (j == i) break;
-      DotProductMany(query, rows + i * state.dim, j - i, state.dim, scores);
+      score(i, j - i, scores);
       for (size_t t = 0; t < j - i; ++t) top.Offer(static_cast<uint32_t>(first + i + t), scores[t]);
       allowed += j - i;
       i = j;
@@ -25,13 +26,28 @@ size_t ScanExact(const SlotState& state, const AllowList& allow, const float* qu
   const size_t sealed_rows = state.sealed->rows;
   if (begin < sealed_rows) {
     const size_t stop = std::min(end, sealed_rows);
-    scan_run(begin, stop - begin, state.sealed->vectors + begin * state.dim);
+    const SealedStructure& sealed = *state.sealed;
+    if (sealed.halves != nullptr) {
+      const uint16_t* rows = sealed.halves + begin * state.dim;
+      scan_run(begin, stop - begin, [&](size_t i, size_t n, float* out) {
+        DotProductManyF16(query, rows + i * state.dim, n, state.dim, out);
+      });
+    } else {
+      const float* rows = sealed.vectors + begin * state.dim;
+      scan_run(begin, stop - begin, [&](size_t i, size_t n, float* out) {
+        DotProductMany(query, rows + i * state.dim, n, state.dim, out);
+      });
+    }
     begin = stop;
   }
   if (begin < end) {
     state.tail.ForEachContiguousRun(begin - sealed_rows, end - sealed_rows,
                                     [&](size_t first, size_t count, const float* rows) {
-                                      scan_run(first + sealed_rows, count, rows);
+                                      scan_run(first + sealed_rows, count,
+                                               [&](size_t i, size_t n, float* out) {
+                                                 DotProductMany(query, rows + i * state.dim, n,
+                                                                state.dim, out);
+                                               });
                                     });
   }
   return allowed;

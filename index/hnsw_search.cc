@@ -43,14 +43,12 @@ struct WorstFirst {  // min-heap on similarity: the weakest result on top
   bool operator()(const Scored& a, const Scored& b) const { return a.similarity > b.similarity; }
 };
 
-}  // namespace
-
-std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vectors, size_t dim,
-                                      const float* query, size_t k, int ef,
-                                      const RowFilter& filter) {
+// The search, over any row scorer: `score(row)` is the row's similarity with the query.
+template <typename Score>
+std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
+                                  const RowFilter& filter, const Score& score) {
   std::vector<GraphHit> hits;
   if (graph.entry_point < 0 || k == 0) return hits;
-  const auto score = [&](size_t row) { return DotProduct(query, vectors + row * dim, dim); };
 
   // Greedy descent through the upper levels, unfiltered: they only find a good entry point.
   auto entry = static_cast<uint32_t>(graph.entry_point);
@@ -111,6 +109,22 @@ std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vec
     results.pop();
   }
   return hits;
+}
+
+}  // namespace
+
+std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vectors, size_t dim,
+                                      const float* query, size_t k, int ef,
+                                      const RowFilter& filter) {
+  return SearchGraph(graph, k, ef, filter,
+                     [&](size_t row) { return DotProduct(query, vectors + row * dim, dim); });
+}
+
+std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint16_t* halves, size_t dim,
+                                      const float* query, size_t k, int ef,
+                                      const RowFilter& filter) {
+  return SearchGraph(graph, k, ef, filter,
+                     [&](size_t row) { return DotProductF16(query, halves + row * dim, dim); });
 }
 
 }  // namespace vecmirror

@@ -47,4 +47,10 @@ std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vec
                                       const float* query, size_t k, int ef,
                                       const RowFilter& filter);
 
+// The same over fp16 rows (a HalfFlatIP storage): row r at halves + r * dim, scored against
+// the float query with DotProductF16.
+std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint16_t* halves, size_t dim,
+                                      const float* query, size_t k, int ef,
+                                      const RowFilter& filter);
+
 }  // namespace vecmirror

@@ -17,6 +17,13 @@ constexpr uint32_t kMaxDim = 1 << 16;
 
 bool KnownKind(uint8_t kind) { return kind <= static_cast<uint8_t>(IndexKind::kIvf); }
 
+// fp16 rows are an HNSW storage only (index/index_options.h).
+bool KnownStorage(uint8_t storage, uint8_t kind) {
+  return storage == static_cast<uint8_t>(VectorStorage::kFp32) ||
+         (storage == static_cast<uint8_t>(VectorStorage::kFp16) &&
+          kind == static_cast<uint8_t>(IndexKind::kHnsw));
+}
+
 }  // namespace
 
 Status WriteIndexFile(const IndexImage& image, const std::string& path, FileDigest* digest) {
@@ -28,6 +35,7 @@ Status WriteIndexFile(const IndexImage& image, const std::string& path, FileDige
   out.PutString(image.key.model);
   out.Put<uint32_t>(image.key.dim);
   out.Put<uint8_t>(static_cast<uint8_t>(image.kind));
+  out.Put<uint8_t>(static_cast<uint8_t>(image.sealed->storage));
   out.Put<uint8_t>(image.pinned_kind ? static_cast<uint8_t>(*image.pinned_kind) : kNoPin);
   out.Put<uint64_t>(image.covered_lsn);
   out.Put<uint64_t>(image.slots());
@@ -58,12 +66,13 @@ Status ReadIndexFile(const std::string& path, const FileDigest& expected, size_t
   if (!magic_ok) in.Fail("not an index file");
   if (newer) in.Fail("format version " + std::to_string(version) + " is newer");
   IndexImage img;
-  uint8_t kind = 0, pin = 0;
+  uint8_t kind = 0, storage = 0, pin = 0;
   uint64_t slots = 0, sealed_rows = 0, live_count = 0;
   in.GetRaw(img.key.tenant_id.bytes.data(), img.key.tenant_id.bytes.size());
   in.GetString(&img.key.model, kMaxModelNameBytes);
   in.Get(&img.key.dim);
   in.Get(&kind);
+  if (version >= 2) in.Get(&storage);
   in.Get(&pin);
   in.Get(&img.covered_lsn);
   in.Get(&slots);
@@ -71,6 +80,7 @@ Status ReadIndexFile(const std::string& path, const FileDigest& expected, size_t
   in.Get(&live_count);
   if (!in.failed()) {
     if (img.key.dim == 0 || img.key.dim > kMaxDim || !KnownKind(kind) ||
+        !KnownStorage(storage, kind) ||
         (pin != kNoPin && !KnownKind(pin)) || sealed_rows > slots || live_count > slots ||
         slots > std::numeric_limits<uint32_t>::max()) {
       in.Fail("header out of range");
@@ -90,7 +100,9 @@ Status ReadIndexFile(const std::string& path, const FileDigest& expected, size_t
     }
   }
   std::unique_ptr<SealedStructure> sealed;
-  if (!in.failed()) ReadSealed(in, img.kind, sealed_rows, dim, &sealed);
+  if (!in.failed()) {
+    ReadSealed(in, img.kind, static_cast<VectorStorage>(storage), sealed_rows, dim, &sealed);
+  }
   if (!in.failed()) {
     const uint64_t tail_floats = (slots - sealed_rows) * dim;
     in.GetArray(&img.tail, tail_floats);

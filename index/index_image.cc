@@ -19,7 +19,13 @@ Status CheckSealed(const SealedStructure& sealed, IndexKind kind, size_t dim) {
   const size_t rows = sealed.rows;
   const size_t floats = rows * dim;
   if (rows == 0) return Status::Ok();
-  if (sealed.vectors == nullptr) return Incoherent("sealed rows without vectors");
+  if ((sealed.vectors == nullptr) == (sealed.halves == nullptr)) {
+    return Incoherent("sealed rows without vectors, or in two storages");
+  }
+  if (sealed.halves != nullptr &&
+      (sealed.storage != VectorStorage::kFp16 || kind != IndexKind::kHnsw)) {
+    return Incoherent("fp16 rows outside an fp16 HNSW structure");
+  }
   switch (kind) {
     case IndexKind::kFlat:
       if (sealed.flat.size() != floats || sealed.vectors != sealed.flat.data()) {
@@ -28,12 +34,14 @@ Status CheckSealed(const SealedStructure& sealed, IndexKind kind, size_t dim) {
       break;
     case IndexKind::kHnsw: {
       if (!sealed.hnsw || sealed.hnsw->storage == nullptr) return Incoherent("HNSW without a graph");
-      const auto& storage = static_cast<const faiss::IndexFlat&>(*sealed.hnsw->storage);
+      const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*sealed.hnsw->storage);
+      const void* rows_at = sealed.halves != nullptr ? static_cast<const void*>(sealed.halves)
+                                                     : static_cast<const void*>(sealed.vectors);
       if (size_t(sealed.hnsw->d) != dim || size_t(storage.d) != dim ||
           size_t(sealed.hnsw->ntotal) != rows || size_t(storage.ntotal) != rows ||
-          storage.codes.size() != floats * sizeof(float) ||
-          sealed.hnsw->hnsw.levels.size() != rows ||
-          sealed.vectors != reinterpret_cast<const float*>(storage.codes.data())) {
+          storage.code_size != dim * BytesPerComponent(sealed.storage) ||
+          storage.codes.size() != rows * storage.code_size ||
+          sealed.hnsw->hnsw.levels.size() != rows || rows_at != storage.codes.data()) {
         return Incoherent("HNSW graph or storage does not match the sealed rows");
       }
       break;

@@ -14,4 +14,12 @@ const char* IndexKindName(IndexKind kind) {
   return "unknown";
 }
 
+const char* VectorStorageName(VectorStorage storage) {
+  return storage == VectorStorage::kFp16 ? "fp16" : "fp32";
+}
+
+size_t BytesPerComponent(VectorStorage storage) {
+  return storage == VectorStorage::kFp16 ? 2 : 4;
+}
+
 }  // namespace vecmirror

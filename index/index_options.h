@@ -19,6 +19,16 @@ namespace vecmirror {
 enum class IndexKind : uint8_t { kFlat = 0, kHnsw = 1, kIvf = 2 };
 const char* IndexKindName(IndexKind kind);
 
+// How an HNSW structure stores its sealed rows. fp32: 4 bytes per component, the vectors as
+// given. fp16: IEEE half, 2 bytes per component, rounded to nearest even when a row is sealed;
+// the graph is built and walked on the half rows, exact scans score them against the float
+// query, and a vector read back (EntityIndex::VectorOf, ForEachLive) is the half-rounded one,
+// widened. Rows in the tail stay fp32 until they are sealed. Flat and IVF structures keep fp32.
+enum class VectorStorage : uint8_t { kFp32 = 0, kFp16 = 1 };
+const char* VectorStorageName(VectorStorage storage);
+// Bytes per stored component: 4 or 2.
+size_t BytesPerComponent(VectorStorage storage);
+
 struct IndexOptions {
   // Live rows at which a flat index is promoted to an ANN kind. Default: 5,000. At 1536-d a
   // flat search costs 1.3 to 1.7 ms of CPU at 5,000 rows and 2.8 to 5.5 ms at 10,000, HNSW 0.14
@@ -37,6 +47,9 @@ struct IndexOptions {
   // Default: 64; raised for selective filters. At 100,000 x 1536-d: recall@10 0.98 for 1.0 ms
   // of CPU; 32 gives 0.975 for 0.7x the time, 128 gives 0.994 for 1.4x.
   int hnsw_ef_search = 64;
+  // The storage of an HNSW structure's rows. Default: fp32. fp16 halves the rows' memory; see
+  // VectorStorage and bench/RESULTS.md ("fp16 vector storage") for its memory and recall.
+  VectorStorage storage = VectorStorage::kFp32;
   size_t ivf_nlist = 0;           // Default: 0 = about 4 * sqrt(rows).
   size_t ivf_nprobe = 0;          // Default: 0 = about nlist / 8, at least 8.
 

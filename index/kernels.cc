@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstring>
 
 namespace vecmirror {
 namespace {
@@ -85,17 +86,97 @@ __attribute__((target("avx512f"))) float DotAvx512(const float* a, const float* 
   return HorizontalSum512(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
 }
 
+float DotF16Scalar(const float* q, const uint16_t* r, size_t dim) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= dim; i += 4) {
+    s0 += q[i] * HalfToFloat(r[i]);
+    s1 += q[i + 1] * HalfToFloat(r[i + 1]);
+    s2 += q[i + 2] * HalfToFloat(r[i + 2]);
+    s3 += q[i + 3] * HalfToFloat(r[i + 3]);
+  }
+  for (; i < dim; ++i) s0 += q[i] * HalfToFloat(r[i]);
+  return (s0 + s1) + (s2 + s3);
+}
+
+// _mm256_cvtph_ps widens eight halves exactly (F16C); the loop is DotAvx2's with that load.
+__attribute__((target("avx2,fma,f16c"))) __m256 LoadHalves8(const uint16_t* r) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r)));
+}
+
+__attribute__((target("avx2,fma,f16c"))) float DotF16Avx2(const float* q, const uint16_t* r,
+                                                          size_t dim) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), LoadHalves8(r + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), LoadHalves8(r + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), LoadHalves8(r + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), LoadHalves8(r + i + 24), acc3);
+  }
+  for (; i + 8 <= dim; i += 8) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), LoadHalves8(r + i), acc0);
+  }
+  float sum = HorizontalSum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < dim; ++i) sum += q[i] * HalfToFloat(r[i]);
+  return sum;
+}
+
+// AVX-512F includes the 16-lane half widening. The zero-masked form with a full mask is
+// _mm512_cvtph_ps, without the "undefined" source operand GCC 12 warns about in its expansion.
+__attribute__((target("avx512f"))) __m512 LoadHalves16(const uint16_t* r) {
+  return _mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r)));
+}
+
+__attribute__((target("avx512f"))) float DotF16Avx512(const float* q, const uint16_t* r,
+                                                      size_t dim) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= dim; i += 64) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), LoadHalves16(r + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), LoadHalves16(r + i + 16), acc1);
+    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), LoadHalves16(r + i + 32), acc2);
+    acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), LoadHalves16(r + i + 48), acc3);
+  }
+  for (; i + 16 <= dim; i += 16) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), LoadHalves16(r + i), acc0);
+  }
+  if (i < dim) {
+    // A masked 16-bit load needs AVX-512BW; the tail goes through a zeroed buffer instead,
+    // with the query's tail masked, so neither row nor query is read past its end.
+    alignas(32) uint16_t tail[16] = {};
+    std::memcpy(tail, r + i, (dim - i) * sizeof(uint16_t));
+    const __mmask16 mask = static_cast<__mmask16>((1u << (dim - i)) - 1);
+    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, q + i), LoadHalves16(tail), acc1);
+  }
+  return HorizontalSum512(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
 template <float (*Dot)(const float*, const float*, size_t)>
 void DotMany(const float* query, const float* base, size_t n, size_t dim, float* out) {
   for (size_t i = 0; i < n; ++i) out[i] = Dot(query, base + i * dim, dim);
 }
 
-constexpr KernelVariant kScalar{"scalar", DotScalar, DotMany<DotScalar>};
-constexpr KernelVariant kAvx2{"avx2", DotAvx2, DotMany<DotAvx2>};
-constexpr KernelVariant kAvx512{"avx512", DotAvx512, DotMany<DotAvx512>};
+template <float (*Dot)(const float*, const uint16_t*, size_t)>
+void DotManyF16(const float* query, const uint16_t* base, size_t n, size_t dim, float* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = Dot(query, base + i * dim, dim);
+}
+
+constexpr KernelVariant kScalar{"scalar", DotScalar, DotMany<DotScalar>, DotF16Scalar,
+                                DotManyF16<DotF16Scalar>};
+constexpr KernelVariant kAvx2{"avx2", DotAvx2, DotMany<DotAvx2>, DotF16Avx2,
+                              DotManyF16<DotF16Avx2>};
+constexpr KernelVariant kAvx512{"avx512", DotAvx512, DotMany<DotAvx512>, DotF16Avx512,
+                                DotManyF16<DotF16Avx512>};
 
 bool CpuHasAvx512() { return __builtin_cpu_supports("avx512f"); }
-bool CpuHasAvx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+// F16C came with AVX2 on every x86-64 CPU that has both (Haswell, Excavator on), but is checked.
+bool CpuHasAvx2() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
 
 const KernelVariant& ActiveVariant() {
   static const KernelVariant variant = AvailableKernelVariants().front();
@@ -120,7 +201,98 @@ void DotProductMany(const float* query, const float* base, size_t n, size_t dim,
   ActiveVariant().dot_many(query, base, n, dim, out);
 }
 
+float DotProductF16(const float* query, const uint16_t* row, size_t dim) {
+  return ActiveVariant().dot_f16(query, row, dim);
+}
+
+void DotProductManyF16(const float* query, const uint16_t* base, size_t n, size_t dim,
+                       float* out) {
+  ActiveVariant().dot_many_f16(query, base, n, dim, out);
+}
+
 const char* KernelVariantName() { return ActiveVariant().name; }
+
+uint16_t FloatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof(x));
+  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  x &= 0x7fffffffu;
+  if (x >= 0x7f800000u) {  // Inf stays Inf; NaN stays a (quiet) NaN
+    return static_cast<uint16_t>(sign | 0x7c00u | (x > 0x7f800000u ? 0x200u | ((x >> 13) & 0x3ffu) : 0u));
+  }
+  if (x >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504
+  if (x < 0x38800000u) {
+    // Below the smallest normal half (2^-14): a multiple of 2^-24, rounded to nearest even by
+    // the float unit's default rounding. 0x400 (a carry into the exponent) is still right.
+    float v;
+    std::memcpy(&v, &x, sizeof(v));
+    return static_cast<uint16_t>(sign | static_cast<uint16_t>(std::nearbyint(v * 16777216.0f)));
+  }
+  // Rebias the exponent (127 -> 15) and round the 13 dropped mantissa bits to nearest even;
+  // a carry out of the mantissa correctly bumps the exponent.
+  const uint32_t rebased = x - 0x38000000u;
+  return static_cast<uint16_t>(sign | ((rebased + 0xfffu + ((rebased >> 13) & 1u)) >> 13));
+}
+
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu;
+  const uint32_t mantissa = h & 0x3ffu;
+  uint32_t bits;
+  if (exponent == 0) {
+    const float v = std::ldexp(static_cast<float>(mantissa), -24);  // zero or subnormal: exact
+    std::memcpy(&bits, &v, sizeof(bits));
+    bits |= sign;
+  } else if (exponent == 31) {
+    bits = sign | 0x7f800000u | (mantissa << 13);
+  } else {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+namespace {
+
+// F16C's conversions, eight at a time; the same results as the scalar ones (rounding to nearest
+// even; index_kernels_test compares them). The rest of each array goes through the scalar ones.
+__attribute__((target("avx,f16c"))) size_t FloatsToHalvesF16c(const float* in, size_t n,
+                                                              uint16_t* out) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  return i;
+}
+
+__attribute__((target("avx,f16c"))) size_t HalvesToFloatsF16c(const uint16_t* in, size_t n,
+                                                              float* out) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i,
+                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i))));
+  }
+  return i;
+}
+
+bool CpuHasF16c() {
+  static const bool has = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  return has;
+}
+
+}  // namespace
+
+void FloatsToHalves(const float* in, size_t n, uint16_t* out) {
+  size_t i = CpuHasF16c() ? FloatsToHalvesF16c(in, n, out) : 0;
+  for (; i < n; ++i) out[i] = FloatToHalf(in[i]);
+}
+
+void HalvesToFloats(const uint16_t* in, size_t n, float* out) {
+  size_t i = CpuHasF16c() ? HalvesToFloatsF16c(in, n, out) : 0;
+  for (; i < n; ++i) out[i] = HalfToFloat(in[i]);
+}
 
 bool NormalizeInPlace(std::span<float> v) {
   double sum = 0;

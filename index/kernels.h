@@ -1,5 +1,5 @@
-// Distance kernels: dot products over float vectors, with SIMD variants (AVX-512, AVX2+FMA,
-// scalar) chosen once, at first use, from the CPU the process runs on. The distribution's
+// Distance kernels: dot products over float vectors and over IEEE half (fp16) rows scored
+// against a float query, with SIMD variants (AVX-512, AVX2+FMA+F16C, scalar) chosen once, at first use, from the CPU the process runs on. The distribution's
 // FAISS is built for generic x86-64; these kernels serve the exact scans and the re-scoring of
 // approximate hits.
 //
@@ -19,6 +19,18 @@ float DotProduct(const float* a, const float* b, size_t dim);
 // out[i] = dot(query, base + i * dim) for i in [0, n).
 void DotProductMany(const float* query, const float* base, size_t n, size_t dim, float* out);
 
+// The same over rows of IEEE binary16 values (the fp16 vector storage, index/index_options.h):
+// each component is widened to float exactly, then multiplied with the float query.
+float DotProductF16(const float* query, const uint16_t* row, size_t dim);
+void DotProductManyF16(const float* query, const uint16_t* base, size_t n, size_t dim, float* out);
+
+// IEEE binary16 <-> float. FloatToHalf rounds to nearest even (overflow to Inf, NaN stays NaN);
+// HalfToFloat is exact. The array forms use F16C where the CPU has it (same results).
+uint16_t FloatToHalf(float f);
+float HalfToFloat(uint16_t h);
+void FloatsToHalves(const float* in, size_t n, uint16_t* out);
+void HalvesToFloats(const uint16_t* in, size_t n, float* out);
+
 // Scales v to unit length in place. Returns false (leaving v unchanged) if v is all zero or
 // has a NaN or Inf component. The norm is accumulated in double, so the result is unit length
 // to float precision even for 3072-d vectors.
@@ -32,6 +44,8 @@ struct KernelVariant {
   const char* name;
   float (*dot)(const float* a, const float* b, size_t dim);
   void (*dot_many)(const float* query, const float* base, size_t n, size_t dim, float* out);
+  float (*dot_f16)(const float* query, const uint16_t* row, size_t dim);
+  void (*dot_many_f16)(const float* query, const uint16_t* base, size_t n, size_t dim, float* out);
 };
 
 // Every variant this CPU can run, fastest first; the first is the one in use.

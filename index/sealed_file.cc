@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "index/fast_flat.h"
+#include "index/half_flat.h"
 
 namespace vecmirror {
 
@@ -39,13 +40,12 @@ void WriteHnsw(const faiss::IndexHNSW& index, size_t rows, size_t dim, Checksumm
   out.PutArray(g.levels);
   out.PutArray(g.offsets);
   out.PutArray(g.neighbors);
-  const auto& storage = static_cast<const faiss::IndexFlat&>(*index.storage);
-  out.PutArray(storage.codes);
+  const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*index.storage);
+  out.PutArray(storage.codes);  // rows x dim floats or halves, as the storage holds them
 }
 
 bool ReadHnsw(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructure& sealed) {
-  const auto d = static_cast<faiss::Index::idx_t>(dim);
-  auto index = std::make_unique<faiss::IndexHNSW>(new FastFlatIP(d));
+  auto index = std::make_unique<faiss::IndexHNSW>(NewHnswStorage(sealed.storage, dim));
   index->own_fields = true;
   faiss::HNSW& g = index->hnsw;
   uint8_t check_relative = 0, bounded_queue = 0;
@@ -65,10 +65,10 @@ bool ReadHnsw(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructur
   in.GetArray(&g.levels, rows);
   in.GetArray(&g.offsets, rows + 1);
   in.GetArray(&g.neighbors, std::numeric_limits<uint64_t>::max());
-  auto& storage = static_cast<faiss::IndexFlat&>(*index->storage);
-  // Exactly rows x dim floats, read straight into the storage the searches use.
+  auto& storage = static_cast<faiss::IndexFlatCodes&>(*index->storage);
+  // Exactly rows x dim floats or halves, read straight into the storage the searches use.
   uint64_t bytes = 0;
-  if (!in.Get(&bytes) || bytes != rows * dim * sizeof(float) || bytes > in.remaining()) {
+  if (!in.Get(&bytes) || bytes != rows * storage.code_size || bytes > in.remaining()) {
     return in.Fail("HNSW storage of the wrong size");
   }
   storage.codes.resize(bytes);
@@ -80,8 +80,8 @@ bool ReadHnsw(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructur
   storage.ntotal = static_cast<faiss::Index::idx_t>(rows);
   index->ntotal = static_cast<faiss::Index::idx_t>(rows);
   index->is_trained = true;
-  sealed.vectors = storage.get_xb();
   sealed.hnsw = std::move(index);
+  PointAtHnswRows(sealed);
   return true;
 }
 
@@ -159,10 +159,11 @@ void WriteSealed(const SealedStructure& sealed, size_t dim, ChecksummedFileWrite
   }
 }
 
-bool ReadSealed(ChecksummedFileReader& in, IndexKind kind, size_t rows, size_t dim,
-                std::unique_ptr<SealedStructure>* out) {
+bool ReadSealed(ChecksummedFileReader& in, IndexKind kind, VectorStorage storage, size_t rows,
+                size_t dim, std::unique_ptr<SealedStructure>* out) {
   auto sealed = std::make_unique<SealedStructure>();
   sealed->kind = kind;
+  sealed->storage = storage;
   uint64_t stored_rows = 0;
   if (!in.Get(&stored_rows)) return false;
   if (stored_rows != rows) return in.Fail("sealed row count differs from the header's");

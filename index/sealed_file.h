@@ -3,8 +3,9 @@
 // reading arrays into place, never building. Flat: the rows. HNSW: the faiss::HNSW graph's
 // public arrays and parameters (levels, offsets, neighbors, assign_probas,
 // cum_nneighbor_per_level, entry point, max level, efConstruction, efSearch, the level
-// generator's state) and the rows of its FastFlatIP storage, so the restored graph is the same
-// graph and builds on with the engine's kernels. IVF: the centroids, each inverted list's ids and
+// generator's state) and the rows of its FastFlatIP (fp32) or HalfFlatIP (fp16) storage as
+// stored, so the restored graph is the same graph and builds on with the engine's kernels. The
+// storage kind is in the index file's header (index/index_file.h), not here. IVF: the centroids, each inverted list's ids and
 // codes, and the flat copy of the rows.
 //
 // ReadSealed only reads into buffers (the reader bounds every allocation by the file's size);
@@ -26,9 +27,10 @@ namespace vecmirror {
 
 void WriteSealed(const SealedStructure& sealed, size_t dim, ChecksummedFileWriter& out);
 
-// Reads a structure of `kind` over `rows` rows of `dim` floats. Returns false once `in` failed.
-bool ReadSealed(ChecksummedFileReader& in, IndexKind kind, size_t rows, size_t dim,
-                std::unique_ptr<SealedStructure>* sealed);
+// Reads a structure of `kind` over `rows` rows of `dim` components, stored as `storage` says
+// (fp16 only for HNSW). Returns false once `in` failed.
+bool ReadSealed(ChecksummedFileReader& in, IndexKind kind, VectorStorage storage, size_t rows,
+                size_t dim, std::unique_ptr<SealedStructure>* sealed);
 
 // Checks the graph or lists of a structure read by ReadSealed: every neighbor, offset, level,
 // entry point and list id within bounds. Corruption naming what is not.

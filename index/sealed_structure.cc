@@ -1,9 +1,11 @@
 #include "index/sealed_structure.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "index/fast_flat.h"
+#include "index/half_flat.h"
 #include "index/policy.h"
 
 namespace vecmirror {
@@ -35,26 +37,52 @@ void ShrinkGraph(faiss::HNSW& graph) {
 
 }  // namespace
 
+bool SealedStructure::RowEquals(size_t row, size_t dim, const float* vector) const {
+  if (halves == nullptr) return std::memcmp(vectors + row * dim, vector, dim * sizeof(float)) == 0;
+  const uint16_t* stored = halves + row * dim;
+  for (size_t i = 0; i < dim; ++i) {
+    if (FloatToHalf(vector[i]) != stored[i]) return false;
+  }
+  return true;
+}
+
+faiss::IndexFlatCodes* NewHnswStorage(VectorStorage storage, size_t dim) {
+  const auto d = static_cast<faiss::Index::idx_t>(dim);
+  if (storage == VectorStorage::kFp16) return new HalfFlatIP(d);
+  return new FastFlatIP(d);
+}
+
+void PointAtHnswRows(SealedStructure& sealed) {
+  const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*sealed.hnsw->storage);
+  if (sealed.storage == VectorStorage::kFp16) {
+    sealed.vectors = nullptr;
+    sealed.halves = reinterpret_cast<const uint16_t*>(storage.codes.data());
+  } else {
+    sealed.vectors = reinterpret_cast<const float*>(storage.codes.data());
+    sealed.halves = nullptr;
+  }
+}
+
 std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const float* rows,
                                             size_t n, size_t dim,
                                             const std::function<void(size_t)>& progress) {
   auto sealed = std::make_unique<SealedStructure>();
   sealed->kind = IndexKind::kHnsw;
+  sealed->storage = base.storage;
   sealed->rows = base.rows + n;
-  const auto& base_storage = static_cast<const faiss::IndexFlat&>(*base.hnsw->storage);
-  sealed->hnsw =
-      std::make_unique<faiss::IndexHNSW>(new FastFlatIP(static_cast<faiss::Index::idx_t>(dim)));
+  const auto& base_storage = static_cast<const faiss::IndexFlatCodes&>(*base.hnsw->storage);
+  sealed->hnsw = std::make_unique<faiss::IndexHNSW>(NewHnswStorage(base.storage, dim));
   sealed->hnsw->own_fields = true;
   sealed->hnsw->is_trained = true;
   sealed->hnsw->hnsw = base.hnsw->hnsw;  // the graph, its parameters and its level generator
-  auto& storage = static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage);
-  storage.codes.reserve(sealed->rows * dim * sizeof(float));
+  auto& storage = static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage);
+  storage.codes.reserve(sealed->rows * storage.code_size);
   storage.codes.assign(base_storage.codes.begin(), base_storage.codes.end());
   storage.ntotal = base_storage.ntotal;
   sealed->hnsw->ntotal = base.hnsw->ntotal;
   AddToGraph(*sealed->hnsw, rows, n, progress);
   ShrinkGraph(sealed->hnsw->hnsw);
-  sealed->vectors = storage.get_xb();
+  PointAtHnswRows(*sealed);
   return sealed;
 }
 
@@ -75,19 +103,22 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
       break;
     case IndexKind::kHnsw: {
       // IndexHNSWFlat's layout (a flat storage under the graph), with a storage that builds
-      // with the engine's kernels.
-      sealed->hnsw = std::make_unique<faiss::IndexHNSW>(new FastFlatIP(d), options.hnsw_m);
+      // with the engine's kernels, in fp32 or fp16.
+      sealed->storage = options.storage;
+      sealed->hnsw = std::make_unique<faiss::IndexHNSW>(NewHnswStorage(options.storage, dim),
+                                                        options.hnsw_m);
       sealed->hnsw->own_fields = true;
       sealed->hnsw->is_trained = true;
       sealed->hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
       sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
       // Room for every row up front: chunked adds would otherwise grow the storage by doubling.
-      static_cast<faiss::IndexFlat&>(*sealed->hnsw->storage).codes.reserve(rows * dim * sizeof(float));
+      auto& storage = static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage);
+      storage.codes.reserve(rows * storage.code_size);
       AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
       ShrinkGraph(sealed->hnsw->hnsw);
       // The graph's flat storage now holds the rows; it serves the exact scans too.
       std::vector<float>().swap(vectors);
-      sealed->vectors = static_cast<const faiss::IndexFlat&>(*sealed->hnsw->storage).get_xb();
+      PointAtHnswRows(*sealed);
       break;
     }
     case IndexKind::kIvf: {

@@ -11,38 +11,70 @@
 #pragma once
 
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexFlatCodes.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVFFlat.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <vector>
 
 #include "index/index_options.h"
+#include "index/kernels.h"
 
 namespace vecmirror {
 
 // The immutable structure over slots [0, rows): built by Rebuild, then only read. Each row is
 // stored once where FAISS allows: HNSW's flat storage serves the exact scans too; IVF keeps a
 // flat copy beside its inverted lists, because its lists are ordered by centroid, not by slot.
+// An HNSW structure stores its rows as fp32 (a FastFlatIP, `vectors`) or fp16 (a HalfFlatIP,
+// `halves`), per `storage`; readers score and copy rows through Score, ScoreMany and CopyRow,
+// which work for either.
 struct SealedStructure {
   IndexKind kind = IndexKind::kFlat;
+  VectorStorage storage = VectorStorage::kFp32;
   size_t rows = 0;
   std::vector<float> flat;                            // kFlat and kIvf: the rows, contiguous
-  std::unique_ptr<faiss::IndexHNSW> hnsw;             // over a FastFlatIP storage
+  std::unique_ptr<faiss::IndexHNSW> hnsw;             // over a FastFlatIP or HalfFlatIP storage
   std::unique_ptr<faiss::IndexFlatIP> ivf_quantizer;  // declared before ivf: destroyed after it
   std::unique_ptr<faiss::IndexIVFFlat> ivf;
   size_t ivf_nlist = 0;
   size_t ivf_default_nprobe = 0;
-  const float* vectors = nullptr;  // row i at vectors + i * dim
+  const float* vectors = nullptr;    // fp32 storage: row i at vectors + i * dim
+  const uint16_t* halves = nullptr;  // fp16 storage: row i at halves + i * dim
 
   bool HasAnn() const { return rows > 0 && (hnsw || ivf); }
+
+  // dot(query, row), the row as stored (an fp16 row widened exactly).
+  float Score(const float* query, size_t row, size_t dim) const {
+    return halves != nullptr ? DotProductF16(query, halves + row * dim, dim)
+                             : DotProduct(query, vectors + row * dim, dim);
+  }
+  // out[i] = dot(query, row first + i) for i in [0, n).
+  void ScoreMany(const float* query, size_t first, size_t n, size_t dim, float* out) const {
+    if (halves != nullptr) {
+      DotProductManyF16(query, halves + first * dim, n, dim, out);
+    } else {
+      DotProductMany(query, vectors + first * dim, n, dim, out);
+    }
+  }
+  // The row as floats (an fp16 row widened).
+  void CopyRow(size_t row, size_t dim, float* out) const {
+    if (halves != nullptr) {
+      HalvesToFloats(halves + row * dim, dim, out);
+    } else {
+      std::copy(vectors + row * dim, vectors + (row + 1) * dim, out);
+    }
+  }
+  // Whether the row as stored equals `vector` stored the same way (fp16: its rounding).
+  bool RowEquals(size_t row, size_t dim, const float* vector) const;
 
   size_t MemoryBytes(size_t dim) const {
     size_t bytes = flat.capacity() * sizeof(float);
     if (hnsw) {
-      const auto& storage = static_cast<const faiss::IndexFlat&>(*hnsw->storage);
+      const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*hnsw->storage);
       const faiss::HNSW& graph = hnsw->hnsw;
       bytes += storage.codes.capacity();
       bytes += graph.neighbors.capacity() * sizeof(graph.neighbors[0]);
@@ -58,8 +90,14 @@ struct SealedStructure {
   }
 };
 
+// An empty row storage for an HNSW graph: a FastFlatIP (fp32) or a HalfFlatIP (fp16).
+faiss::IndexFlatCodes* NewHnswStorage(VectorStorage storage, size_t dim);
+
+// Points sealed.vectors or sealed.halves at the rows of its HNSW storage, per sealed.storage.
+void PointAtHnswRows(SealedStructure& sealed);
+
 // A sealed structure of `kind` over the `rows` rows of `vectors` (row-major, `dim` floats each),
-// which it takes over. May throw (FAISS reports errors as exceptions, allocation may fail).
+// which it takes over; an HNSW one stores them as options.storage says. May throw (FAISS reports errors as exceptions, allocation may fail).
 // `progress(rows_done)` is called after each chunk of a long HNSW build.
 std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
                                              size_t rows, size_t dim, const IndexOptions& options,

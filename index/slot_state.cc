@@ -14,7 +14,7 @@ LiveRows CopyLiveRows(const SlotState& state) {
     if (!state.live[slot]) continue;
     rows.ids.push_back(state.ids[slot]);
     rows.types.push_back(state.types[slot]);
-    std::memcpy(out, state.Vector(slot), state.dim * sizeof(float));
+    state.CopyVector(slot, out);
     out += state.dim;
   }
   return rows;

@@ -50,8 +50,28 @@ struct SlotState {
   size_t dead() const { return slots() - live_count; }
   size_t tail_rows() const { return slots() - sealed->rows; }
 
-  const float* Vector(size_t slot) const {
-    return slot < sealed->rows ? sealed->vectors + slot * dim : tail.Row(slot - sealed->rows);
+  // dot(query, the slot's vector as stored): a sealed fp16 row is scored widened.
+  float Score(const float* query, size_t slot) const {
+    return slot < sealed->rows ? sealed->Score(query, slot, dim)
+                               : DotProduct(query, tail.Row(slot - sealed->rows), dim);
+  }
+
+  // The slot's vector as stored, as `dim` floats: a sealed fp16 row comes back widened, so it is
+  // the half-rounded vector, not the one upserted.
+  void CopyVector(size_t slot, float* out) const {
+    if (slot < sealed->rows) {
+      sealed->CopyRow(slot, dim, out);
+    } else {
+      const float* row = tail.Row(slot - sealed->rows);
+      std::memcpy(out, row, dim * sizeof(float));
+    }
+  }
+
+  // Whether the slot holds `vector` as it would store it (a sealed fp16 row: its rounding).
+  bool HoldsVector(size_t slot, const float* vector) const {
+    return slot < sealed->rows
+               ? sealed->RowEquals(slot, dim, vector)
+               : std::memcmp(tail.Row(slot - sealed->rows), vector, dim * sizeof(float)) == 0;
   }
 
   void CountLive(EntityTypeCode type) {
@@ -78,7 +98,7 @@ struct SlotState {
     if (it != slot_of.end()) {
       const uint32_t old = it->second;
       // Replaying a write already applied (a rebuild's log, a re-sent row) keeps its slot.
-      if (types[old] == type && std::memcmp(Vector(old), vector, dim * sizeof(float)) == 0) return;
+      if (types[old] == type && HoldsVector(old, vector)) return;
       Tombstone(old);
     }
     const auto slot = static_cast<uint32_t>(slots());

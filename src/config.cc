@@ -28,6 +28,13 @@ Status ParseKind(const std::string& text, IndexKind* kind) {
   return Status::Ok();
 }
 
+Status ParseStorage(const std::string& text, VectorStorage* storage) {
+  if (text == "fp32") *storage = VectorStorage::kFp32;
+  else if (text == "fp16") *storage = VectorStorage::kFp16;
+  else return Status::InvalidArgument("vector storage \"" + text + "\"; expected fp32 or fp16");
+  return Status::Ok();
+}
+
 std::string SettingName(const CLI::Option& option) {
   return option.get_lnames().empty() ? std::string() : option.get_lnames().front();
 }
@@ -160,6 +167,7 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
   std::string database_url;
   std::vector<std::string> models;
   std::string ann_kind = "hnsw";
+  std::string vector_storage = "fp32";
   std::string forced_kind;
   std::string config_path;
   bool print_config = false;
@@ -247,6 +255,10 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
   app.add_option("--hnsw-m", idx.hnsw_m, "HNSW links per node");
   app.add_option("--hnsw-ef-construction", idx.hnsw_ef_construction, "HNSW build effort");
   app.add_option("--hnsw-ef-search", idx.hnsw_ef_search, "HNSW default search effort");
+  app.add_option("--vector-storage", vector_storage,
+                 "how HNSW indexes store sealed rows: fp32, or fp16 (half the memory; vectors "
+                 "read back are fp16-rounded)")
+      ->default_str("fp32");
   app.add_option("--ivf-nlist", idx.ivf_nlist, "IVF lists (0 = about 4 sqrt(rows))");
   app.add_option("--ivf-nprobe", idx.ivf_nprobe, "IVF lists probed (0 = automatic)");
   app.add_option("--exact-max-rows", idx.exact_max_allowed_rows,
@@ -318,6 +330,7 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
     s = ParseModelList(models_text, &config->models);
   }
   if (s.ok()) s = ParseKind(ann_kind, &idx.ann_kind);
+  if (s.ok()) s = ParseStorage(vector_storage, &idx.storage);
   if (s.ok() && !forced_kind.empty()) {
     IndexKind kind;
     s = ParseKind(forced_kind, &kind);

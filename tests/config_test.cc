@@ -263,6 +263,23 @@ TEST_F(ConfigTest, MistakesAreRefusedWithTheKeyNamed) {
   EXPECT_TRUE(Parse({"--log-format", "json"}).ok);  // the flag overrides the bad environment
 }
 
+TEST_F(ConfigTest, VectorStorageIsFp32UnlessFp16IsAskedFor) {
+  Parsed p = Parse({});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(p.config.index.storage, VectorStorage::kFp32);
+  EXPECT_EQ(p.Setting("vector-storage").values, std::vector<std::string>{"fp32"});
+  p = Parse({"--vector-storage", "fp16"});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(p.config.index.storage, VectorStorage::kFp16);
+  p = Parse({"--config", WriteFile("vector-storage = \"fp16\"\n")});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(p.config.index.storage, VectorStorage::kFp16);
+  p = Parse({"--vector-storage", "sq8"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.exit_code, 2);
+  EXPECT_NE(p.message.find("expected fp32 or fp16"), std::string::npos) << p.message;
+}
+
 TEST_F(ConfigTest, HelpListsTheEnvironmentVariables) {
   const Parsed p = Parse({"--help"});
   EXPECT_FALSE(p.ok);

@@ -1,7 +1,10 @@
 #include <faiss/impl/DistanceComputer.h>
 #include <gtest/gtest.h>
 
+#include <immintrin.h>
+
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
@@ -9,6 +12,7 @@
 #include <vector>
 
 #include "index/fast_flat.h"
+#include "index/half_flat.h"
 #include "index/kernels.h"
 #include "index/row_store.h"
 
@@ -177,6 +181,191 @@ TEST(RowStoreTest, ContiguousRunsCoverARangeExactlyOnce) {
       next += count;
     });
     EXPECT_EQ(next, end) << begin << ".." << end;
+  }
+}
+
+// --- fp16 -------------------------------------------------------------------------------
+
+float BitsToFloat(uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+std::vector<uint16_t> Halves(const std::vector<float>& v) {
+  std::vector<uint16_t> h(v.size());
+  FloatsToHalves(v.data(), v.size(), h.data());
+  return h;
+}
+
+TEST(HalfTest, EveryHalfWidensExactlyAndRoundTrips) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float f = HalfToFloat(uint16_t(h));
+    const uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+    if (exponent == 31 && mantissa != 0) {
+      EXPECT_TRUE(std::isnan(f)) << h;
+      EXPECT_TRUE(std::isnan(HalfToFloat(FloatToHalf(f)))) << h;
+      continue;
+    }
+    // The value from the definition of binary16, in double.
+    const double magnitude = exponent == 0    ? std::ldexp(double(mantissa), -24)
+                             : exponent == 31 ? std::numeric_limits<double>::infinity()
+                                              : std::ldexp(1024.0 + mantissa, int(exponent) - 25);
+    const double expected = (h & 0x8000) ? -magnitude : magnitude;
+    EXPECT_EQ(double(f), expected) << h;
+    EXPECT_EQ(std::signbit(f), (h & 0x8000) != 0) << h;
+    EXPECT_EQ(FloatToHalf(f), h) << h;
+  }
+}
+
+// FloatToHalf against the definition: the nearest half (by value, in double), ties to the even
+// mantissa; beyond the largest finite half by at least half an ulp, infinity.
+TEST(HalfTest, FloatToHalfRoundsToNearestEven) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<uint32_t> bits(0, 0xffffffffu);
+  std::vector<float> samples = {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 1e-8f, 2.98e-8f,
+                                5.96e-8f, 6.1035156e-05f, 6.097555e-05f, 1.0f + 1.0f / 2048,
+                                1.0f + 3.0f / 2048, -3.0f / 65536};
+  for (int i = 0; i < 200000; ++i) {
+    const float f = BitsToFloat(bits(rng));
+    if (std::isfinite(f)) samples.push_back(f);
+  }
+  // The range half covers, densely: exponents 2^-26 .. 2^17.
+  std::uniform_real_distribution<double> exponent(-26, 17);
+  for (int i = 0; i < 200000; ++i) samples.push_back(float(std::exp2(exponent(rng))));
+  for (const float f : samples) {
+    const uint16_t h = FloatToHalf(f);
+    const double got = HalfToFloat(h);
+    if (std::fabs(double(f)) >= 65520.0) {
+      EXPECT_TRUE(std::isinf(got) && std::signbit(got) == std::signbit(f)) << f;
+      continue;
+    }
+    ASSERT_TRUE(std::isfinite(got)) << f;
+    EXPECT_EQ(std::signbit(got), std::signbit(f)) << f;
+    // The halves either side of h (same sign) are no nearer, and a tie goes to the even one.
+    const double error = std::fabs(got - double(f));
+    for (const int step : {-1, 1}) {
+      const int magnitude = int(h & 0x7fff) + step;
+      if (magnitude < 0 || magnitude > 0x7bff) continue;
+      const double other = HalfToFloat(uint16_t((h & 0x8000) | magnitude));
+      const double other_error = std::fabs(other - double(f));
+      EXPECT_LE(error, other_error) << f;
+      if (error == other_error) {
+        EXPECT_EQ(h & 1, 0) << f;
+      }
+    }
+  }
+}
+
+__attribute__((target("f16c"))) uint16_t HardwareHalf(float f) {
+  return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+}
+
+TEST(HalfTest, FloatToHalfMatchesF16cWhereTheCpuHasIt) {
+  if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "no F16C on this CPU";
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<uint32_t> bits(0, 0xffffffffu);
+  for (int i = 0; i < 1000000; ++i) {
+    const float f = BitsToFloat(bits(rng));
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(FloatToHalf(f), HardwareHalf(f)) << f;
+  }
+}
+
+// The array conversions (F16C where the CPU has it) agree with the scalar ones, at every length.
+TEST(HalfTest, ArrayConversionsMatchTheScalarOnes) {
+  std::mt19937 rng(16);
+  std::uniform_int_distribution<uint32_t> bits(0, 0xffffffffu);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{31}, size_t{1536}}) {
+    std::vector<float> in(n);
+    for (float& f : in) {
+      do {
+        f = BitsToFloat(bits(rng));
+      } while (std::isnan(f));
+      // Half of them moved into half's range (2^-26 .. 2^14), where the rounding matters.
+      if (std::isnormal(f) && bits(rng) % 2) {
+        f = std::ldexp(f, -std::ilogb(f) + int(bits(rng) % 40) - 26);
+      }
+    }
+    std::vector<uint16_t> halves(n);
+    FloatsToHalves(in.data(), n, halves.data());
+    std::vector<float> widened(n);
+    HalvesToFloats(halves.data(), n, widened.data());
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(halves[i], FloatToHalf(in[i])) << in[i];
+      const float expected = HalfToFloat(halves[i]);
+      EXPECT_EQ(std::memcmp(&widened[i], &expected, sizeof(float)), 0) << halves[i];
+    }
+  }
+}
+
+// Every variant against a double loop over the exactly widened halves.
+TEST(KernelsTest, EveryF16VariantMatchesADoubleLoop) {
+  std::mt19937 rng(13);
+  for (const KernelVariant& variant : AvailableKernelVariants()) {
+    for (size_t dim : kDims) {
+      const auto q = RandomVector(dim, rng);
+      const auto h = Halves(RandomVector(dim, rng));
+      std::vector<float> widened(dim);
+      HalvesToFloats(h.data(), dim, widened.data());
+      const double expected = DotDouble(q.data(), widened.data(), dim);
+      EXPECT_NEAR(variant.dot_f16(q.data(), h.data(), dim), expected,
+                  Tolerance(q.data(), widened.data(), dim))
+          << variant.name << " dim " << dim;
+    }
+  }
+}
+
+TEST(KernelsTest, EveryF16VariantDotManyMatchesRowByRow) {
+  std::mt19937 rng(14);
+  for (const KernelVariant& variant : AvailableKernelVariants()) {
+    for (size_t dim : {size_t{1}, size_t{17}, size_t{33}, size_t{100}, size_t{1536}}) {
+      const size_t n = 7;
+      const auto q = RandomVector(dim, rng);
+      const auto base = Halves(RandomVector(n * dim, rng));
+      std::vector<float> out(n);
+      variant.dot_many_f16(q.data(), base.data(), n, dim, out.data());
+      for (size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(out[i], variant.dot_f16(q.data(), base.data() + i * dim, dim))
+            << variant.name << " dim " << dim << " row " << i;
+      }
+    }
+  }
+  // The dispatched functions are the first variant's.
+  const size_t dim = 65;
+  const auto q = RandomVector(dim, rng);
+  const auto h = Halves(RandomVector(dim, rng));
+  EXPECT_EQ(DotProductF16(q.data(), h.data(), dim),
+            AvailableKernelVariants().front().dot_f16(q.data(), h.data(), dim));
+}
+
+TEST(HalfFlatIPTest, StoresHalvesAndItsDistanceComputerGivesInnerProducts) {
+  const size_t dim = 37, n = 5;
+  std::mt19937 rng(15);
+  const auto rows = RandomVector(n * dim, rng);
+  HalfFlatIP storage(static_cast<faiss::Index::idx_t>(dim));
+  storage.add(static_cast<faiss::Index::idx_t>(n), rows.data());
+  ASSERT_EQ(storage.codes.size(), n * dim * sizeof(uint16_t));
+  const auto halves = Halves(rows);
+  EXPECT_EQ(std::memcmp(storage.halves(), halves.data(), halves.size() * 2), 0);
+  std::vector<float> widened(n * dim);
+  HalvesToFloats(halves.data(), n * dim, widened.data());
+  std::vector<float> reconstructed(dim);
+  storage.reconstruct(3, reconstructed.data());
+  EXPECT_EQ(std::vector<float>(widened.begin() + 3 * dim, widened.begin() + 4 * dim), reconstructed);
+
+  const auto q = RandomVector(dim, rng);
+  std::unique_ptr<faiss::FlatCodesDistanceComputer> dis(storage.get_FlatCodesDistanceComputer());
+  dis->set_query(q.data());
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = widened.data() + i * dim;
+    EXPECT_NEAR((*dis)(faiss::Index::idx_t(i)), DotDouble(q.data(), row, dim),
+                Tolerance(q.data(), row, dim));
+    for (size_t j = 0; j < n; ++j) {
+      const float* other = widened.data() + j * dim;
+      EXPECT_NEAR(dis->symmetric_dis(faiss::Index::idx_t(i), faiss::Index::idx_t(j)),
+                  DotDouble(row, other, dim), Tolerance(row, other, dim));
+    }
   }
 }
 

@@ -5,6 +5,8 @@
 //    and the result equals SQL exactly;
 //  - a SIGKILL resumes from the last scheduled snapshot; transactions after it are applied once;
 //  - the slot is confirmed only up to the newest snapshot, and the WAL it retains is reported;
+//  - a server with --vector-storage fp16 serves as SQL answers (to fp16 rounding), reports half
+//    the rows' bytes in ListIndexes, and resumes its fp16 graphs from a snapshot;
 //  - a flipped byte, a truncated file, a dropped slot, another database's snapshot and a slot
 //    confirmed past the snapshot each fall back to a fresh load, with the reason in the log.
 #include <gtest/gtest.h>
@@ -256,6 +258,54 @@ TEST_F(SnapshotResumeTest, SlotConfirmedPastTheSnapshotFallsBackToAFreshLoad) {
   fs::remove_all(dir_);
   fs::rename(old_copy, dir_);
   ExpectFreshLoadBecause("the WAL in between is gone");
+}
+
+// The fp16 storage option end to end: HNSW graphs over fp16 rows answer exact searches as SQL
+// does, with similarities within 1e-3 (fp16 rounding) instead of 1e-5; ListIndexes reports about
+// half the fp32 bytes per vector; a graceful stop's snapshot holds the fp16 graphs and the next
+// start resumes from it and still answers as SQL.
+TEST_F(SnapshotResumeTest, Fp16StorageServesAsSqlAndResumesFromItsSnapshot) {
+  std::vector<std::string> flags = Flags();
+  flags.insert(flags.end(), {"--vector-storage", "fp16"});
+  ASSERT_TRUE(mirror_.StartServer(flags).ok());
+  ASSERT_TRUE(WaitSnapshots(1));
+  MirrorCheckOptions fp16;
+  fp16.similarity_tolerance = 1e-3;
+  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, fp16);
+  // Once every index of 200 rows or more has been promoted to HNSW, with no tail yet:
+  // fp16 rows are 2 bytes a component; the graph, ids and id map add a few hundred bytes.
+  const auto deadline = Clock::now() + seconds(60);
+  v1::ListIndexesResponse indexes;
+  for (bool promoted = false; !promoted && Clock::now() < deadline;) {
+    grpc::ClientContext context;
+    ASSERT_TRUE(mirror_.stub().ListIndexes(&context, v1::ListIndexesRequest(), &indexes).ok());
+    size_t hnsw = 0;
+    promoted = true;
+    for (const auto& index : indexes.indexes()) {
+      hnsw += index.kind() == v1::INDEX_KIND_HNSW;
+      if (index.live_count() >= 200) {
+        promoted = promoted && index.kind() == v1::INDEX_KIND_HNSW && !index.rebuilding();
+      }
+    }
+    promoted = promoted && hnsw > 0;
+    if (!promoted) std::this_thread::sleep_for(milliseconds(50));
+  }
+  size_t hnsw = 0;
+  for (const auto& index : indexes.indexes()) {
+    if (index.kind() != v1::INDEX_KIND_HNSW) continue;
+    ++hnsw;
+    EXPECT_GE(index.bytes_per_vector(), 2.0 * index.dimension()) << index.model();
+    EXPECT_LT(index.bytes_per_vector(), 2.0 * index.dimension() + 1200) << index.model();
+  }
+  ASSERT_GT(hnsw, 0u) << "HNSW graphs from 200 rows";
+  Write(40, 6);
+  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, fp16);
+  mirror_.StopServer(SIGTERM);
+
+  Write(30, 7);
+  ASSERT_TRUE(mirror_.StartServer(flags).ok());
+  ExpectResumed();
+  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, fp16);
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // current, not-deleted entities whose vector is present, finite, not all zero and of the model's
 // dimension), groups it by (tenant, model), and asks the running service for every group with an
 // exact search. The answer must hold the same entity ids and types, and similarities within 1e-5
-// of a cosine computed here in double precision, so the mirrored vectors are the database's. A
+// of a cosine computed here in double precision, so the mirrored vectors are the database's
+// (MirrorCheckOptions::similarity_tolerance widens that for a server storing fp16 rows). A
 // group larger than the service's maximum limit (1000) is checked on its top 1000 for each probe,
 // and again per entity type (an entity_types filter), in full for each type of at most 1000 rows.
 // ListIndexes must agree too: every index with live rows is a non-empty group of the same size,
@@ -141,6 +142,10 @@ struct MirrorCheckOptions {
   uint64_t probe_seed = 20240601;
   // Mismatch lines reported per group before the rest are only counted.
   size_t max_reported = 15;
+  // How far a reported similarity may be from SQL's, and how far below SQL's k-th best a top-k
+  // answer may end. Default 1e-5: the mirrored vectors are the database's, to float rounding.
+  // A server with --vector-storage fp16 scores fp16-rounded rows: 1e-3 covers them.
+  double similarity_tolerance = 1e-5;
 };
 
 // The contract's query for every tenant and model at once, filtered as DESIGN.md defines
@@ -273,7 +278,6 @@ inline double CosineSimilarity(const std::vector<float>& a, const std::vector<fl
 
 namespace mirror_check_internal {
 
-constexpr double kSimilarityTolerance = 1e-5;
 constexpr uint32_t kMaxLimit = 1000;
 
 inline std::vector<float> RandomProbe(uint32_t dim, uint64_t seed, const GroupKey& key) {
@@ -286,7 +290,7 @@ inline std::vector<float> RandomProbe(uint32_t dim, uint64_t seed, const GroupKe
 
 // Checks one exact answer for one probe against the group. Appends mismatch lines to *problems.
 inline void CheckAnswer(const std::vector<SearchableRow>& group, const std::vector<float>& probe,
-                        const v1::SearchResponse& response, uint32_t limit,
+                        const v1::SearchResponse& response, uint32_t limit, double tolerance,
                         std::vector<std::string>* problems) {
   std::map<std::string, std::pair<const SearchableRow*, double>> expected;
   std::vector<double> sims;
@@ -320,7 +324,7 @@ inline void CheckAnswer(const std::vector<SearchableRow>& group, const std::vect
       problems->push_back("entity " + hit.entity_id() + " has type " + hit.entity_type() +
                           "; SQL says " + row->entity_type);
     }
-    if (std::fabs(hit.similarity() - sim) > kSimilarityTolerance) {
+    if (std::fabs(hit.similarity() - sim) > tolerance) {
       char line[200];
       std::snprintf(line, sizeof line, "entity %s: similarity %.7f; SQL's vector gives %.7f",
                     hit.entity_id().c_str(), hit.similarity(), sim);
@@ -335,7 +339,7 @@ inline void CheckAnswer(const std::vector<SearchableRow>& group, const std::vect
     // Top-k of a larger group: nothing better than the k-th expected row may be left out.
     const double kth = sims[limit - 1];
     const double lowest = response.results(response.results_size() - 1).similarity();
-    if (lowest < kth - kSimilarityTolerance) {
+    if (lowest < kth - tolerance) {
       char line[200];
       std::snprintf(line, sizeof line,
                     "top-%u ends at similarity %.7f; SQL's %u-th best is %.7f (a better row is "
@@ -392,7 +396,7 @@ inline size_t ExpectMirrorEqualsSet(const SearchableSet& groups, v1::VectorSearc
           continue;
         }
         std::vector<std::string> problems;
-        CheckAnswer(rows, probes[p], response, limit, &problems);
+        CheckAnswer(rows, probes[p], response, limit, options.similarity_tolerance, &problems);
         if (!problems.empty()) {
           ADD_FAILURE() << "tenant " << tenant << " model " << model
                         << (type.empty() ? "" : " type " + type) << " (" << rows.size()
