@@ -46,16 +46,15 @@ void Mirror::BeginLoad() {
 void Mirror::FinishLoad(uint64_t lsn) {
   const size_t changes = changes_in_transaction_;
   std::vector<KeyedWrite> writes = DrainTouched();
+  // Counted before its LSN is visible: whoever sees the load's data sees the load counted.
+  board_.Update([](MirrorState& s) { s.initial_loads++; });
   registry_.ApplyTransaction(writes, lsn);
+  Publish(lsn, 0, changes, 0);
+  board_.Update([](MirrorState& s) { s.loaded = true; });
+  in_transaction_ = false;
   writes = {};
   // The load's vectors passed through the writes into the indexes: give their memory back.
   ReturnFreedMemory();
-  Publish(lsn, 0, changes, 0);
-  board_.Update([&](MirrorState& s) {
-    s.initial_loads++;
-    s.loaded = true;
-  });
-  in_transaction_ = false;
 }
 
 // ---- Streaming ---------------------------------------------------------------------------

@@ -313,8 +313,11 @@ TEST_F(CliRunTest, JsonIndexesStatusRebuildAndHealth) {
   EXPECT_EQ(s["state"], "streaming");
   EXPECT_EQ(s["loaded"], true);
   EXPECT_EQ(s["applied_lsn"], FormatLsn(world().registry.applied_lsn()));
-  EXPECT_EQ(s["bad_rows"].size(), 5u);
+  EXPECT_EQ(s["bad_rows"].size(), 7u);
   EXPECT_EQ(s["bad_rows"]["null_vector"], 0);
+  EXPECT_EQ(s["bad_rows"]["entity_type_limit"], 0);
+  EXPECT_EQ(s["snapshots"]["enabled"], false);
+  EXPECT_EQ(s["retained_wal_bytes"], 0);
 
   const Run health = Cli({"health", "--json"});
   ASSERT_EQ(health.code, 0) << health.err;
