@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <optional>
 #include <random>
 #include <string>
@@ -57,28 +58,20 @@ class ReadYourWritesTest : public ::testing::Test {
     return ParseLsn(sql_->Value("SELECT pg_current_wal_insert_lsn()::text")).value_or(0);
   }
 
-  // WAL bytes of a transactional logical message with `bytes` of content: measured, so the
-  // test does not depend on record layouts.
-  uint64_t MessageOverhead() {
-    const uint64_t before = InsertLsn();
-    EXPECT_TRUE(sql_->Exec("BEGIN; SELECT pg_logical_emit_message(true, 'vmtest-pad', "
-                           "repeat('x', 1000)); ROLLBACK").ok());
-    const uint64_t written = InsertLsn() - before;
-    // An aborted transaction writes an abort record too: measure it alone and take it off.
-    const uint64_t abort_before = InsertLsn();
-    EXPECT_TRUE(sql_->Exec("BEGIN; SELECT txid_current(); ROLLBACK").ok());
-    const uint64_t abort_bytes = InsertLsn() - abort_before;
-    return written - abort_bytes - 1000;
+  uint64_t WalSegmentBytes() {
+    return std::stoull(sql_->Value("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'"));
   }
 
-  // Updates the vector in one transaction whose commit record, if the padding is right, ends on
-  // a page boundary. Returns the insert LSN read after the commit and the commit record's size.
+  // Updates the vector in one transaction padded so that, if `tail_guess` (the WAL bytes of the
+  // padding message's overhead plus the commit record) is right, the commit record ends on a
+  // page boundary. Returns the insert LSN read after the commit and how far the commit ended
+  // from that boundary, so the caller can correct its guess.
   struct Round {
     uint64_t lsn_after = 0;
-    uint64_t commit_bytes = 0;
+    int64_t miss = 0;  // bytes past the boundary (negative: short of it)
     std::vector<float> vector;
   };
-  Round WriteRound(uint64_t message_overhead, uint64_t commit_bytes_guess) {
+  Round WriteRound(uint64_t tail_guess) {
     Round round;
     round.vector = NextVector();
     EXPECT_TRUE(sql_->Exec("BEGIN; UPDATE embedding SET vector = " + VectorSql(round.vector) +
@@ -86,24 +79,21 @@ class ReadYourWritesTest : public ::testing::Test {
                     .ok());
     uint64_t at = InsertLsn();
     uint64_t to_boundary = kWalPageBytes - at % kWalPageBytes;
-    if (to_boundary < commit_bytes_guess + message_overhead + kMinPadBytes) {
+    if (to_boundary < tail_guess + kMinPadBytes) {
       // Too close to pad exactly: cross into the next page first.
       Pad(to_boundary + 64);
       at = InsertLsn();
       to_boundary = kWalPageBytes - at % kWalPageBytes;
     }
-    Pad(to_boundary - commit_bytes_guess - message_overhead);
-    const uint64_t before_commit = InsertLsn();
+    const uint64_t boundary = at + to_boundary;
+    Pad(to_boundary - tail_guess);
     EXPECT_TRUE(sql_->Exec("COMMIT").ok());
     round.lsn_after = InsertLsn();
-    // The commit record's size, when it can be told: within one page, or ending on the
-    // boundary (the insert LSN then has the next page's header after it). Else 0.
-    const uint64_t offset = round.lsn_after % kWalPageBytes;
-    if (round.lsn_after / kWalPageBytes == before_commit / kWalPageBytes && offset > kWalLongHeaderBytes) {
-      round.commit_bytes = round.lsn_after - before_commit;
-    } else if (offset == kWalShortHeaderBytes) {
-      round.commit_bytes = round.lsn_after - kWalShortHeaderBytes - before_commit;
-    }
+    // Past the boundary the insert LSN also counts the next page's header.
+    const uint64_t header =
+        boundary % wal_segment_bytes_ == 0 ? kWalLongHeaderBytes : kWalShortHeaderBytes;
+    const uint64_t end = round.lsn_after >= boundary + header ? round.lsn_after - header : round.lsn_after;
+    round.miss = static_cast<int64_t>(end) - static_cast<int64_t>(boundary);
     return round;
   }
 
@@ -137,27 +127,24 @@ class ReadYourWritesTest : public ::testing::Test {
   std::mt19937_64 rng_{20261125};
   std::string tenant_;
   std::string entity_;
+  uint64_t wal_segment_bytes_ = 16u << 20;
 };
 
 // Commits forced onto page boundaries, each searched at once with the LSN the README tells
 // callers to read. Every wait ends well under a second: the maximum, not a percentile.
 TEST_F(ReadYourWritesTest, ACommitEndingOnAPageBoundaryIsSeenAtOnce) {
-  const uint64_t message_overhead = MessageOverhead();
-  ASSERT_GT(message_overhead, 0u);
-  ASSERT_LT(message_overhead, 200u);
-  uint64_t commit_bytes = 0;
-  for (int i = 0; i < 5 && commit_bytes == 0; ++i) {  // calibration
-    commit_bytes = WriteRound(message_overhead, 64).commit_bytes;
-  }
-  ASSERT_GT(commit_bytes, 0u);
-
+  wal_segment_bytes_ = WalSegmentBytes();
+  ASSERT_EQ(wal_segment_bytes_ % kWalPageBytes, 0u);
+  // The guess is corrected by each round's miss, so one round perturbed by WAL from elsewhere
+  // (a running-xacts record, a checkpoint) costs a round or two, not the test.
+  uint64_t tail_guess = 128;
   constexpr int kWantedBoundaryRounds = 25;
   constexpr int kMaxAttempts = 200;
   int boundary_rounds = 0;
   std::chrono::duration<double> slowest{0};
   for (int attempt = 0; attempt < kMaxAttempts && boundary_rounds < kWantedBoundaryRounds; ++attempt) {
-    const Round round = WriteRound(message_overhead, commit_bytes);
-    if (round.commit_bytes > 0) commit_bytes = round.commit_bytes;
+    const Round round = WriteRound(tail_guess);
+    if (std::abs(round.miss) < 256) tail_guess += round.miss;
     const bool on_boundary = round.lsn_after % kWalPageBytes == kWalShortHeaderBytes ||
                              round.lsn_after % kWalPageBytes == kWalLongHeaderBytes;
     const auto took = SearchAfter(round);
