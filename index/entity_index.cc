@@ -321,8 +321,17 @@ void EntityIndex::Impl::ScheduleNextMaintenance(std::chrono::steady_clock::time_
                   (ended - started) * (1.0 / duty - 1.0));
 }
 
+namespace {
+// The options as this index uses them: the storage resolved for its model.
+IndexOptions ForModel(IndexOptions options, const std::string& model) {
+  options.storage = StorageOf(options, model);
+  return options;
+}
+}  // namespace
+
 EntityIndex::EntityIndex(IndexKey key, IndexOptions options)
-    : key_(std::move(key)), impl_(std::make_unique<Impl>(key_.dim, std::move(options))) {}
+    : key_(std::move(key)),
+      impl_(std::make_unique<Impl>(key_.dim, ForModel(std::move(options), key_.model))) {}
 
 EntityIndex::~EntityIndex() = default;
 
@@ -407,6 +416,7 @@ IndexStats EntityIndex::Stats() const {
   const SlotState& state = *impl_->state;
   IndexStats stats;
   stats.kind = state.sealed->kind;
+  stats.storage = state.sealed->storage;
   stats.live = state.live_count;
   stats.dead = state.dead();
   stats.tail = state.tail_rows();

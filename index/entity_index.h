@@ -82,6 +82,7 @@ struct IndexStats {
   size_t memory_bytes = 0;  // estimate: vectors, graph or lists, slot tables, id map
   uint64_t covered_lsn = 0;  // LSN of the last transaction applied to this index
   bool rebuilding = false;  // a rebuild, or the addition of the tail to the graph, is running
+  VectorStorage storage = VectorStorage::kFp32;  // of the sealed rows (HNSW may be compact)
 };
 
 class EntityIndex {

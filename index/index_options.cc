@@ -18,6 +18,11 @@ const char* VectorStorageName(VectorStorage storage) {
   return storage == VectorStorage::kFp16 ? "fp16" : "fp32";
 }
 
+VectorStorage StorageOf(const IndexOptions& options, const std::string& model) {
+  const auto it = options.storage_by_model.find(model);
+  return it == options.storage_by_model.end() ? options.storage : it->second;
+}
+
 size_t BytesPerComponent(VectorStorage storage) {
   return storage == VectorStorage::kFp16 ? 2 : 4;
 }

@@ -10,7 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
+#include <string>
 
 #include "index/index_key.h"
 
@@ -50,6 +52,9 @@ struct IndexOptions {
   // The storage of an HNSW structure's rows. Default: fp32. fp16 halves the rows' memory; see
   // VectorStorage and bench/RESULTS.md ("fp16 vector storage") for its memory and recall.
   VectorStorage storage = VectorStorage::kFp32;
+  // Per-model overrides of `storage`, by model name: one server can keep a large model's
+  // vectors compact and another's exact. Default: none.
+  std::map<std::string, VectorStorage> storage_by_model;
   size_t ivf_nlist = 0;           // Default: 0 = about 4 * sqrt(rows).
   size_t ivf_nprobe = 0;          // Default: 0 = about nlist / 8, at least 8.
 
@@ -78,6 +83,10 @@ struct IndexOptions {
   // 10,000 rows, and when it ends, so long work shows progress. Must be thread-safe. Default: none.
   std::function<void(const IndexKey&, const struct RebuildProgress&)> on_rebuild_progress;
 };
+
+// The storage of `model`'s HNSW rows: its override in options.storage_by_model, else
+// options.storage.
+VectorStorage StorageOf(const IndexOptions& options, const std::string& model);
 
 struct RebuildProgress {
   IndexKind kind = IndexKind::kFlat;  // what is being built

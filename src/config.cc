@@ -35,6 +35,34 @@ Status ParseStorage(const std::string& text, VectorStorage* storage) {
   return Status::Ok();
 }
 
+// "STORAGE" for every model, or a list of items, "STORAGE" (the default) and
+// "MODEL=STORAGE" (that model's), separated by commas: "fp32,text-embedding-3-large=fp16".
+Status ParseStorageList(const std::string& text, const std::vector<ModelDimension>& models,
+                        bool learning, IndexOptions* options) {
+  options->storage_by_model.clear();
+  std::stringstream items(text);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      if (Status s = ParseStorage(item, &options->storage); !s.ok()) return s;
+      continue;
+    }
+    const std::string model = item.substr(0, eq);
+    const bool known = std::any_of(models.begin(), models.end(),
+                                   [&](const ModelDimension& m) { return m.name == model; });
+    if (model.empty() || (!known && !learning)) {
+      return Status::InvalidArgument("--vector-storage item \"" + item +
+                                     "\" names no model of --models");
+    }
+    VectorStorage storage;
+    if (Status s = ParseStorage(item.substr(eq + 1), &storage); !s.ok()) return s;
+    options->storage_by_model[model] = storage;
+  }
+  return Status::Ok();
+}
+
 std::string SettingName(const CLI::Option& option) {
   return option.get_lnames().empty() ? std::string() : option.get_lnames().front();
 }
@@ -257,7 +285,7 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
   app.add_option("--hnsw-ef-search", idx.hnsw_ef_search, "HNSW default search effort");
   app.add_option("--vector-storage", vector_storage,
                  "how HNSW indexes store sealed rows: fp32, or fp16 (half the memory; vectors "
-                 "read back are fp16-rounded)")
+                 "read back are fp16-rounded); per model: fp32,MODEL=fp16,...")
       ->default_str("fp32");
   app.add_option("--ivf-nlist", idx.ivf_nlist, "IVF lists (0 = about 4 sqrt(rows))");
   app.add_option("--ivf-nprobe", idx.ivf_nprobe, "IVF lists probed (0 = automatic)");
@@ -330,7 +358,9 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
     s = ParseModelList(models_text, &config->models);
   }
   if (s.ok()) s = ParseKind(ann_kind, &idx.ann_kind);
-  if (s.ok()) s = ParseStorage(vector_storage, &idx.storage);
+  if (s.ok()) {
+    s = ParseStorageList(vector_storage, config->models, config->model_learning.enabled, &idx);
+  }
   if (s.ok() && !forced_kind.empty()) {
     IndexKind kind;
     s = ParseKind(forced_kind, &kind);

@@ -174,6 +174,7 @@ void FillIndexInfo(const IndexInfo& info, v1::IndexInfo* out) {
   out->set_bytes_per_vector(info.stats.live == 0 ? 0.0
                                                  : static_cast<double>(info.stats.memory_bytes) /
                                                        static_cast<double>(info.stats.live));
+  out->set_vector_storage(VectorStorageName(info.stats.storage));
   out->set_covered_lsn(info.stats.covered_lsn);
   out->set_rebuilding(info.stats.rebuilding);
   if (info.rebuild) FillRebuildJob(*info.rebuild, out->mutable_rebuild());

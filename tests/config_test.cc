@@ -274,10 +274,40 @@ TEST_F(ConfigTest, VectorStorageIsFp32UnlessFp16IsAskedFor) {
   p = Parse({"--config", WriteFile("vector-storage = \"fp16\"\n")});
   ASSERT_TRUE(p.ok) << p.message;
   EXPECT_EQ(p.config.index.storage, VectorStorage::kFp16);
-  p = Parse({"--vector-storage", "sq8"});
+  p = Parse({"--vector-storage", "bf16"});
   EXPECT_FALSE(p.ok);
   EXPECT_EQ(p.exit_code, 2);
-  EXPECT_NE(p.message.find("expected fp32 or fp16"), std::string::npos) << p.message;
+  EXPECT_NE(p.message.find("vector storage \"bf16\""), std::string::npos) << p.message;
+}
+
+TEST_F(ConfigTest, VectorStorageCanBeChosenPerModel) {
+  Parsed p = Parse({"--vector-storage", "fp32,text-embedding-3-large=fp16"});
+  ASSERT_TRUE(p.ok) << p.message;
+  const IndexOptions& index = p.config.index;
+  EXPECT_EQ(index.storage, VectorStorage::kFp32);
+  EXPECT_EQ(StorageOf(index, "text-embedding-3-large"), VectorStorage::kFp16);
+  EXPECT_EQ(StorageOf(index, "text-embedding-3-small"), VectorStorage::kFp32);
+  // The default may come after the overrides, and may itself be compact.
+  p = Parse({"--vector-storage", "all-MiniLM-L6-v2=fp32,fp16"});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(StorageOf(p.config.index, "all-MiniLM-L6-v2"), VectorStorage::kFp32);
+  EXPECT_EQ(StorageOf(p.config.index, "text-embedding-ada-002"), VectorStorage::kFp16);
+  // A model added with --models may be named; one that is in no list may not, unless models
+  // are learned from the data.
+  p = Parse({"--models", "e5-small:384", "--vector-storage", "e5-small=fp16"});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(StorageOf(p.config.index, "e5-small"), VectorStorage::kFp16);
+  p = Parse({"--vector-storage", "e5-small=fp16"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.exit_code, 2);
+  EXPECT_NE(p.message.find("\"e5-small=fp16\" names no model"), std::string::npos) << p.message;
+  p = Parse({"--learn-models", "--vector-storage", "e5-small=fp16"});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(StorageOf(p.config.index, "e5-small"), VectorStorage::kFp16);
+  // A bad storage in an item is named.
+  p = Parse({"--vector-storage", "text-embedding-3-large=fp8"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_NE(p.message.find("vector storage \"fp8\""), std::string::npos) << p.message;
 }
 
 TEST_F(ConfigTest, HelpListsTheEnvironmentVariables) {

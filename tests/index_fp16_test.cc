@@ -32,7 +32,7 @@ constexpr size_t kRows = 8000;
 // product of unit vectors moves by far less than this.
 constexpr float kFp16Tolerance = 1e-3f;
 
-IndexKey Key() { return IndexKey{Uuid{}, "test-model", uint32_t(kDim)}; }
+IndexKey Key(const std::string& model = "test-model") { return IndexKey{Uuid{}, model, uint32_t(kDim)}; }
 
 IndexOptions Fp16Options() {
   IndexOptions options;
@@ -61,9 +61,9 @@ struct Built {
   Dataset data;
 };
 
-Built Build(const IndexOptions& options, size_t rows = kRows) {
+Built Build(const IndexOptions& options, size_t rows = kRows, const std::string& model = "test-model") {
   Built b;
-  b.index = std::make_unique<EntityIndex>(Key(), options);
+  b.index = std::make_unique<EntityIndex>(Key(model), options);
   VectorStream gen(kDim, 50, 7);
   std::vector<IndexWrite> writes;
   std::vector<float> v(kDim);
@@ -185,6 +185,21 @@ TEST(Fp16IndexTest, HalvesTheRowsMemoryOfFp32) {
   // The rows shrink by exactly half; the graph and slot tables are the same size (within the
   // different graphs' slack).
   EXPECT_NEAR(double(full_bytes - half_bytes), double(saved), 0.02 * double(saved));
+}
+
+// One set of options serves every model: an index takes its model's override, else the default.
+TEST(Fp16IndexTest, EachModelGetsItsOwnStorage) {
+  IndexOptions options = Fp16Options();
+  options.storage = VectorStorage::kFp32;
+  options.storage_by_model["compact-model"] = VectorStorage::kFp16;
+  const Built exact = Build(options, 3000, "test-model");
+  const Built compact = Build(options, 3000, "compact-model");
+  EXPECT_EQ(exact.index->Stats().storage, VectorStorage::kFp32);
+  EXPECT_EQ(compact.index->Stats().storage, VectorStorage::kFp16);
+  const std::vector<float>& v = compact.model.at(TestId(17)).vector;
+  EXPECT_EQ(*exact.index->VectorOf(TestId(17)), exact.model.at(TestId(17)).vector);
+  EXPECT_EQ(*compact.index->VectorOf(TestId(17)), Rounded(v));
+  EXPECT_LT(compact.index->Stats().memory_bytes, exact.index->Stats().memory_bytes * 0.6);
 }
 
 TEST(Fp16IndexTest, VectorsReadBackAreTheFp16RoundedOnesOnceSealed) {

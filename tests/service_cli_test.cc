@@ -225,6 +225,8 @@ TEST_F(CliRunTest, IndexesStatusHealthAndRebuild) {
   ASSERT_EQ(lines.size(), 5u) << indexes.out;  // header, rule, two indexes, footer
   EXPECT_NE(lines[2].find(world().tenant_a.ToString()), std::string::npos);
   EXPECT_NE(lines[0].find("bytes/vector"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("storage"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[2].find(" fp32 "), std::string::npos) << lines[2];
   EXPECT_NE(indexes.out.find(kMiniLm), std::string::npos);
   EXPECT_NE(indexes.out.find(kSmall), std::string::npos);
   EXPECT_NE(indexes.out.find(std::to_string(kRowsPerIndex - kRemovedPerIndex)), std::string::npos);
@@ -303,6 +305,7 @@ TEST_F(CliRunTest, JsonIndexesStatusRebuildAndHealth) {
     EXPECT_DOUBLE_EQ(index["bytes_per_vector"].get<double>(),
                      index["memory_bytes"].get<double>() / index["live_count"].get<double>());
     EXPECT_EQ(index["rebuilding"], false);
+    EXPECT_EQ(index["vector_storage"], "fp32");
     models.insert(index["model"]);
   }
   EXPECT_EQ(models, (std::set<std::string>{kMiniLm, kSmall}));

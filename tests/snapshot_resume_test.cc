@@ -5,8 +5,9 @@
 //    and the result equals SQL exactly;
 //  - a SIGKILL resumes from the last scheduled snapshot; transactions after it are applied once;
 //  - the slot is confirmed only up to the newest snapshot, and the WAL it retains is reported;
-//  - a server with --vector-storage fp16 serves as SQL answers (to fp16 rounding), reports half
-//    the rows' bytes in ListIndexes, and resumes its fp16 graphs from a snapshot;
+//  - a server with --vector-storage fp16 for one model serves as SQL answers (to fp16
+//    rounding), reports that model's storage and half its rows' bytes in ListIndexes, and
+//    resumes its fp16 graphs from a snapshot;
 //  - a flipped byte, a truncated file, a dropped slot, another database's snapshot and a slot
 //    confirmed past the snapshot each fall back to a fresh load, with the reason in the log.
 #include <gtest/gtest.h>
@@ -260,13 +261,15 @@ TEST_F(SnapshotResumeTest, SlotConfirmedPastTheSnapshotFallsBackToAFreshLoad) {
   ExpectFreshLoadBecause("the WAL in between is gone");
 }
 
-// The fp16 storage option end to end: HNSW graphs over fp16 rows answer exact searches as SQL
-// does, with similarities within 1e-3 (fp16 rounding) instead of 1e-5; ListIndexes reports about
-// half the fp32 bytes per vector; a graceful stop's snapshot holds the fp16 graphs and the next
-// start resumes from it and still answers as SQL.
-TEST_F(SnapshotResumeTest, Fp16StorageServesAsSqlAndResumesFromItsSnapshot) {
+// The fp16 storage option end to end, chosen for one model: HNSW graphs over fp16 rows answer
+// exact searches as SQL does, with similarities within 1e-3 (fp16 rounding) instead of 1e-5;
+// ListIndexes reports each index's storage and, for fp16, about half the fp32 bytes per vector;
+// a graceful stop's snapshot holds the fp16 graphs and the next start resumes from it and still
+// answers as SQL.
+TEST_F(SnapshotResumeTest, Fp16StorageForOneModelServesAsSqlAndResumesFromItsSnapshot) {
   std::vector<std::string> flags = Flags();
-  flags.insert(flags.end(), {"--vector-storage", "fp16"});
+  constexpr char kCompactModel[] = "text-embedding-3-small";
+  flags.insert(flags.end(), {"--vector-storage", std::string("fp32,") + kCompactModel + "=fp16"});
   ASSERT_TRUE(mirror_.StartServer(flags).ok());
   ASSERT_TRUE(WaitSnapshots(1));
   MirrorCheckOptions fp16;
@@ -290,14 +293,20 @@ TEST_F(SnapshotResumeTest, Fp16StorageServesAsSqlAndResumesFromItsSnapshot) {
     promoted = promoted && hnsw > 0;
     if (!promoted) std::this_thread::sleep_for(milliseconds(50));
   }
-  size_t hnsw = 0;
+  size_t compact = 0;
   for (const auto& index : indexes.indexes()) {
-    if (index.kind() != v1::INDEX_KIND_HNSW) continue;
-    ++hnsw;
-    EXPECT_GE(index.bytes_per_vector(), 2.0 * index.dimension()) << index.model();
-    EXPECT_LT(index.bytes_per_vector(), 2.0 * index.dimension() + 1200) << index.model();
+    if (index.kind() != v1::INDEX_KIND_HNSW) {
+      EXPECT_EQ(index.vector_storage(), "fp32") << index.model();
+      continue;
+    }
+    const bool fp16 = index.model() == kCompactModel;
+    compact += fp16;
+    EXPECT_EQ(index.vector_storage(), fp16 ? "fp16" : "fp32") << index.model();
+    const double row_bytes = (fp16 ? 2.0 : 4.0) * index.dimension();
+    EXPECT_GE(index.bytes_per_vector(), row_bytes) << index.model();
+    EXPECT_LT(index.bytes_per_vector(), row_bytes + 1200) << index.model();
   }
-  ASSERT_GT(hnsw, 0u) << "HNSW graphs from 200 rows";
+  ASSERT_GT(compact, 0u) << "HNSW graphs from 200 rows";
   Write(40, 6);
   ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, fp16);
   mirror_.StopServer(SIGTERM);

@@ -184,6 +184,7 @@ void PrintIndexes(std::ostream& out, const google::protobuf::RepeatedPtrField<v1
                {"model"},
                {"dim", true},
                {"kind"},
+               {"storage"},
                {"live", true},
                {"dead", true},
                {"memory", true},
@@ -201,7 +202,7 @@ void PrintIndexes(std::ostream& out, const google::protobuf::RepeatedPtrField<v1
       }
     }
     table.AddRow({info.tenant_id(), info.model(), std::to_string(info.dimension()),
-                  IndexKindText(info.kind()), std::to_string(info.live_count()),
+                  IndexKindText(info.kind()), info.vector_storage(), std::to_string(info.live_count()),
                   std::to_string(info.dead_count()), FormatBytes(info.memory_bytes()),
                   FormatBytes(static_cast<uint64_t>(std::llround(info.bytes_per_vector()))),
                   FormatLsn(info.covered_lsn()), info.rebuilding() ? "yes" : "no", last});

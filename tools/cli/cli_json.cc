@@ -16,6 +16,7 @@ Json IndexJson(const v1::IndexInfo& info) {
   j["dead_count"] = info.dead_count();
   j["memory_bytes"] = info.memory_bytes();
   j["bytes_per_vector"] = info.bytes_per_vector();
+  j["vector_storage"] = info.vector_storage();
   j["covered_lsn"] = FormatLsn(info.covered_lsn());
   j["rebuilding"] = info.rebuilding();
   if (info.has_rebuild()) {
