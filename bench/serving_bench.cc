@@ -20,15 +20,22 @@
 // programs taking the cores do not move. The summary gives the medians over --runs runs,
 // errors summed.
 //
-// The clients run in the same process and share its cores with the server: the ratio is what
-// one machine does serving over loopback against what it does searching in-process.
+// The clients run in a second process (this program again, with --client-of), so the server's
+// CPU per query is read apart from theirs: the server's process CPU per query minus the
+// engine's is what the gRPC layer costs a query (admission, the queue, the reactor, protobuf
+// and loopback TCP on the server's side). Both processes share the machine's cores, as they
+// would on one host. --clients-in-process runs the clients in the server's process instead,
+// as earlier versions of this bench did, and then the CPU figure counts both sides.
 #include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -57,6 +64,17 @@ struct Options {
   std::vector<int> clients = {1, 4, 16, 64};
   std::vector<std::string> kinds = {"flat", "hnsw"};
   int search_threads = 0;
+  bool clients_in_process = false;
+  std::string self;  // this program, run again as the client process
+};
+
+// What the client process is asked to do (--client-of ADDRESS ...).
+struct ClientMode {
+  std::string address;
+  std::string requests_file;
+  std::string kind = "hnsw";
+  int clients = 1;
+  double seconds = 5;
 };
 
 struct LevelResult {
@@ -66,7 +84,8 @@ struct LevelResult {
   uint64_t calls = 0;
   uint64_t errors = 0;
   std::map<std::string, uint64_t> error_kinds;  // "RESOURCE_EXHAUSTED: ..." -> count
-  double cpu_us_per_query = 0;
+  double cpu_us_per_query = 0;         // the process's own CPU: the server's when apart
+  double client_cpu_us_per_query = 0;  // the client process's, when apart
 };
 
 double Percentile(std::vector<double>& sorted, double p) {
@@ -176,11 +195,11 @@ class ClosedLoopClient {
   std::map<std::string, uint64_t> errors_;
 };
 
-LevelResult MeasureClients(SearchWorld& world, IndexKind kind, const std::vector<v1::SearchRequest>& requests,
-                           int n, double seconds) {
+LevelResult MeasureClients(const std::string& address, IndexKind kind,
+                           const std::vector<v1::SearchRequest>& requests, int n, double seconds) {
   std::vector<std::unique_ptr<ClosedLoopClient>> clients;
   for (int i = 0; i < n; ++i) {
-    clients.push_back(std::make_unique<ClosedLoopClient>(world.address(), i, &requests, kind));
+    clients.push_back(std::make_unique<ClosedLoopClient>(address, i, &requests, kind));
     if (!clients.back()->Connect()) {
       std::fprintf(stderr, "client %d could not connect\n", i);
       std::exit(1);
@@ -222,6 +241,91 @@ LevelResult MeasureClients(SearchWorld& world, IndexKind kind, const std::vector
   return r;
 }
 
+// The requests, length-prefixed serialized protos, for the client process to read back.
+bool WriteRequests(const std::string& path, const std::vector<v1::SearchRequest>& requests) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return false;
+  bool ok = true;
+  for (const v1::SearchRequest& r : requests) {
+    const std::string bytes = r.SerializeAsString();
+    const uint32_t size = static_cast<uint32_t>(bytes.size());
+    ok = ok && std::fwrite(&size, sizeof size, 1, f) == 1 && std::fwrite(bytes.data(), 1, size, f) == size;
+  }
+  return std::fclose(f) == 0 && ok;
+}
+
+std::vector<v1::SearchRequest> ReadRequests(const std::string& path) {
+  std::vector<v1::SearchRequest> requests;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return requests;
+  uint32_t size = 0;
+  std::string bytes;
+  while (std::fread(&size, sizeof size, 1, f) == 1) {
+    bytes.resize(size);
+    if (std::fread(bytes.data(), 1, size, f) != size) break;
+    requests.emplace_back().ParseFromString(bytes);
+  }
+  std::fclose(f);
+  return requests;
+}
+
+// The client process: runs one level against the server and prints its result as lines that
+// RunClientProcess parses ("result ..." and one "error COUNT TEXT" per kind of error).
+int ClientMain(const ClientMode& mode) {
+  const std::vector<v1::SearchRequest> requests = ReadRequests(mode.requests_file);
+  if (requests.empty()) {
+    std::fprintf(stderr, "no requests in %s\n", mode.requests_file.c_str());
+    return 1;
+  }
+  const IndexKind kind = mode.kind == "flat" ? IndexKind::kFlat : IndexKind::kHnsw;
+  const LevelResult r = MeasureClients(mode.address, kind, requests, mode.clients, mode.seconds);
+  std::printf("result %.3f %.4f %.4f %llu %llu %.3f\n", r.qps, r.p50_ms, r.p99_ms,
+              static_cast<unsigned long long>(r.calls), static_cast<unsigned long long>(r.errors),
+              r.cpu_us_per_query);
+  for (const auto& [what, count] : r.error_kinds) {
+    std::printf("error %llu %s\n", static_cast<unsigned long long>(count), what.c_str());
+  }
+  return 0;
+}
+
+// One level with the clients in their own process; the CPU this process spends meanwhile is
+// the server's.
+LevelResult RunClientProcess(const Options& options, const std::string& address, const std::string& kind,
+                             const std::string& requests_file, int n) {
+  std::ostringstream command;
+  command << "'" << options.self << "' --client-of " << address << " --requests " << requests_file
+          << " --kinds " << kind << " --clients " << n << " --seconds " << options.seconds;
+  LevelResult r;
+  const double cpu_start = bench::ProcessCpuSeconds();
+  std::FILE* child = popen(command.str().c_str(), "r");
+  if (child == nullptr) {
+    std::fprintf(stderr, "cannot run the client process\n");
+    std::exit(1);
+  }
+  char line[512];
+  bool got_result = false;
+  while (std::fgets(line, sizeof line, child) != nullptr) {
+    unsigned long long calls = 0, errors = 0;
+    int used = 0;
+    if (std::sscanf(line, "result %lf %lf %lf %llu %llu %lf", &r.qps, &r.p50_ms, &r.p99_ms, &calls, &errors,
+                    &r.client_cpu_us_per_query) == 6) {
+      r.calls = calls;
+      r.errors = errors;
+      got_result = true;
+    } else if (std::sscanf(line, "error %llu %n", &errors, &used) == 1) {
+      std::string what(line + used);
+      if (!what.empty() && what.back() == '\n') what.pop_back();
+      r.error_kinds[what] += errors;
+    }
+  }
+  if (pclose(child) != 0 || !got_result || r.calls == 0) {
+    std::fprintf(stderr, "the client process failed: %s\n", command.str().c_str());
+    std::exit(1);
+  }
+  r.cpu_us_per_query = (bench::ProcessCpuSeconds() - cpu_start) * 1e6 / static_cast<double>(r.calls);
+  return r;
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t m = v.size() / 2;
@@ -251,13 +355,20 @@ int Main(const Options& options) {
       const IndexKind kind = kind_name == "flat" ? IndexKind::kFlat : IndexKind::kHnsw;
       std::vector<v1::SearchRequest> requests;
       for (size_t q = 0; q < world.queries(); ++q) requests.push_back(world.Request(kind, q));
+      const std::string requests_file = "/tmp/vecmirror-serving-bench-" + std::to_string(::getpid()) + ".requests";
+      if (!options.clients_in_process && !WriteRequests(requests_file, requests)) {
+        std::fprintf(stderr, "cannot write %s\n", requests_file.c_str());
+        return 1;
+      }
       std::printf("\nrun %d, %s (load %s)\n  %-10s %10s %9s %9s %8s %8s %8s %10s %9s\n", run,
                   kind_name.c_str(), bench::LoadAverage().c_str(), "level", "QPS", "p50 ms", "p99 ms",
                   "errors", "CPU us", "engine QPS", "engine CPU", "ratio");
       for (int n : options.clients) {
         Pair pair;
         pair.engine = MeasureEngine(world, kind, workers, options.seconds);
-        pair.served = MeasureClients(world, kind, requests, n, options.seconds);
+        pair.served = options.clients_in_process
+                          ? MeasureClients(world.address(), kind, requests, n, options.seconds)
+                          : RunClientProcess(options, world.address(), kind_name, requests_file, n);
         const LevelResult& r = pair.served;
         std::printf("  %-10s %10.1f %9.2f %9.2f %8llu %8.0f %10.1f %9.0f %9.3f\n",
                     (std::to_string(n) + " clients").c_str(), r.qps, r.p50_ms, r.p99_ms,
@@ -269,6 +380,7 @@ int Main(const Options& options) {
         std::fflush(stdout);
         series[kind_name][n].push_back(pair);
       }
+      std::remove(requests_file.c_str());
     }
   }
 
@@ -279,14 +391,17 @@ int Main(const Options& options) {
               static_cast<unsigned long long>(counters.admission.refused_waiting_full));
   std::printf("\nmedians of %d runs (errors: the sum over all runs). Engine: Registry::Search in %d threads, "
               "measured just before each level;\nQPS ratio = QPS / that engine QPS; CPU ratio = engine CPU "
-              "per query / served CPU per query (process CPU, all threads)\n\n",
-              options.runs, workers);
+              "per query / served CPU per query (process CPU, all threads); %s\n\n",
+              options.runs, workers,
+              options.clients_in_process ? "clients in the server's process: served CPU counts both sides"
+                                         : "clients in their own process: served CPU is the server's; "
+                                           "gRPC µs = served CPU - engine CPU");
   std::printf("| index | clients | QPS | p50 ms | p99 ms | errors | engine QPS | QPS ratio | CPU µs/query "
-              "| engine CPU µs/query | CPU ratio |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+              "| engine CPU µs/query | CPU ratio | gRPC µs/query | client CPU µs/query |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& kind_name : options.kinds) {
     for (int n : options.clients) {
-      std::vector<double> qps, p50, p99, engine_qps, ratio, cpu, engine_cpu, cpu_ratio;
+      std::vector<double> qps, p50, p99, engine_qps, ratio, cpu, engine_cpu, cpu_ratio, grpc_cpu, client_cpu;
       uint64_t errors = 0;
       for (const Pair& p : series[kind_name][n]) {
         qps.push_back(p.served.qps);
@@ -297,11 +412,16 @@ int Main(const Options& options) {
         cpu.push_back(p.served.cpu_us_per_query);
         engine_cpu.push_back(p.engine.cpu_us_per_query);
         cpu_ratio.push_back(p.engine.cpu_us_per_query / p.served.cpu_us_per_query);
+        grpc_cpu.push_back(p.served.cpu_us_per_query - p.engine.cpu_us_per_query);
+        client_cpu.push_back(p.served.client_cpu_us_per_query);
         errors += p.served.errors + p.engine.errors;
       }
-      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %.0f | %.3f | %.0f | %.0f | %.3f |\n", kind_name.c_str(),
-                  n, Median(qps), Median(p50), Median(p99), static_cast<unsigned long long>(errors),
-                  Median(engine_qps), Median(ratio), Median(cpu), Median(engine_cpu), Median(cpu_ratio));
+      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %.0f | %.3f | %.0f | %.0f | %.3f | %s | %s |\n",
+                  kind_name.c_str(), n, Median(qps), Median(p50), Median(p99),
+                  static_cast<unsigned long long>(errors), Median(engine_qps), Median(ratio), Median(cpu),
+                  Median(engine_cpu), Median(cpu_ratio),
+                  options.clients_in_process ? "-" : std::to_string(std::lround(Median(grpc_cpu))).c_str(),
+                  options.clients_in_process ? "-" : std::to_string(std::lround(Median(client_cpu))).c_str());
     }
   }
   std::printf("\nload average after: %s\n", bench::LoadAverage().c_str());
@@ -313,6 +433,7 @@ int Main(const Options& options) {
 
 int main(int argc, char** argv) {
   vecmirror::Options options;
+  vecmirror::ClientMode client;
   CLI::App app{"vecmirror_serving_bench: QPS, latency and errors of the server under 1 to 64 concurrent "
                "clients over loopback, next to the engine's in-process throughput"};
   app.add_option("--n", options.n, "rows per index")->capture_default_str();
@@ -325,6 +446,21 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"flat", "hnsw"}));
   app.add_option("--search-threads", options.search_threads, "server search threads (0 = one per core)")
       ->capture_default_str();
+  app.add_flag("--clients-in-process", options.clients_in_process,
+               "run the clients in the server's process (the CPU figure then counts both)");
+  app.add_option("--client-of", client.address, "(internal) be the client process of this server");
+  app.add_option("--requests", client.requests_file, "(internal) the client process's requests");
   CLI11_PARSE(app, argc, argv);
+  if (!client.address.empty()) {
+    client.kind = options.kinds.front();
+    client.clients = options.clients.front();
+    client.seconds = options.seconds;
+    return vecmirror::ClientMain(client);
+  }
+  // The program's own path: popen's shell would resolve /proc/self/exe to itself.
+  char self[4096];
+  const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length <= 0) return 1;
+  options.self.assign(self, static_cast<size_t>(length));
   return vecmirror::Main(options);
 }
