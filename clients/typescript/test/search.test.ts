@@ -283,6 +283,7 @@ describe("VecmirrorClient against vecmirror-server and PostgreSQL", { timeout: 3
       // memory_bytes shared out over the live rows, each at least its raw fp32 vector.
       assert.equal(index.bytesPerVector, Number(index.memoryBytes) / Number(index.liveCount));
       assert.ok(index.bytesPerVector >= index.dimension * 4, `bytes per vector of ${index.model}`);
+      assert.equal(index.vectorStorage, "fp32", `storage of ${index.model}`);
     }
     const small = await client.listIndexes({ tenantId, model: SMALL_MODEL });
     assert.deepEqual(
