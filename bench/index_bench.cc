@@ -30,6 +30,8 @@
 //                                 cpu_p50_us (the thread's CPU time), recall@10
 //              With --storage=fp32,fp16 each ef runs on both storages (IndexOptions::storage),
 //              the fp16 ones named Latency/fp16/ef<ef>; recall is against the fp32 truth.
+//              With --build-storage=fp16 every HNSW graph is built on fp16 rows and then
+//              stored as its storage says (IndexOptions::hnsw_build_storage).
 //   promotion  ann_min_rows: flat (exact) against HNSW for 1536-d at 2k to 50k rows, 384-d at
 //              2k, 10k and 50k rows and 3072-d at 5k and 10k, each with its own data (--n/--dim
 //              don't apply).
@@ -95,6 +97,7 @@ struct Config {
   size_t queries = 200;
   std::set<std::string> suites = {"issue"};
   std::set<std::string> storages = {"fp32"};  // of the latency suite
+  bool build_on_fp16 = false;                 // --build-storage=fp16: IndexOptions::hnsw_build_storage
 };
 Config g_config;
 
@@ -326,6 +329,7 @@ const EntityIndex& GetEngine(IndexKind kind, VectorStorage storage = VectorStora
   if (it == engines.end()) {
     IndexOptions options = EngineOptions(kind);
     options.storage = storage;
+    if (g_config.build_on_fp16) options.hnsw_build_storage = VectorStorage::kFp16;
     it = engines.emplace(std::make_pair(kind, storage), BuildEngine(GetCorpus(), options)).first;
   }
   return *it->second.index;
@@ -763,6 +767,10 @@ void ParseConfig(int* argc, char** argv) {
     }
     if (arg.rfind("--suite=", 0) == 0) {
       g_config.suites = SplitList(arg.substr(std::strlen("--suite=")));
+      continue;
+    }
+    if (arg == "--build-storage=fp16") {
+      g_config.build_on_fp16 = true;
       continue;
     }
     if (arg.rfind("--storage=", 0) == 0) {

@@ -55,6 +55,12 @@ struct IndexOptions {
   // Per-model overrides of `storage`, by model name: one server can keep a large model's
   // vectors compact and another's exact. Default: none.
   std::map<std::string, VectorStorage> storage_by_model;
+  // The storage an HNSW graph is built on, when it differs from the model's storage: the graph
+  // is built over the rows encoded this way (fewer bytes read per distance, so a faster
+  // build), then the rows are stored as the model's storage says and searched so. A tail
+  // added to the graph later is added on the stored rows. Default: unset, build on the stored
+  // rows.
+  std::optional<VectorStorage> hnsw_build_storage;
   size_t ivf_nlist = 0;           // Default: 0 = about 4 * sqrt(rows).
   size_t ivf_nprobe = 0;          // Default: 0 = about nlist / 8, at least 8.
 

@@ -104,9 +104,9 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
     case IndexKind::kHnsw: {
       // IndexHNSWFlat's layout (a flat storage under the graph), with a storage that builds
       // with the engine's kernels, in fp32 or fp16.
+      const VectorStorage build_on = options.hnsw_build_storage.value_or(options.storage);
       sealed->storage = options.storage;
-      sealed->hnsw = std::make_unique<faiss::IndexHNSW>(NewHnswStorage(options.storage, dim),
-                                                        options.hnsw_m);
+      sealed->hnsw = std::make_unique<faiss::IndexHNSW>(NewHnswStorage(build_on, dim), options.hnsw_m);
       sealed->hnsw->own_fields = true;
       sealed->hnsw->is_trained = true;
       sealed->hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
@@ -116,6 +116,15 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
       storage.codes.reserve(rows * storage.code_size);
       AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
       ShrinkGraph(sealed->hnsw->hnsw);
+      if (build_on != options.storage) {
+        // The graph is built; the rows are stored for searching as the options say. The
+        // build's rows go first, so the peak stays below an fp32 build's two copies.
+        delete sealed->hnsw->storage;
+        sealed->hnsw->storage = NewHnswStorage(options.storage, dim);
+        auto& stored = static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage);
+        stored.codes.reserve(rows * stored.code_size);
+        stored.add(n, vectors.data());
+      }
       // The graph's flat storage now holds the rows; it serves the exact scans too.
       std::vector<float>().swap(vectors);
       PointAtHnswRows(*sealed);

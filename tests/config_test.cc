@@ -280,6 +280,20 @@ TEST_F(ConfigTest, VectorStorageIsFp32UnlessFp16IsAskedFor) {
   EXPECT_NE(p.message.find("vector storage \"bf16\""), std::string::npos) << p.message;
 }
 
+TEST_F(ConfigTest, TheGraphIsBuiltOnTheStoredRowsUnlessAnotherStorageIsAskedFor) {
+  Parsed p = Parse({});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_FALSE(p.config.index.hnsw_build_storage.has_value());
+  EXPECT_EQ(p.Setting("hnsw-build-storage").values, std::vector<std::string>{"stored"});
+  p = Parse({"--hnsw-build-storage", "fp16"});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(p.config.index.hnsw_build_storage, VectorStorage::kFp16);
+  p = Parse({"--hnsw-build-storage", "half"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.exit_code, 2);
+  EXPECT_NE(p.message.find("--hnsw-build-storage \"half\""), std::string::npos) << p.message;
+}
+
 TEST_F(ConfigTest, VectorStorageCanBeChosenPerModel) {
   Parsed p = Parse({"--vector-storage", "fp32,text-embedding-3-large=fp16"});
   ASSERT_TRUE(p.ok) << p.message;

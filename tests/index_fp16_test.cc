@@ -284,6 +284,53 @@ TEST(Fp16IndexTest, AnAbsorbedTailIsStoredAsFp16AndSearchable) {
   }
 }
 
+// IndexOptions::hnsw_build_storage: the graph is built on fp16 rows, the rows are stored and
+// searched as fp32. What is read back and what exact scans return is the fp32 data exactly;
+// the graph's recall is that of an fp16 graph's.
+TEST(Fp16IndexTest, AGraphBuiltOnFp16RowsStoresAndSearchesTheFp32Rows) {
+  IndexOptions options = Fp16Options();
+  options.storage = VectorStorage::kFp32;
+  options.hnsw_build_storage = VectorStorage::kFp16;
+  const Built b = Build(options);
+  ASSERT_EQ(b.index->Stats().kind, IndexKind::kHnsw);
+  EXPECT_EQ(b.index->Stats().storage, VectorStorage::kFp32);
+  for (size_t i : {size_t{0}, size_t{4321}, kRows - 1}) {
+    EXPECT_EQ(*b.index->VectorOf(TestId(i)), b.model.at(TestId(i)).vector) << i;
+  }
+  double recall = 0;
+  const auto queries = Queries(100);
+  for (const auto& qv : queries) {
+    OracleQuery oq;
+    oq.limit = 10;
+    const auto truth = testing::BruteForceTopK(b.data, qv.data(), oq);
+    SearchQuery q;
+    q.vector = qv;
+    q.limit = 10;
+    q.effort.exact = true;
+    const SearchResult exact = b.index->Search(q);
+    ASSERT_EQ(exact.hits.size(), truth.size());
+    for (size_t i = 0; i < truth.size(); ++i) {
+      EXPECT_EQ(exact.hits[i].entity_id, truth[i].id) << "position " << i;
+      EXPECT_NEAR(exact.hits[i].similarity, truth[i].similarity, 1e-5) << "position " << i;
+    }
+    q.effort.exact = false;
+    const SearchResult ann = b.index->Search(q);
+    EXPECT_FALSE(ann.exact);
+    recall += testing::Recall(ann.hits, truth);
+    for (const Hit& h : ann.hits) {
+      EXPECT_NEAR(h.similarity, Dot(b.model.at(h.entity_id).vector, qv), 1e-5);
+    }
+  }
+  recall /= double(queries.size());
+  std::printf("  recall@10 of a graph built on fp16 rows = %.4f\n", recall);
+  EXPECT_GE(recall, 0.98);
+  // The same memory as an fp32 build: the fp16 rows were dropped once the graph was built.
+  options.hnsw_build_storage.reset();
+  const Built plain = Build(options, kRows);
+  EXPECT_NEAR(double(b.index->Stats().memory_bytes), double(plain.index->Stats().memory_bytes),
+              0.02 * double(plain.index->Stats().memory_bytes));
+}
+
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;
