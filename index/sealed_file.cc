@@ -102,6 +102,7 @@ bool ReadIvfLists(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStru
   // The lists hold every row: the file has room for them before anything is allocated.
   if (rows > in.remaining() / row_bytes) return in.Fail("IVF lists larger than the file");
   sealed.flat.resize(rows * dim);
+  sealed.ivf_list_begin.reserve(nlist + 1);
   sealed.ivf_list_begin.assign(1, 0);
   order->clear();
   order->reserve(rows);
