@@ -565,9 +565,7 @@ void RegisterIssue() {
       if (kind != IndexKind::kFlat) {
         Register("EntityIndex/" + k + "/" + share + "/ann", engine(kind, share, {}));
       }
-      if (kind != IndexKind::kIvf) {  // the exact scan reads the same rows either way
-        Register("EntityIndex/" + k + "/" + share + "/exact", engine(kind, share, ExactEffort()));
-      }
+      Register("EntityIndex/" + k + "/" + share + "/exact", engine(kind, share, ExactEffort()));
       Register("Faiss/" + k + "/" + share, faiss(kind, share));
     }
   }

@@ -1,11 +1,11 @@
-// vecmirror_memory_bench: the engine's memory per vector after a load and the HNSW promotion,
+// vecmirror_memory_bench: the engine's memory per vector after a load and the ANN promotion,
 // through the path the server takes, measured from the process (RSS) and from the allocator.
 //
 // One Registry with the server's default IndexOptions. The load is the initial load's shape:
 // one transaction of --n upserts (KeyedWrites that each carry their own copy of the vector, as
 // Mirror::DrainTouched hands them over) applied with Registry::ApplyTransaction, then freed.
 // The maintenance thread (Registry::StartMaintenance, as main.cc starts it) then promotes the
-// index to HNSW. After each phase the bench prints:
+// index to HNSW (or IVF, --kind ivf). After each phase the bench prints:
 //
 //   rss      resident set size, /proc/self/statm: what the machine pays
 //   in_use   bytes the allocator has handed out and not taken back (mallinfo2 uordblks + hblkhd)
@@ -16,7 +16,9 @@
 // bytes). The peak RSS (VmHWM) covers the build's transient copies. No PostgreSQL and no
 // mirror: the mirror's own copy of each vector is not counted here.
 //
-// Run: vecmirror_memory_bench [--n 100000] [--dim 1536] [--vector-storage fp32|fp16] [--trim-at-end]
+// Run: vecmirror_memory_bench [--n 100000] [--dim 1536] [--kind hnsw|ivf]
+//          [--vector-storage fp32|fp16] [--trim-at-end]
+//   --kind            the ANN kind of the promotion (IndexOptions::ann_kind), as --ann-kind
 //   --vector-storage  the HNSW rows' storage (IndexOptions::storage), as the server's flag
 //   --trim-at-end  calls malloc_trim(0) after the promotion and measures once more: what the
 //                  allocator held that it could have returned.
@@ -80,11 +82,13 @@ void Print(const char* phase, const Memory& m, const Memory& start, size_t n, si
   std::fflush(stdout);
 }
 
-int Run(size_t n, size_t dim, bool fp16, bool trim_at_end) {
-  std::printf("vecmirror_memory_bench: %zu x %zu, %s rows, nproc %ld, CPU %s\n", n, dim,
-              fp16 ? "fp16" : "fp32", sysconf(_SC_NPROCESSORS_ONLN), bench::CpuModel().c_str());
+int Run(size_t n, size_t dim, IndexKind kind, bool fp16, bool trim_at_end) {
+  std::printf("vecmirror_memory_bench: %zu x %zu, %s, %s rows, nproc %ld, CPU %s\n", n, dim,
+              IndexKindName(kind), fp16 ? "fp16" : "fp32", sysconf(_SC_NPROCESSORS_ONLN),
+              bench::CpuModel().c_str());
   // The server's defaults: HNSW above 5,000 rows, M 32, ef_construction 80.
   IndexOptions options;
+  options.ann_kind = kind;
   if (fp16) options.storage = VectorStorage::kFp16;
   Registry registry(options);
   const IndexKey key{testing::TestId(1'000'000'000), "bench", uint32_t(dim)};
@@ -114,14 +118,15 @@ int Run(size_t n, size_t dim, bool fp16, bool trim_at_end) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const std::vector<IndexInfo> list = registry.List();
     const IndexStats& s = list.at(0).stats;
-    if (s.kind == IndexKind::kHnsw && !s.rebuilding && s.tail == 0) break;
+    if (s.kind == kind && !s.rebuilding && s.tail == 0) break;
   }
   registry.StopMaintenance();
   const double build_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - build_start).count();
-  std::printf("promotion to HNSW: %.1f s wall, %.1f s CPU (all threads)\n", build_s,
-              bench::ProcessCpuSeconds() - cpu_start);
-  Print("promoted (HNSW)", Measure(registry), start, n, dim);
+  std::printf("promotion to %s: %.1f s wall, %.1f s CPU (all threads)\n", IndexKindName(kind),
+              build_s, bench::ProcessCpuSeconds() - cpu_start);
+  Print(kind == IndexKind::kIvf ? "promoted (IVF)" : "promoted (HNSW)", Measure(registry), start,
+        n, dim);
   std::printf("%-28s %8.0f B/vec over the whole process (%.2fx raw)\n", "peak rss (VmHWM)",
               PeakRss() / double(n), PeakRss() / double(n) / double(dim * sizeof(float)));
   if (trim_at_end) {
@@ -142,13 +147,19 @@ int main(int argc, char** argv) {
   size_t n = 100000, dim = 1536;
   bool trim_at_end = false;
   std::string storage = "fp32";
+  std::string kind = "hnsw";
   CLI::App app{"vecmirror_memory_bench: memory per vector after a load and the HNSW promotion"};
   app.add_option("--n", n, "rows")->capture_default_str();
   app.add_option("--dim", dim, "dimensions")->capture_default_str();
+  app.add_option("--kind", kind, "ANN kind of the promotion: hnsw or ivf")
+      ->check(CLI::IsMember({"hnsw", "ivf"}))
+      ->capture_default_str();
   app.add_option("--vector-storage", storage, "fp32 or fp16")
       ->check(CLI::IsMember({"fp32", "fp16"}))
       ->capture_default_str();
   app.add_flag("--trim-at-end", trim_at_end, "malloc_trim(0) after the promotion, and measure again");
   CLI11_PARSE(app, argc, argv);
-  return vecmirror::Run(n, dim, storage == "fp16", trim_at_end);
+  const vecmirror::IndexKind ann_kind =
+      kind == "ivf" ? vecmirror::IndexKind::kIvf : vecmirror::IndexKind::kHnsw;
+  return vecmirror::Run(n, dim, ann_kind, storage == "fp16", trim_at_end);
 }

@@ -1,7 +1,5 @@
 #include "index/entity_index.h"
 
-#include <faiss/IndexIVF.h>
-#include <faiss/impl/IDSelector.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -44,16 +42,6 @@ class OmpThreadsScope {
 
 // A stored vector must be within this of unit length (in squared norm); others are normalized.
 constexpr float kUnitNormTolerance = 1e-4f;
-
-// The allow-list as FAISS sees it: FAISS labels are slots.
-class AllowListSelector : public faiss::IDSelector {
- public:
-  explicit AllowListSelector(const AllowList& allow) : allow_(allow) {}
-  bool is_member(idx_t id) const override { return allow_.Allows(static_cast<size_t>(id)); }
-
- private:
-  const AllowList& allow_;
-};
 
 // The vector to store for an upsert: `v` itself if unit length, else a normalized copy in
 // `scratch`; nullptr if it can't be searched (wrong dimension, zero, NaN or Inf).
@@ -174,23 +162,25 @@ std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& al
                               plan.ef_search, allow);
     for (const GraphHit& hit : hits) offer(hit.row, hit.similarity);
   } else {
-    const auto k = static_cast<faiss::Index::idx_t>(plan.k);
-    std::vector<float> distances(plan.k);
-    std::vector<faiss::Index::idx_t> labels(plan.k, -1);
-    AllowListSelector selector(allow);
-    faiss::SearchParametersIVF params;
-    params.nprobe = plan.nprobe;
-    params.sel = &selector;
+    // The lists IndexIVF::search would probe (the nprobe nearest centroids); each list is a run
+    // of slots, scanned with the exact kernel, so IVF and exact answers report the same
+    // similarity. Every allowed row of the probed lists is offered, as FAISS ranks them.
+    const size_t nprobe = std::min(plan.nprobe, sealed.ivf_nlist);
+    std::vector<float> centroid_scores(nprobe);
+    std::vector<faiss::Index::idx_t> lists(nprobe, -1);
     try {
       OmpThreadsScope one_thread(1);
-      sealed.ivf->search(1, query, k, distances.data(), labels.data(), &params);
+      if (nprobe > 0) {
+        sealed.ivf_quantizer->search(1, query, static_cast<faiss::Index::idx_t>(nprobe),
+                                     centroid_scores.data(), lists.data());
+      }
     } catch (const std::exception&) {
       return std::nullopt;
     }
-    // Re-scored with the exact kernel, so IVF and exact answers report the same similarity.
-    for (faiss::Index::idx_t label : labels) {
-      if (label < 0 || size_t(label) >= sealed.rows) continue;
-      offer(size_t(label), state->Score(query, size_t(label)));
+    for (faiss::Index::idx_t list : lists) {
+      if (list < 0 || size_t(list) >= sealed.ivf_nlist) continue;
+      found += ScanExact(*state, allow, query, sealed.ivf_list_begin[size_t(list)],
+                         sealed.ivf_list_begin[size_t(list) + 1], top);
     }
   }
   const size_t tail_allowed = ScanExact(*state, allow, query, sealed.rows, state->slots(), top);

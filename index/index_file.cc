@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 #include <utility>
+#include <vector>
 
 #include "index/sealed_file.h"
 
@@ -22,6 +23,19 @@ bool KnownStorage(uint8_t storage, uint8_t kind) {
   return storage == static_cast<uint8_t>(VectorStorage::kFp32) ||
          (storage == static_cast<uint8_t>(VectorStorage::kFp16) &&
           kind == static_cast<uint8_t>(IndexKind::kHnsw));
+}
+
+// The per-slot tables of `image` follow a structure that renumbered its sealed slots: its slot i
+// is the file's slot order[i] (ReadSealed checked that `order` is a permutation).
+void RenumberSealedSlots(const std::vector<uint32_t>& order, IndexImage& image) {
+  const std::vector<Uuid> ids(image.ids.begin(), image.ids.begin() + order.size());
+  const std::vector<EntityTypeCode> types(image.types.begin(), image.types.begin() + order.size());
+  const std::vector<uint8_t> live(image.live.begin(), image.live.begin() + order.size());
+  for (size_t slot = 0; slot < order.size(); ++slot) {
+    image.ids[slot] = ids[order[slot]];
+    image.types[slot] = types[order[slot]];
+    image.live[slot] = live[order[slot]];
+  }
 }
 
 }  // namespace
@@ -100,8 +114,10 @@ Status ReadIndexFile(const std::string& path, const FileDigest& expected, size_t
     }
   }
   std::unique_ptr<SealedStructure> sealed;
+  std::vector<uint32_t> order;  // of an older IVF file's sealed slots
   if (!in.failed()) {
-    ReadSealed(in, img.kind, static_cast<VectorStorage>(storage), sealed_rows, dim, &sealed);
+    ReadSealed(in, version, img.kind, static_cast<VectorStorage>(storage), sealed_rows, dim,
+               &sealed, &order);
   }
   if (!in.failed()) {
     const uint64_t tail_floats = (slots - sealed_rows) * dim;
@@ -132,6 +148,7 @@ Status ReadIndexFile(const std::string& path, const FileDigest& expected, size_t
                                 " is not in the snapshot's type dictionary");
     }
   }
+  if (!order.empty()) RenumberSealedSlots(order, img);
   img.sealed = std::move(sealed);
   *image = std::move(img);
   return Status::Ok();

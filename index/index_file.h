@@ -28,8 +28,10 @@ namespace vecmirror {
 
 // Format versions: a build reads files of its version and older ones it knows.
 // 1: fp32 rows only. 2: a vector-storage byte (0 fp32, 1 fp16) follows the kind in the header;
-// a version 1 file reads as fp32.
-constexpr uint32_t kIndexFileVersion = 2;
+// a version 1 file reads as fp32. 3: an IVF structure holds its rows once, list by list, with the
+// lists' slot offsets (index/sealed_file.h); an older IVF file's rows, in its lists and again by
+// slot, read into that layout with the sealed slots renumbered list by list.
+constexpr uint32_t kIndexFileVersion = 3;
 
 // Creates `path` (which must not exist), writes `image` and fsyncs it; `digest` gets the file's
 // size and CRC-32.

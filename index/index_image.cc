@@ -47,8 +47,12 @@ Status CheckSealed(const SealedStructure& sealed, IndexKind kind, size_t dim) {
       break;
     }
     case IndexKind::kIvf:
-      if (!sealed.ivf || !sealed.ivf_quantizer || size_t(sealed.ivf->d) != dim ||
-          size_t(sealed.ivf->ntotal) != rows || sealed.ivf->nlist != sealed.ivf_nlist ||
+      // The rows are `flat`, list by list; CheckSealedGraph checked the offsets' order.
+      if (!sealed.ivf_quantizer || size_t(sealed.ivf_quantizer->d) != dim ||
+          size_t(sealed.ivf_quantizer->ntotal) != sealed.ivf_nlist ||
+          sealed.ivf_quantizer->codes.size() != sealed.ivf_nlist * dim * sizeof(float) ||
+          sealed.ivf_list_begin.size() != sealed.ivf_nlist + 1 ||
+          sealed.ivf_list_begin.front() != 0 || sealed.ivf_list_begin.back() != rows ||
           sealed.flat.size() != floats || sealed.vectors != sealed.flat.data()) {
         return Incoherent("IVF lists or rows do not match the sealed rows");
       }

@@ -1,7 +1,6 @@
 #include "index/sealed_file.h"
 
-#include <faiss/invlists/InvertedLists.h>
-
+#include <cstring>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -85,20 +84,65 @@ bool ReadHnsw(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructur
   return true;
 }
 
-void WriteIvf(const SealedStructure& sealed, size_t dim, ChecksummedFileWriter& out) {
-  const faiss::IndexIVFFlat& ivf = *sealed.ivf;
+void WriteIvf(const SealedStructure& sealed, ChecksummedFileWriter& out) {
   out.Put<uint64_t>(sealed.ivf_nlist);
   out.Put<uint64_t>(sealed.ivf_default_nprobe);
   out.PutArray(sealed.ivf_quantizer->codes);
-  for (size_t list = 0; list < sealed.ivf_nlist; ++list) {
-    const size_t n = ivf.invlists->list_size(list);
-    out.PutArray(std::span<const faiss::Index::idx_t>(ivf.invlists->get_ids(list), n));
-    out.PutArray(std::span<const uint8_t>(ivf.invlists->get_codes(list), n * ivf.code_size));
-  }
-  out.PutArray(sealed.flat);
+  out.PutArray(sealed.ivf_list_begin);
+  out.PutArray(sealed.flat);  // the rows by slot, which is list by list
 }
 
-bool ReadIvf(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructure& sealed) {
+// Version 2 and older: each list's ids (slots) and codes (the rows), then every row again by
+// slot. The lists' rows become `flat`, list by list, and `order` says which old slot each new
+// one is; the old flat copy is only checked against the lists, a row at a time.
+bool ReadIvfLists(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructure& sealed,
+                  std::vector<uint32_t>* order) {
+  const size_t nlist = sealed.ivf_nlist;
+  const uint64_t row_bytes = dim * sizeof(float);
+  // The lists hold every row: the file has room for them before anything is allocated.
+  if (rows > in.remaining() / row_bytes) return in.Fail("IVF lists larger than the file");
+  sealed.flat.resize(rows * dim);
+  sealed.ivf_list_begin.reserve(nlist + 1);
+  sealed.ivf_list_begin.assign(1, 0);
+  order->clear();
+  order->reserve(rows);
+  std::vector<faiss::Index::idx_t> ids;
+  for (size_t list = 0; list < nlist; ++list) {
+    const uint64_t total = order->size();
+    if (!in.GetArray(&ids, rows - total)) return false;
+    for (const faiss::Index::idx_t id : ids) {
+      if (id < 0 || size_t(id) >= rows) return in.Fail("IVF list id out of range");
+      order->push_back(static_cast<uint32_t>(id));
+    }
+    if (!in.GetArrayInto(reinterpret_cast<uint8_t*>(sealed.flat.data() + total * dim),
+                         ids.size() * row_bytes)) {
+      return false;
+    }
+    sealed.ivf_list_begin.push_back(order->size());
+  }
+  if (order->size() != rows) return in.Fail("IVF lists do not hold every sealed row");
+  // Each old slot in exactly one list, at the row that now holds it.
+  std::vector<uint32_t> now_at(rows, UINT32_MAX);
+  for (size_t slot = 0; slot < rows; ++slot) {
+    uint32_t& at = now_at[(*order)[slot]];
+    if (at != UINT32_MAX) return in.Fail("IVF lists hold a row twice");
+    at = static_cast<uint32_t>(slot);
+  }
+  uint64_t floats = 0;
+  if (!in.Get(&floats) || floats != rows * dim) return in.Fail("IVF flat rows");
+  std::vector<float> row(dim);
+  for (size_t old_slot = 0; old_slot < rows; ++old_slot) {
+    if (!in.GetRaw(row.data(), row_bytes)) return false;
+    if (std::memcmp(row.data(), sealed.flat.data() + size_t(now_at[old_slot]) * dim, row_bytes) !=
+        0) {
+      return in.Fail("IVF flat rows differ from the lists'");
+    }
+  }
+  return true;
+}
+
+bool ReadIvf(ChecksummedFileReader& in, uint32_t version, size_t rows, size_t dim,
+             SealedStructure& sealed, std::vector<uint32_t>* order) {
   const auto d = static_cast<faiss::Index::idx_t>(dim);
   uint64_t nlist = 0, nprobe = 0;
   if (!in.Get(&nlist) || !in.Get(&nprobe)) return false;
@@ -109,29 +153,18 @@ bool ReadIvf(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructure
   if (!in.GetArray(&quantizer->codes, nlist * dim * sizeof(float))) return false;
   if (quantizer->codes.size() != nlist * dim * sizeof(float)) return in.Fail("IVF centroids");
   quantizer->ntotal = static_cast<faiss::Index::idx_t>(nlist);
-  auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer.get(), dim, nlist,
-                                                   faiss::METRIC_INNER_PRODUCT);
-  auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivf->invlists);
-  if (lists == nullptr) return in.Fail("IVF without array inverted lists");
-  uint64_t total = 0;
-  for (size_t list = 0; list < nlist; ++list) {
-    if (!in.GetArray(&lists->ids[list], rows - total)) return false;
-    total += lists->ids[list].size();
-    const uint64_t code_bytes = lists->ids[list].size() * ivf->code_size;
-    if (!in.GetArray(&lists->codes[list], code_bytes)) return false;
-    if (lists->codes[list].size() != code_bytes) return in.Fail("IVF list codes");
-  }
-  if (total != rows) return in.Fail("IVF lists do not hold every sealed row");
-  if (!in.GetArray(&sealed.flat, rows * dim)) return false;
-  if (sealed.flat.size() != rows * dim) return in.Fail("IVF flat rows");
-  ivf->ntotal = static_cast<faiss::Index::idx_t>(rows);
-  ivf->is_trained = true;
-  ivf->nprobe = nprobe;
   sealed.ivf_nlist = nlist;
   sealed.ivf_default_nprobe = nprobe;
+  if (version >= kIvfListsInPlaceVersion) {
+    if (!in.GetArray(&sealed.ivf_list_begin, nlist + 1)) return false;
+    if (sealed.ivf_list_begin.size() != nlist + 1) return in.Fail("IVF list offsets");
+    if (!in.GetArray(&sealed.flat, rows * dim)) return false;
+    if (sealed.flat.size() != rows * dim) return in.Fail("IVF rows");
+  } else if (!ReadIvfLists(in, rows, dim, sealed, order)) {
+    return false;
+  }
   sealed.vectors = sealed.flat.data();
   sealed.ivf_quantizer = std::move(quantizer);
-  sealed.ivf = std::move(ivf);
   return true;
 }
 
@@ -154,13 +187,15 @@ void WriteSealed(const SealedStructure& sealed, size_t dim, ChecksummedFileWrite
       WriteHnsw(*sealed.hnsw, sealed.rows, dim, out);
       break;
     case IndexKind::kIvf:
-      WriteIvf(sealed, dim, out);
+      WriteIvf(sealed, out);
       break;
   }
 }
 
-bool ReadSealed(ChecksummedFileReader& in, IndexKind kind, VectorStorage storage, size_t rows,
-                size_t dim, std::unique_ptr<SealedStructure>* out) {
+bool ReadSealed(ChecksummedFileReader& in, uint32_t version, IndexKind kind,
+                VectorStorage storage, size_t rows, size_t dim,
+                std::unique_ptr<SealedStructure>* out, std::vector<uint32_t>* order) {
+  order->clear();
   auto sealed = std::make_unique<SealedStructure>();
   sealed->kind = kind;
   sealed->storage = storage;
@@ -181,7 +216,7 @@ bool ReadSealed(ChecksummedFileReader& in, IndexKind kind, VectorStorage storage
         ok = ReadHnsw(in, rows, dim, *sealed);
         break;
       case IndexKind::kIvf:
-        ok = ReadIvf(in, rows, dim, *sealed);
+        ok = ReadIvf(in, version, rows, dim, *sealed, order);
         break;
     }
     if (!ok) return false;
@@ -194,12 +229,13 @@ Status CheckSealedGraph(const SealedStructure& sealed, size_t dim) {
   const size_t rows = sealed.rows;
   if (rows == 0 || sealed.kind == IndexKind::kFlat) return Status::Ok();
   if (sealed.kind == IndexKind::kIvf) {
-    const auto& lists = *sealed.ivf->invlists;
-    for (size_t list = 0; list < lists.nlist; ++list) {
-      const auto* ids = lists.get_ids(list);
-      for (size_t i = 0; i < lists.list_size(list); ++i) {
-        if (ids[i] < 0 || size_t(ids[i]) >= rows) return Corrupt("IVF list id out of range");
-      }
+    // The lists are runs of slots that cover [0, rows) in order.
+    const std::vector<uint64_t>& begin = sealed.ivf_list_begin;
+    if (begin.size() != sealed.ivf_nlist + 1 || begin.front() != 0 || begin.back() != rows) {
+      return Corrupt("IVF list offsets do not cover the sealed rows");
+    }
+    for (size_t list = 0; list < sealed.ivf_nlist; ++list) {
+      if (begin[list + 1] < begin[list]) return Corrupt("IVF list offsets out of order");
     }
     return Status::Ok();
   }

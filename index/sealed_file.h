@@ -5,18 +5,22 @@
 // cum_nneighbor_per_level, entry point, max level, efConstruction, efSearch, the level
 // generator's state) and the rows of its FastFlatIP (fp32) or HalfFlatIP (fp16) storage as
 // stored, so the restored graph is the same graph and builds on with the engine's kernels. The
-// storage kind is in the index file's header (index/index_file.h), not here. IVF: the centroids, each inverted list's ids and
-// codes, and the flat copy of the rows.
+// storage kind is in the index file's header (index/index_file.h), not here. IVF: the centroids,
+// the lists' slot offsets and the rows by slot (so list by list). Files older than
+// kIvfListsInPlaceVersion hold each list's ids and rows, then every row again by slot; ReadSealed
+// turns them into the same layout, numbering the slots list by list, and says how.
 //
 // ReadSealed only reads into buffers (the reader bounds every allocation by the file's size);
 // CheckSealedGraph then validates what the structure's searches index with (neighbor ids,
-// offsets, levels, list ids), and is called only once the file's checksum matched.
+// offsets, levels, list offsets), and is called only once the file's checksum matched.
 //
 // Thread-safety: pure functions over values the caller owns.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "base/status.h"
 #include "index/checksummed_file.h"
@@ -25,15 +29,23 @@
 
 namespace vecmirror {
 
+// The index file version (index/index_file.h) from which IVF is stored as in memory: rows once,
+// list by list, with the lists' offsets.
+constexpr uint32_t kIvfListsInPlaceVersion = 3;
+
 void WriteSealed(const SealedStructure& sealed, size_t dim, ChecksummedFileWriter& out);
 
 // Reads a structure of `kind` over `rows` rows of `dim` components, stored as `storage` says
-// (fp16 only for HNSW). Returns false once `in` failed.
-bool ReadSealed(ChecksummedFileReader& in, IndexKind kind, VectorStorage storage, size_t rows,
-                size_t dim, std::unique_ptr<SealedStructure>* sealed);
+// (fp16 only for HNSW), from an index file of format `version`. Returns false once `in` failed.
+// `order` is left empty unless the structure numbers its slots differently from the file's
+// per-slot tables (IVF from a file older than kIvfListsInPlaceVersion): then slot i of the
+// structure is the file's slot (*order)[i], and `order` is a permutation of [0, rows).
+bool ReadSealed(ChecksummedFileReader& in, uint32_t version, IndexKind kind,
+                VectorStorage storage, size_t rows, size_t dim,
+                std::unique_ptr<SealedStructure>* sealed, std::vector<uint32_t>* order);
 
 // Checks the graph or lists of a structure read by ReadSealed: every neighbor, offset, level,
-// entry point and list id within bounds. Corruption naming what is not.
+// entry point and list offset within bounds. Corruption naming what is not.
 Status CheckSealedGraph(const SealedStructure& sealed, size_t dim);
 
 // The HNSW graph's links per node on the upper levels (M), from its level sizes.

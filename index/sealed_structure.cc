@@ -1,7 +1,10 @@
 #include "index/sealed_structure.h"
 
+#include <faiss/IndexIVFFlat.h>
+
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <utility>
 
 #include "index/fast_flat.h"
@@ -35,7 +38,55 @@ void ShrinkGraph(faiss::HNSW& graph) {
   graph.levels.shrink_to_fit();
 }
 
+// The list of each row, as IndexIVF::add assigns them (the quantizer's nearest centroid, in
+// blocks of FAISS's size).
+std::vector<faiss::Index::idx_t> AssignLists(const faiss::IndexFlatIP& quantizer,
+                                             const float* rows, size_t n, size_t dim) {
+  constexpr size_t kBlockRows = 65536;  // IndexIVF::add_with_ids's block
+  std::vector<faiss::Index::idx_t> list_of(n);
+  for (size_t first = 0; first < n; first += kBlockRows) {
+    const size_t count = std::min(kBlockRows, n - first);
+    quantizer.assign(static_cast<faiss::Index::idx_t>(count), rows + first * dim,
+                     list_of.data() + first);
+  }
+  for (const faiss::Index::idx_t list : list_of) {
+    if (list < 0 || list >= quantizer.ntotal) throw std::runtime_error("a row has no IVF list");
+  }
+  return list_of;
+}
+
 }  // namespace
+
+void GroupRowsByList(const std::vector<faiss::Index::idx_t>& list_of, size_t nlist, size_t dim,
+                     float* vectors, std::vector<uint32_t>* order,
+                     std::vector<uint64_t>* list_begin) {
+  const size_t n = list_of.size();
+  list_begin->assign(nlist + 1, 0);
+  for (const faiss::Index::idx_t list : list_of) ++(*list_begin)[size_t(list) + 1];
+  for (size_t l = 0; l < nlist; ++l) (*list_begin)[l + 1] += (*list_begin)[l];
+  // order[new] = old, rows in their list's order of arrival (as IndexIVF::add appends them).
+  std::vector<uint64_t> next(list_begin->begin(), list_begin->end() - 1);
+  order->assign(n, 0);
+  for (size_t row = 0; row < n; ++row) (*order)[next[size_t(list_of[row])]++] = uint32_t(row);
+  // Move each row to its slot one cycle of the permutation at a time, with one row aside.
+  std::vector<bool> placed(n, false);
+  std::vector<float> aside(dim);
+  for (size_t start = 0; start < n; ++start) {
+    if (placed[start] || (*order)[start] == start) continue;
+    std::copy(vectors + start * dim, vectors + (start + 1) * dim, aside.begin());
+    size_t slot = start;
+    for (;;) {
+      placed[slot] = true;
+      const size_t from = (*order)[slot];
+      if (from == start) {
+        std::copy(aside.begin(), aside.end(), vectors + slot * dim);
+        break;
+      }
+      std::copy(vectors + from * dim, vectors + (from + 1) * dim, vectors + slot * dim);
+      slot = from;
+    }
+  }
+}
 
 bool SealedStructure::RowEquals(size_t row, size_t dim, const float* vector) const {
   if (halves == nullptr) return std::memcmp(vectors + row * dim, vector, dim * sizeof(float)) == 0;
@@ -88,10 +139,12 @@ std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const f
 
 std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
                                              size_t rows, size_t dim, const IndexOptions& options,
-                                             const std::function<void(size_t)>& progress) {
+                                             const std::function<void(size_t)>& progress,
+                                             std::vector<uint32_t>* order) {
   auto sealed = std::make_unique<SealedStructure>();
   sealed->kind = kind;
   sealed->rows = rows;
+  order->clear();
   if (rows == 0) return sealed;
   // FAISS builds with the calling thread's OpenMP team: OMP_NUM_THREADS, or every core.
   const auto d = static_cast<faiss::Index::idx_t>(dim);
@@ -134,19 +187,25 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
       sealed->ivf_nlist = IvfListCount(rows, options);
       sealed->ivf_default_nprobe = IvfDefaultProbes(sealed->ivf_nlist, options);
       sealed->ivf_quantizer = std::make_unique<faiss::IndexFlatIP>(d);
-      sealed->ivf = std::make_unique<faiss::IndexIVFFlat>(
-          sealed->ivf_quantizer.get(), d, sealed->ivf_nlist, faiss::METRIC_INNER_PRODUCT);
-      // Spherical k-means suits unit vectors under inner product. 64 points per centroid and
-      // 10 iterations keep training cheap (IVF is the fast-build option); FAISS samples the
-      // rows itself. min_points_per_centroid = 1 accepts small indexes without a warning.
-      faiss::ClusteringParameters& cp = sealed->ivf->cp;
-      cp.spherical = true;
-      cp.niter = 10;
-      cp.max_points_per_centroid = 64;
-      cp.min_points_per_centroid = 1;
-      sealed->ivf->train(n, vectors.data());
-      sealed->ivf->add(n, vectors.data());
-      sealed->ivf->nprobe = sealed->ivf_default_nprobe;
+      {
+        // IndexIVFFlat trains the centroids into the quantizer (which it does not own); the
+        // rows then go to their lists here rather than into its inverted lists.
+        faiss::IndexIVFFlat trainer(sealed->ivf_quantizer.get(), d, sealed->ivf_nlist,
+                                    faiss::METRIC_INNER_PRODUCT);
+        // Spherical k-means suits unit vectors under inner product. 64 points per centroid and
+        // 10 iterations keep training cheap (IVF is the fast-build option); FAISS samples the
+        // rows itself. min_points_per_centroid = 1 accepts small indexes without a warning.
+        faiss::ClusteringParameters& cp = trainer.cp;
+        cp.spherical = true;
+        cp.niter = 10;
+        cp.max_points_per_centroid = 64;
+        cp.min_points_per_centroid = 1;
+        trainer.train(n, vectors.data());
+      }
+      const std::vector<faiss::Index::idx_t> list_of =
+          AssignLists(*sealed->ivf_quantizer, vectors.data(), rows, dim);
+      GroupRowsByList(list_of, sealed->ivf_nlist, dim, vectors.data(), order,
+                      &sealed->ivf_list_begin);
       sealed->flat = std::move(vectors);
       sealed->vectors = sealed->flat.data();
       break;

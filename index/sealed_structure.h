@@ -1,6 +1,6 @@
 // The sealed structure of an EntityIndex: the immutable flat, HNSW or IVF structure over its
-// slots [0, rows), with the builds that make one (BuildSealed) and the extension of an HNSW
-// one by a tail of rows (ExtendHnsw). As FAISS's IndexHNSW wraps impl/HNSW, EntityIndex wraps
+// slots [0, rows), with the builds that make one (BuildSealed, which for IVF also orders the
+// slots by list) and the extension of an HNSW one by a tail of rows (ExtendHnsw). As FAISS's IndexHNSW wraps impl/HNSW, EntityIndex wraps
 // this: it owns the slots, tombstones and locks, and this holds only rows and their ANN
 // structure. Searches walk it in EntityIndex (index/hnsw_search.h for the graph).
 //
@@ -13,7 +13,6 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexFlatCodes.h>
 #include <faiss/IndexHNSW.h>
-#include <faiss/IndexIVFFlat.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -27,8 +26,11 @@
 namespace vecmirror {
 
 // The immutable structure over slots [0, rows): built by Rebuild, then only read. Each row is
-// stored once where FAISS allows: HNSW's flat storage serves the exact scans too; IVF keeps a
-// flat copy beside its inverted lists, because its lists are ordered by centroid, not by slot.
+// stored once: HNSW's flat storage serves the exact scans too, and IVF's slots are numbered list
+// by list, so that its inverted lists are runs of slots in one array, `flat` (list l holds slots
+// [ivf_list_begin[l], ivf_list_begin[l + 1])): one copy that the probes and the exact scans
+// both read by slot, and no per-row ids. The IVF search (EntityIndex) picks the lists with the
+// centroids (`ivf_quantizer`) and scans them with the exact kernels.
 // An HNSW structure stores its rows as fp32 (a FastFlatIP, `vectors`) or fp16 (a HalfFlatIP,
 // `halves`), per `storage`; readers score and copy rows through Score, ScoreMany and CopyRow,
 // which work for either.
@@ -38,14 +40,14 @@ struct SealedStructure {
   size_t rows = 0;
   std::vector<float> flat;                            // kFlat and kIvf: the rows, contiguous
   std::unique_ptr<faiss::IndexHNSW> hnsw;             // over a FastFlatIP or HalfFlatIP storage
-  std::unique_ptr<faiss::IndexFlatIP> ivf_quantizer;  // declared before ivf: destroyed after it
-  std::unique_ptr<faiss::IndexIVFFlat> ivf;
+  std::unique_ptr<faiss::IndexFlatIP> ivf_quantizer;  // kIvf: the ivf_nlist centroids
+  std::vector<uint64_t> ivf_list_begin;               // kIvf: ivf_nlist + 1 slot offsets
   size_t ivf_nlist = 0;
   size_t ivf_default_nprobe = 0;
   const float* vectors = nullptr;    // fp32 storage: row i at vectors + i * dim
   const uint16_t* halves = nullptr;  // fp16 storage: row i at halves + i * dim
 
-  bool HasAnn() const { return rows > 0 && (hnsw || ivf); }
+  bool HasAnn() const { return rows > 0 && (hnsw || ivf_quantizer); }
 
   // dot(query, row), the row as stored (an fp16 row widened exactly).
   float Score(const float* query, size_t row, size_t dim) const {
@@ -81,11 +83,12 @@ struct SealedStructure {
       bytes += graph.offsets.capacity() * sizeof(graph.offsets[0]);
       bytes += graph.levels.capacity() * sizeof(graph.levels[0]);
     }
-    if (ivf) {
-      // The inverted lists hold a second copy of each row plus its 8-byte id.
-      bytes += ivf->ntotal * (dim * sizeof(float) + sizeof(faiss::Index::idx_t));
-      bytes += ivf_nlist * dim * sizeof(float);  // centroids
+    if (ivf_quantizer) {
+      // The rows are `flat`'s; beside them only the centroids and the list offsets.
+      bytes += ivf_quantizer->codes.capacity();
+      bytes += ivf_list_begin.capacity() * sizeof(ivf_list_begin[0]);
     }
+    (void)dim;
     return bytes;
   }
 };
@@ -98,10 +101,20 @@ void PointAtHnswRows(SealedStructure& sealed);
 
 // A sealed structure of `kind` over the `rows` rows of `vectors` (row-major, `dim` floats each),
 // which it takes over; an HNSW one stores them as options.storage says. May throw (FAISS reports errors as exceptions, allocation may fail).
-// `progress(rows_done)` is called after each chunk of a long HNSW build.
+// `progress(rows_done)` is called after each chunk of a long HNSW build. Flat and HNSW keep the
+// rows' order and leave `order` empty; IVF groups them by list, and `order` gets where each row
+// went: slot i of the structure holds row (*order)[i] of `vectors`.
 std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
                                              size_t rows, size_t dim, const IndexOptions& options,
-                                             const std::function<void(size_t)>& progress);
+                                             const std::function<void(size_t)>& progress,
+                                             std::vector<uint32_t>* order);
+
+// Numbers rows list by list (a stable counting sort of `list_of`, each row's list in [0, nlist)):
+// `order` gets the rows in their new order, `list_begin` the nlist + 1 offsets of the lists, and
+// the `dim`-float rows of `vectors` are moved in place to their new positions.
+void GroupRowsByList(const std::vector<faiss::Index::idx_t>& list_of, size_t nlist, size_t dim,
+                     float* vectors, std::vector<uint32_t>* order,
+                     std::vector<uint64_t>* list_begin);
 
 // A copy of the sealed HNSW structure `base` with `n` more rows added: rows base.rows.. of the
 // result are `rows`. The graph and its storage are copied, then extended, so `base` stays

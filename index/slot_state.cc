@@ -25,9 +25,20 @@ std::unique_ptr<SlotState> BuildState(LiveRows rows, IndexKind kind, size_t dim,
                                       const std::function<void(size_t)>& progress) {
   auto state = std::make_unique<SlotState>(dim);
   const size_t n = rows.ids.size();
-  state->sealed = BuildSealed(kind, std::move(rows.vectors), n, dim, options, progress);
-  state->ids = std::move(rows.ids);
-  state->types = std::move(rows.types);
+  std::vector<uint32_t> order;
+  state->sealed = BuildSealed(kind, std::move(rows.vectors), n, dim, options, progress, &order);
+  if (order.empty()) {
+    state->ids = std::move(rows.ids);
+    state->types = std::move(rows.types);
+  } else {
+    // The structure numbered the rows anew (IVF, list by list): the slots follow.
+    state->ids.resize(n);
+    state->types.resize(n);
+    for (size_t slot = 0; slot < n; ++slot) {
+      state->ids[slot] = rows.ids[order[slot]];
+      state->types[slot] = rows.types[order[slot]];
+    }
+  }
   state->live.assign(n, 1);
   state->slot_of.reserve(n);
   for (size_t slot = 0; slot < n; ++slot) {

@@ -130,7 +130,8 @@ struct LiveRows {
 
 LiveRows CopyLiveRows(const SlotState& state);
 
-// A new SlotState whose slots are `rows` in order, all live, sealed as `kind`. May throw, and calls
+// A new SlotState whose slots are `rows`, all live, sealed as `kind`: in order, except that IVF
+// numbers them list by list (BuildSealed). May throw, and calls
 // `progress`, as BuildSealed does.
 std::unique_ptr<SlotState> BuildState(LiveRows rows, IndexKind kind, size_t dim,
                                       const IndexOptions& options,

@@ -73,7 +73,7 @@ std::vector<std::pair<std::string, int64_t>> ManifestParameters(const IndexImage
             {"ef_construction", g.efConstruction},
             {"ef_search", g.efSearch}};
   }
-  if (sealed.ivf) {
+  if (sealed.ivf_quantizer) {
     return {{"nlist", int64_t(sealed.ivf_nlist)}, {"nprobe", int64_t(sealed.ivf_default_nprobe)}};
   }
   return {};

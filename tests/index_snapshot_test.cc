@@ -584,7 +584,8 @@ TEST(SnapshotTest, AGraphPointingOutOfBoundsIsRefusedEvenWithAGoodChecksum) {
   VectorStream gen(kDim, 5, 3);
   const size_t rows = 400;
   IndexOptions options = Options();
-  auto sealed = BuildSealed(IndexKind::kHnsw, gen.Generate(rows), rows, kDim, options, {});
+  std::vector<uint32_t> order;
+  auto sealed = BuildSealed(IndexKind::kHnsw, gen.Generate(rows), rows, kDim, options, {}, &order);
   sealed->hnsw->hnsw.neighbors[17] = int(rows) + 5;
   IndexImage image;
   image.key = kHnswKey;
