@@ -3,7 +3,7 @@
 // Layout (little-endian, arrays with a 64-bit count in front, index/checksummed_file.h):
 //   "VMINDEX\n", format version (u32)
 //   key: tenant (16 bytes), model (string), dim (u32)
-//   kind (u8), vector storage (u8, from version 2), pinned kind (u8, 255 = none),
+//   kind (u8), vector storage (u8, from version 2; 2 = SQ8 from version 3), pinned kind (u8, 255 = none),
 //   covered LSN (u64)
 //   slots, sealed rows, live count (u64 each)
 //   per slot: ids (16 bytes each), type codes (u16), live flags (u8)
@@ -28,8 +28,10 @@ namespace vecmirror {
 
 // Format versions: a build reads files of its version and older ones it knows.
 // 1: fp32 rows only. 2: a vector-storage byte (0 fp32, 1 fp16) follows the kind in the header;
-// a version 1 file reads as fp32.
-constexpr uint32_t kIndexFileVersion = 2;
+// a version 1 file reads as fp32. 3: the storage byte may also be 2 (SQ8), whose HNSW section
+// holds the per-dimension ranges before the codes (index/sealed_file.h); versions 1 and 2 read
+// as before (a storage byte of 2 in them is out of range).
+constexpr uint32_t kIndexFileVersion = 3;
 
 // Creates `path` (which must not exist), writes `image` and fsyncs it; `digest` gets the file's
 // size and CRC-32.

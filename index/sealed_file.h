@@ -3,8 +3,10 @@
 // reading arrays into place, never building. Flat: the rows. HNSW: the faiss::HNSW graph's
 // public arrays and parameters (levels, offsets, neighbors, assign_probas,
 // cum_nneighbor_per_level, entry point, max level, efConstruction, efSearch, the level
-// generator's state) and the rows of its FastFlatIP (fp32) or HalfFlatIP (fp16) storage as
-// stored, so the restored graph is the same graph and builds on with the engine's kernels. The
+// generator's state) and the rows of its FastFlatIP (fp32), HalfFlatIP (fp16) or Sq8FlatIP
+// (SQ8) storage as stored, so the restored graph is the same graph and builds on with the
+// engine's kernels; an SQ8 storage's per-dimension ranges (vmin, then vdiff: dim floats each,
+// as arrays) come just before its codes. The
 // storage kind is in the index file's header (index/index_file.h), not here. IVF: the centroids, each inverted list's ids and
 // codes, and the flat copy of the rows.
 //
@@ -28,12 +30,13 @@ namespace vecmirror {
 void WriteSealed(const SealedStructure& sealed, size_t dim, ChecksummedFileWriter& out);
 
 // Reads a structure of `kind` over `rows` rows of `dim` components, stored as `storage` says
-// (fp16 only for HNSW). Returns false once `in` failed.
+// (fp16 and SQ8 only for HNSW). Returns false once `in` failed.
 bool ReadSealed(ChecksummedFileReader& in, IndexKind kind, VectorStorage storage, size_t rows,
                 size_t dim, std::unique_ptr<SealedStructure>* sealed);
 
 // Checks the graph or lists of a structure read by ReadSealed: every neighbor, offset, level,
-// entry point and list id within bounds. Corruption naming what is not.
+// entry point and list id within bounds, and SQ8 ranges finite intervals. Corruption naming
+// what is not.
 Status CheckSealedGraph(const SealedStructure& sealed, size_t dim);
 
 // The HNSW graph's links per node on the upper levels (M), from its level sizes.

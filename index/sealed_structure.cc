@@ -7,6 +7,7 @@
 #include "index/fast_flat.h"
 #include "index/half_flat.h"
 #include "index/policy.h"
+#include "index/sq8_flat.h"
 
 namespace vecmirror {
 
@@ -38,6 +39,11 @@ void ShrinkGraph(faiss::HNSW& graph) {
 }  // namespace
 
 bool SealedStructure::RowEquals(size_t row, size_t dim, const float* vector) const {
+  if (codes != nullptr) {
+    std::vector<uint8_t> encoded(dim);
+    EncodeSq8(*sq8_ranges, vector, 1, dim, encoded.data());
+    return std::memcmp(codes + row * dim, encoded.data(), dim) == 0;
+  }
   if (halves == nullptr) return std::memcmp(vectors + row * dim, vector, dim * sizeof(float)) == 0;
   const uint16_t* stored = halves + row * dim;
   for (size_t i = 0; i < dim; ++i) {
@@ -49,17 +55,27 @@ bool SealedStructure::RowEquals(size_t row, size_t dim, const float* vector) con
 faiss::IndexFlatCodes* NewHnswStorage(VectorStorage storage, size_t dim) {
   const auto d = static_cast<faiss::Index::idx_t>(dim);
   if (storage == VectorStorage::kFp16) return new HalfFlatIP(d);
+  if (storage == VectorStorage::kSq8) return new Sq8FlatIP(d);
   return new FastFlatIP(d);
 }
 
 void PointAtHnswRows(SealedStructure& sealed) {
   const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*sealed.hnsw->storage);
-  if (sealed.storage == VectorStorage::kFp16) {
-    sealed.vectors = nullptr;
-    sealed.halves = reinterpret_cast<const uint16_t*>(storage.codes.data());
-  } else {
-    sealed.vectors = reinterpret_cast<const float*>(storage.codes.data());
-    sealed.halves = nullptr;
+  sealed.vectors = nullptr;
+  sealed.halves = nullptr;
+  sealed.codes = nullptr;
+  sealed.sq8_ranges = nullptr;
+  switch (sealed.storage) {
+    case VectorStorage::kFp32:
+      sealed.vectors = reinterpret_cast<const float*>(storage.codes.data());
+      break;
+    case VectorStorage::kFp16:
+      sealed.halves = reinterpret_cast<const uint16_t*>(storage.codes.data());
+      break;
+    case VectorStorage::kSq8:
+      sealed.codes = storage.codes.data();
+      sealed.sq8_ranges = &static_cast<const Sq8FlatIP&>(storage).ranges;
+      break;
   }
 }
 
@@ -78,6 +94,10 @@ std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const f
   auto& storage = static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage);
   storage.codes.reserve(sealed->rows * storage.code_size);
   storage.codes.assign(base_storage.codes.begin(), base_storage.codes.end());
+  if (base.storage == VectorStorage::kSq8) {
+    // The tail is encoded (clamped) in the base's ranges: the base's codes stay valid.
+    static_cast<Sq8FlatIP&>(storage).ranges = static_cast<const Sq8FlatIP&>(base_storage).ranges;
+  }
   storage.ntotal = base_storage.ntotal;
   sealed->hnsw->ntotal = base.hnsw->ntotal;
   AddToGraph(*sealed->hnsw, rows, n, progress);
@@ -103,7 +123,7 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
       break;
     case IndexKind::kHnsw: {
       // IndexHNSWFlat's layout (a flat storage under the graph), with a storage that builds
-      // with the engine's kernels, in fp32 or fp16.
+      // with the engine's kernels, in fp32, fp16 or SQ8 (ranges trained from all the rows).
       sealed->storage = options.storage;
       sealed->hnsw = std::make_unique<faiss::IndexHNSW>(NewHnswStorage(options.storage, dim),
                                                         options.hnsw_m);
@@ -113,6 +133,7 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
       sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
       // Room for every row up front: chunked adds would otherwise grow the storage by doubling.
       auto& storage = static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage);
+      if (options.storage == VectorStorage::kSq8) storage.train(n, vectors.data());
       storage.codes.reserve(rows * storage.code_size);
       AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
       ShrinkGraph(sealed->hnsw->hnsw);

@@ -23,15 +23,18 @@
 
 #include "index/index_options.h"
 #include "index/kernels.h"
+#include "index/sq8_codec.h"
 
 namespace vecmirror {
 
 // The immutable structure over slots [0, rows): built by Rebuild, then only read. Each row is
 // stored once where FAISS allows: HNSW's flat storage serves the exact scans too; IVF keeps a
 // flat copy beside its inverted lists, because its lists are ordered by centroid, not by slot.
-// An HNSW structure stores its rows as fp32 (a FastFlatIP, `vectors`) or fp16 (a HalfFlatIP,
-// `halves`), per `storage`; readers score and copy rows through Score, ScoreMany and CopyRow,
-// which work for either.
+// An HNSW structure stores its rows as fp32 (a FastFlatIP, `vectors`), fp16 (a HalfFlatIP,
+// `halves`) or SQ8 codes (an Sq8FlatIP, `codes` with its `sq8_ranges`), per `storage`; readers
+// score and copy rows through Score, ScoreMany and CopyRow, which work for any of them. Loops
+// that score many rows against one query prepare an Sq8Query once instead (exact_scan.cc,
+// hnsw_search.cc).
 struct SealedStructure {
   IndexKind kind = IndexKind::kFlat;
   VectorStorage storage = VectorStorage::kFp32;
@@ -44,31 +47,40 @@ struct SealedStructure {
   size_t ivf_default_nprobe = 0;
   const float* vectors = nullptr;    // fp32 storage: row i at vectors + i * dim
   const uint16_t* halves = nullptr;  // fp16 storage: row i at halves + i * dim
+  const uint8_t* codes = nullptr;    // SQ8 storage: row i's codes at codes + i * dim
+  const Sq8Ranges* sq8_ranges = nullptr;  // SQ8 storage: the ranges the codes are in
 
   bool HasAnn() const { return rows > 0 && (hnsw || ivf); }
 
-  // dot(query, row), the row as stored (an fp16 row widened exactly).
+  // dot(query, row), the row as stored (an fp16 row widened exactly, an SQ8 row decoded; the
+  // latter prepares the query, O(dim), on every call).
   float Score(const float* query, size_t row, size_t dim) const {
+    if (codes != nullptr) return Sq8Query(*sq8_ranges, query, dim).Score(codes + row * dim);
     return halves != nullptr ? DotProductF16(query, halves + row * dim, dim)
                              : DotProduct(query, vectors + row * dim, dim);
   }
   // out[i] = dot(query, row first + i) for i in [0, n).
   void ScoreMany(const float* query, size_t first, size_t n, size_t dim, float* out) const {
-    if (halves != nullptr) {
+    if (codes != nullptr) {
+      Sq8Query(*sq8_ranges, query, dim).ScoreMany(codes + first * dim, n, out);
+    } else if (halves != nullptr) {
       DotProductManyF16(query, halves + first * dim, n, dim, out);
     } else {
       DotProductMany(query, vectors + first * dim, n, dim, out);
     }
   }
-  // The row as floats (an fp16 row widened).
+  // The row as floats (an fp16 row widened, an SQ8 row decoded).
   void CopyRow(size_t row, size_t dim, float* out) const {
-    if (halves != nullptr) {
+    if (codes != nullptr) {
+      DecodeSq8(*sq8_ranges, codes + row * dim, 1, dim, out);
+    } else if (halves != nullptr) {
       HalvesToFloats(halves + row * dim, dim, out);
     } else {
       std::copy(vectors + row * dim, vectors + (row + 1) * dim, out);
     }
   }
-  // Whether the row as stored equals `vector` stored the same way (fp16: its rounding).
+  // Whether the row as stored equals `vector` stored the same way (fp16: its rounding; SQ8:
+  // its codes in this structure's ranges).
   bool RowEquals(size_t row, size_t dim, const float* vector) const;
 
   size_t MemoryBytes(size_t dim) const {
@@ -77,6 +89,9 @@ struct SealedStructure {
       const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*hnsw->storage);
       const faiss::HNSW& graph = hnsw->hnsw;
       bytes += storage.codes.capacity();
+      if (sq8_ranges != nullptr) {
+        bytes += (sq8_ranges->vmin.capacity() + sq8_ranges->vdiff.capacity()) * sizeof(float);
+      }
       bytes += graph.neighbors.capacity() * sizeof(graph.neighbors[0]);
       bytes += graph.offsets.capacity() * sizeof(graph.offsets[0]);
       bytes += graph.levels.capacity() * sizeof(graph.levels[0]);
@@ -90,14 +105,17 @@ struct SealedStructure {
   }
 };
 
-// An empty row storage for an HNSW graph: a FastFlatIP (fp32) or a HalfFlatIP (fp16).
+// An empty row storage for an HNSW graph: a FastFlatIP (fp32), a HalfFlatIP (fp16) or an
+// Sq8FlatIP (SQ8, its ranges still to be trained or read).
 faiss::IndexFlatCodes* NewHnswStorage(VectorStorage storage, size_t dim);
 
-// Points sealed.vectors or sealed.halves at the rows of its HNSW storage, per sealed.storage.
+// Points sealed.vectors, sealed.halves or sealed.codes and sealed.sq8_ranges at the rows of its
+// HNSW storage, per sealed.storage.
 void PointAtHnswRows(SealedStructure& sealed);
 
 // A sealed structure of `kind` over the `rows` rows of `vectors` (row-major, `dim` floats each),
-// which it takes over; an HNSW one stores them as options.storage says. May throw (FAISS reports errors as exceptions, allocation may fail).
+// which it takes over; an HNSW one stores them as options.storage says (SQ8: in ranges trained
+// from these rows). May throw (FAISS reports errors as exceptions, allocation may fail).
 // `progress(rows_done)` is called after each chunk of a long HNSW build.
 std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
                                              size_t rows, size_t dim, const IndexOptions& options,
@@ -105,7 +123,7 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
 
 // A copy of the sealed HNSW structure `base` with `n` more rows added: rows base.rows.. of the
 // result are `rows`. The graph and its storage are copied, then extended, so `base` stays
-// intact for the searches that read it meanwhile. May throw like BuildSealed.
+// intact for the searches that read it meanwhile. SQ8 rows are encoded in base's ranges. May throw like BuildSealed.
 std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const float* rows,
                                             size_t n, size_t dim,
                                             const std::function<void(size_t)>& progress);
