@@ -16,7 +16,7 @@
 // bytes). The peak RSS (VmHWM) covers the build's transient copies. No PostgreSQL and no
 // mirror: the mirror's own copy of each vector is not counted here.
 //
-// Run: vecmirror_memory_bench [--n 100000] [--dim 1536] [--vector-storage fp32|fp16] [--trim-at-end]
+// Run: vecmirror_memory_bench [--n 100000] [--dim 1536] [--vector-storage fp32|fp16|sq8] [--trim-at-end]
 //   --vector-storage  the HNSW rows' storage (IndexOptions::storage), as the server's flag
 //   --trim-at-end  calls malloc_trim(0) after the promotion and measures once more: what the
 //                  allocator held that it could have returned.
@@ -80,12 +80,13 @@ void Print(const char* phase, const Memory& m, const Memory& start, size_t n, si
   std::fflush(stdout);
 }
 
-int Run(size_t n, size_t dim, bool fp16, bool trim_at_end) {
+int Run(size_t n, size_t dim, VectorStorage storage, bool trim_at_end) {
   std::printf("vecmirror_memory_bench: %zu x %zu, %s rows, nproc %ld, CPU %s\n", n, dim,
-              fp16 ? "fp16" : "fp32", sysconf(_SC_NPROCESSORS_ONLN), bench::CpuModel().c_str());
+              VectorStorageName(storage), sysconf(_SC_NPROCESSORS_ONLN),
+              bench::CpuModel().c_str());
   // The server's defaults: HNSW above 5,000 rows, M 32, ef_construction 80.
   IndexOptions options;
-  if (fp16) options.storage = VectorStorage::kFp16;
+  options.storage = storage;
   Registry registry(options);
   const IndexKey key{testing::TestId(1'000'000'000), "bench", uint32_t(dim)};
   const Memory start = Measure(registry);
@@ -145,10 +146,13 @@ int main(int argc, char** argv) {
   CLI::App app{"vecmirror_memory_bench: memory per vector after a load and the HNSW promotion"};
   app.add_option("--n", n, "rows")->capture_default_str();
   app.add_option("--dim", dim, "dimensions")->capture_default_str();
-  app.add_option("--vector-storage", storage, "fp32 or fp16")
-      ->check(CLI::IsMember({"fp32", "fp16"}))
+  app.add_option("--vector-storage", storage, "fp32, fp16 or sq8")
+      ->check(CLI::IsMember({"fp32", "fp16", "sq8"}))
       ->capture_default_str();
   app.add_flag("--trim-at-end", trim_at_end, "malloc_trim(0) after the promotion, and measure again");
   CLI11_PARSE(app, argc, argv);
-  return vecmirror::Run(n, dim, storage == "fp16", trim_at_end);
+  const vecmirror::VectorStorage kind = storage == "fp16"  ? vecmirror::VectorStorage::kFp16
+                                        : storage == "sq8" ? vecmirror::VectorStorage::kSq8
+                                                           : vecmirror::VectorStorage::kFp32;
+  return vecmirror::Run(n, dim, kind, trim_at_end);
 }

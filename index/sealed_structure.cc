@@ -108,7 +108,8 @@ std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const f
 
 std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
                                              size_t rows, size_t dim, const IndexOptions& options,
-                                             const std::function<void(size_t)>& progress) {
+                                             const std::function<void(size_t)>& progress,
+                                             SealedSq8Prior prior) {
   auto sealed = std::make_unique<SealedStructure>();
   sealed->kind = kind;
   sealed->rows = rows;
@@ -133,7 +134,16 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
       sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
       // Room for every row up front: chunked adds would otherwise grow the storage by doubling.
       auto& storage = static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage);
-      if (options.storage == VectorStorage::kSq8) storage.train(n, vectors.data());
+      if (options.storage == VectorStorage::kSq8) {
+        auto& sq8 = static_cast<Sq8FlatIP&>(storage);
+        if (prior.ranges != nullptr && prior.ranges->vmin.size() == dim &&
+            prior.decoded_rows <= rows) {
+          sq8.ranges = WidenSq8Ranges(*prior.ranges, vectors.data() + prior.decoded_rows * dim,
+                                      rows - prior.decoded_rows, dim);
+        } else {
+          sq8.train(n, vectors.data());
+        }
+      }
       storage.codes.reserve(rows * storage.code_size);
       AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
       ShrinkGraph(sealed->hnsw->hnsw);

@@ -113,13 +113,22 @@ faiss::IndexFlatCodes* NewHnswStorage(VectorStorage storage, size_t dim);
 // HNSW storage, per sealed.storage.
 void PointAtHnswRows(SealedStructure& sealed);
 
+// Where an SQ8 build's ranges come from when some rows were decoded from an earlier SQ8
+// structure: its `ranges`, widened by rows [decoded_rows, rows) (WidenSq8Ranges). Default
+// (ranges null): trained from all the rows.
+struct SealedSq8Prior {
+  const Sq8Ranges* ranges = nullptr;
+  size_t decoded_rows = 0;
+};
+
 // A sealed structure of `kind` over the `rows` rows of `vectors` (row-major, `dim` floats each),
 // which it takes over; an HNSW one stores them as options.storage says (SQ8: in ranges trained
-// from these rows). May throw (FAISS reports errors as exceptions, allocation may fail).
+// from these rows, or `prior`'s widened). May throw (FAISS reports errors as exceptions, allocation may fail).
 // `progress(rows_done)` is called after each chunk of a long HNSW build.
 std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
                                              size_t rows, size_t dim, const IndexOptions& options,
-                                             const std::function<void(size_t)>& progress);
+                                             const std::function<void(size_t)>& progress,
+                                             SealedSq8Prior prior = {});
 
 // A copy of the sealed HNSW structure `base` with `n` more rows added: rows base.rows.. of the
 // result are `rows`. The graph and its storage are copied, then extended, so `base` stays

@@ -25,6 +25,20 @@ Sq8Ranges TrainSq8Ranges(const float* rows, size_t n, size_t dim) {
   return ranges;
 }
 
+Sq8Ranges WidenSq8Ranges(const Sq8Ranges& prior, const float* rows, size_t n, size_t dim) {
+  Sq8Ranges ranges = prior;
+  if (n == 0) return ranges;
+  const Sq8Ranges seen = TrainSq8Ranges(rows, n, dim);
+  for (size_t i = 0; i < dim; ++i) {
+    const float lo = prior.vmin[i], hi = prior.vmin[i] + prior.vdiff[i];
+    const float seen_hi = seen.vmin[i] + seen.vdiff[i];
+    if (seen.vmin[i] >= lo && seen_hi <= hi) continue;
+    ranges.vmin[i] = std::min(lo, seen.vmin[i]);
+    ranges.vdiff[i] = std::max(hi, seen_hi) - ranges.vmin[i];
+  }
+  return ranges;
+}
+
 std::string Sq8RangesProblem(const Sq8Ranges& ranges, size_t dim) {
   if (ranges.vmin.size() != dim || ranges.vdiff.size() != dim) {
     return "SQ8 ranges of " + std::to_string(ranges.vmin.size()) + " and " +

@@ -33,6 +33,13 @@ struct Sq8Ranges {
 // The ranges of `n` rows of `dim` floats (row-major). n = 0 gives vmin = vdiff = 0.
 Sq8Ranges TrainSq8Ranges(const float* rows, size_t n, size_t dim);
 
+// `prior` widened, per dimension, to hold the `n` rows' values too: a dimension the rows stay
+// within keeps its range exactly. Rows decoded from codes in `prior` re-encode to the same codes
+// in ranges that did not widen (each decoded value sits mid-step), so a rebuild from decoded rows
+// does not move them; training on decoded rows instead would shift every value by half a step
+// per rebuild (the decoded values span [vmin + step/2, vmax + step/2]).
+Sq8Ranges WidenSq8Ranges(const Sq8Ranges& prior, const float* rows, size_t n, size_t dim);
+
 // Empty if `ranges` can encode and decode `dim`-component rows: both arrays hold `dim` finite
 // values, no vdiff is negative and vmin + vdiff is finite. Otherwise what is wrong.
 std::string Sq8RangesProblem(const Sq8Ranges& ranges, size_t dim);
