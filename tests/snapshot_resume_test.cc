@@ -5,8 +5,9 @@
 //    and the result equals SQL exactly;
 //  - a SIGKILL resumes from the last scheduled snapshot; transactions after it are applied once;
 //  - the slot is confirmed only up to the newest snapshot, and the WAL it retains is reported;
-//  - a server with --vector-storage fp16 serves as SQL answers (to fp16 rounding), reports half
-//    the rows' bytes in ListIndexes, and resumes its fp16 graphs from a snapshot;
+//  - a server with --vector-storage fp16 or sq8 serves as SQL answers (to fp16 rounding, or to
+//    the SQ8 quantization step), reports a half or a quarter of the rows' bytes in ListIndexes,
+//    and resumes its fp16 or SQ8 graphs from a snapshot;
 //  - a flipped byte, a truncated file, a dropped slot, another database's snapshot and a slot
 //    confirmed past the snapshot each fall back to a fresh load, with the reason in the log.
 #include <gtest/gtest.h>
@@ -60,6 +61,9 @@ class SnapshotResumeTest : public ::testing::Test {
     return {"--snapshot-dir", dir_, "--ann-min-rows", "200", "--snapshot-interval-seconds",
             "3600", "--snapshot-every-changes", std::to_string(every_changes)};
   }
+
+  void ExpectStorageServesAsSqlAndResumes(const std::string& storage, double tolerance,
+                                          double bytes_per_component);
 
   void Start(int every_changes = 0) {
     const Status s = mirror_.StartServer(Flags(every_changes));
@@ -260,20 +264,22 @@ TEST_F(SnapshotResumeTest, SlotConfirmedPastTheSnapshotFallsBackToAFreshLoad) {
   ExpectFreshLoadBecause("the WAL in between is gone");
 }
 
-// The fp16 storage option end to end: HNSW graphs over fp16 rows answer exact searches as SQL
-// does, with similarities within 1e-3 (fp16 rounding) instead of 1e-5; ListIndexes reports about
-// half the fp32 bytes per vector; a graceful stop's snapshot holds the fp16 graphs and the next
-// start resumes from it and still answers as SQL.
-TEST_F(SnapshotResumeTest, Fp16StorageServesAsSqlAndResumesFromItsSnapshot) {
+// A compact storage option end to end: HNSW graphs over `storage` rows answer exact searches as
+// SQL does, with similarities within `tolerance` instead of 1e-5; ListIndexes reports about
+// `bytes_per_component` bytes per component per vector; a graceful stop's snapshot holds the
+// graphs in that storage and the next start resumes from it and still answers as SQL.
+void SnapshotResumeTest::ExpectStorageServesAsSqlAndResumes(const std::string& storage,
+                                                            double tolerance,
+                                                            double bytes_per_component) {
   std::vector<std::string> flags = Flags();
-  flags.insert(flags.end(), {"--vector-storage", "fp16"});
+  flags.insert(flags.end(), {"--vector-storage", storage});
   ASSERT_TRUE(mirror_.StartServer(flags).ok());
   ASSERT_TRUE(WaitSnapshots(1));
-  MirrorCheckOptions fp16;
-  fp16.similarity_tolerance = 1e-3;
-  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, fp16);
-  // Once every index of 200 rows or more has been promoted to HNSW, with no tail yet:
-  // fp16 rows are 2 bytes a component; the graph, ids and id map add a few hundred bytes.
+  MirrorCheckOptions compact;
+  compact.similarity_tolerance = tolerance;
+  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, compact);
+  // Once every index of 200 rows or more has been promoted to HNSW, with no tail yet: the rows
+  // take bytes_per_component a component; the graph, ids and id map add a few hundred bytes.
   const auto deadline = Clock::now() + seconds(60);
   v1::ListIndexesResponse indexes;
   for (bool promoted = false; !promoted && Clock::now() < deadline;) {
@@ -294,18 +300,33 @@ TEST_F(SnapshotResumeTest, Fp16StorageServesAsSqlAndResumesFromItsSnapshot) {
   for (const auto& index : indexes.indexes()) {
     if (index.kind() != v1::INDEX_KIND_HNSW) continue;
     ++hnsw;
-    EXPECT_GE(index.bytes_per_vector(), 2.0 * index.dimension()) << index.model();
-    EXPECT_LT(index.bytes_per_vector(), 2.0 * index.dimension() + 1200) << index.model();
+    EXPECT_GE(index.bytes_per_vector(), bytes_per_component * index.dimension()) << index.model();
+    EXPECT_LT(index.bytes_per_vector(), bytes_per_component * index.dimension() + 1200)
+        << index.model();
   }
   ASSERT_GT(hnsw, 0u) << "HNSW graphs from 200 rows";
   Write(40, 6);
-  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, fp16);
+  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, compact);
   mirror_.StopServer(SIGTERM);
 
   Write(30, 7);
   ASSERT_TRUE(mirror_.StartServer(flags).ok());
   ExpectResumed();
-  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, fp16);
+  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, compact);
+}
+
+// fp16 rounding moves a unit vector's components by at most 2^-11 relative: 1e-3 covers it.
+TEST_F(SnapshotResumeTest, Fp16StorageServesAsSqlAndResumesFromItsSnapshot) {
+  ExpectStorageServesAsSqlAndResumes("fp16", 1e-3, 2.0);
+}
+
+// SQ8 moves each component by at most half a quantization step, vdiff_i / 510, so a similarity
+// moves by at most |q . e| <= |e| <= sqrt(sum_i (vdiff_i / 510)^2) (Cauchy-Schwarz, q a unit
+// vector). The generated unit vectors' components stay within about +-4 / sqrt(dim) (4 sigma of
+// a normal per component, normalized), so vdiff_i <= 8 / sqrt(dim) and the bound is 8 / 510,
+// whatever the dimension: 0.016.
+TEST_F(SnapshotResumeTest, Sq8StorageServesAsSqlAndResumesFromItsSnapshot) {
+  ExpectStorageServesAsSqlAndResumes("sq8", 8.0 / 510.0, 1.0);
 }
 
 }  // namespace
