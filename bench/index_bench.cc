@@ -25,11 +25,12 @@
 //   ef         hnsw_ef_search: unfiltered HNSW at --n/--dim for ef_search 16 to 512.
 //                EfSweep/ef<ef>
 //   latency    the recall-latency curve of unfiltered HNSW at --n/--dim: every query timed on
-//              its own, 5 passes over the queries, for ef_search 16 to 128.
+//              its own, 5 passes over the queries, for ef_search 16 to 256.
 //                Latency/ef<ef>   counters p50_us, p90_us, p99_us (wall time per query),
 //                                 cpu_p50_us (the thread's CPU time), recall@10
-//              With --storage=fp32,fp16 each ef runs on both storages (IndexOptions::storage),
-//              the fp16 ones named Latency/fp16/ef<ef>; recall is against the fp32 truth.
+//              With --storage=fp32,fp16,sq8 each ef runs on each storage named
+//              (IndexOptions::storage), the fp16 and sq8 ones named Latency/fp16/ef<ef> and
+//              Latency/sq8/ef<ef>; recall is against the fp32 truth.
 //              With --build-storage=fp16 every HNSW graph is built on fp16 rows and then
 //              stored as its storage says (IndexOptions::hnsw_build_storage).
 //   promotion  ann_min_rows: flat (exact) against HNSW for 1536-d at 2k to 50k rows, 384-d at
@@ -610,10 +611,11 @@ double ThreadCpuSeconds() {
 }
 
 void RegisterLatencyOf(VectorStorage storage) {
-  for (int ef : {16, 24, 32, 48, 64, 96, 128}) {
-    const std::string name = std::string("Latency/") +
-                             (storage == VectorStorage::kFp16 ? "fp16/" : "") + "ef" +
-                             std::to_string(ef);
+  for (int ef : {16, 24, 32, 48, 64, 96, 128, 192, 256}) {
+    const std::string name =
+        std::string("Latency/") +
+        (storage == VectorStorage::kFp32 ? "" : std::string(VectorStorageName(storage)) + "/") +
+        "ef" + std::to_string(ef);
     benchmark::RegisterBenchmark(name.c_str(), [ef, storage](benchmark::State& s) {
       const Corpus& c = GetCorpus();
       const EntityIndex& index = GetEngine(IndexKind::kHnsw, storage);
@@ -652,6 +654,7 @@ void RegisterLatencyOf(VectorStorage storage) {
 void RegisterLatency() {
   if (g_config.storages.count("fp32")) RegisterLatencyOf(VectorStorage::kFp32);
   if (g_config.storages.count("fp16")) RegisterLatencyOf(VectorStorage::kFp16);
+  if (g_config.storages.count("sq8")) RegisterLatencyOf(VectorStorage::kSq8);
 }
 
 void RegisterPromotion() {

@@ -17,7 +17,7 @@
 // mirror: the mirror's own copy of each vector is not counted here.
 //
 // Run: vecmirror_memory_bench [--n 100000] [--dim 1536] [--kind hnsw|ivf]
-//          [--vector-storage fp32|fp16] [--trim-at-end]
+//          [--vector-storage fp32|fp16|sq8] [--trim-at-end]
 //   --kind            the ANN kind of the promotion (IndexOptions::ann_kind), as --ann-kind
 //   --vector-storage  the HNSW rows' storage (IndexOptions::storage), as the server's flag
 //   --trim-at-end  calls malloc_trim(0) after the promotion and measures once more: what the
@@ -82,14 +82,14 @@ void Print(const char* phase, const Memory& m, const Memory& start, size_t n, si
   std::fflush(stdout);
 }
 
-int Run(size_t n, size_t dim, IndexKind kind, bool fp16, bool trim_at_end) {
+int Run(size_t n, size_t dim, IndexKind kind, VectorStorage storage, bool trim_at_end) {
   std::printf("vecmirror_memory_bench: %zu x %zu, %s, %s rows, nproc %ld, CPU %s\n", n, dim,
-              IndexKindName(kind), fp16 ? "fp16" : "fp32", sysconf(_SC_NPROCESSORS_ONLN),
+              IndexKindName(kind), VectorStorageName(storage), sysconf(_SC_NPROCESSORS_ONLN),
               bench::CpuModel().c_str());
   // The server's defaults: HNSW above 5,000 rows, M 32, ef_construction 80.
   IndexOptions options;
   options.ann_kind = kind;
-  if (fp16) options.storage = VectorStorage::kFp16;
+  options.storage = storage;
   Registry registry(options);
   const IndexKey key{testing::TestId(1'000'000'000), "bench", uint32_t(dim)};
   const Memory start = Measure(registry);
@@ -154,12 +154,15 @@ int main(int argc, char** argv) {
   app.add_option("--kind", kind, "ANN kind of the promotion: hnsw or ivf")
       ->check(CLI::IsMember({"hnsw", "ivf"}))
       ->capture_default_str();
-  app.add_option("--vector-storage", storage, "fp32 or fp16")
-      ->check(CLI::IsMember({"fp32", "fp16"}))
+  app.add_option("--vector-storage", storage, "fp32, fp16 or sq8")
+      ->check(CLI::IsMember({"fp32", "fp16", "sq8"}))
       ->capture_default_str();
   app.add_flag("--trim-at-end", trim_at_end, "malloc_trim(0) after the promotion, and measure again");
   CLI11_PARSE(app, argc, argv);
   const vecmirror::IndexKind ann_kind =
       kind == "ivf" ? vecmirror::IndexKind::kIvf : vecmirror::IndexKind::kHnsw;
-  return vecmirror::Run(n, dim, ann_kind, storage == "fp16", trim_at_end);
+  const vecmirror::VectorStorage rows = storage == "fp16"  ? vecmirror::VectorStorage::kFp16
+                                        : storage == "sq8" ? vecmirror::VectorStorage::kSq8
+                                                           : vecmirror::VectorStorage::kFp32;
+  return vecmirror::Run(n, dim, ann_kind, rows, trim_at_end);
 }

@@ -155,7 +155,10 @@ std::optional<std::vector<Hit>> EntityIndex::Impl::SearchAnn(const AllowList& al
   if (sealed.hnsw) {
     // The graph search scores with the exact kernel already.
     const std::vector<GraphHit> hits =
-        sealed.halves != nullptr
+        sealed.codes != nullptr
+            ? SearchHnswGraph(sealed.hnsw->hnsw, sealed.codes, *sealed.sq8_ranges, dim, query,
+                              plan.k, plan.ef_search, allow)
+        : sealed.halves != nullptr
             ? SearchHnswGraph(sealed.hnsw->hnsw, sealed.halves, dim, query, plan.k,
                               plan.ef_search, allow)
             : SearchHnswGraph(sealed.hnsw->hnsw, sealed.vectors, dim, query, plan.k,

@@ -1,6 +1,7 @@
 #include "index/exact_scan.h"
 
 #include "index/kernels.h"
+#include "index/sq8_codec.h"
 
 namespace vecmirror {
 
@@ -27,7 +28,14 @@ size_t ScanExact(const SlotState& state, const AllowList& allow, const float* qu
   if (begin < sealed_rows) {
     const size_t stop = std::min(end, sealed_rows);
     const SealedStructure& sealed = *state.sealed;
-    if (sealed.halves != nullptr) {
+    if (sealed.codes != nullptr) {
+      // The query is scaled once for the whole run; each row is one float x uint8 product.
+      const Sq8Query prepared(*sealed.sq8_ranges, query, state.dim);
+      const uint8_t* rows = sealed.codes + begin * state.dim;
+      scan_run(begin, stop - begin, [&](size_t i, size_t n, float* out) {
+        prepared.ScoreMany(rows + i * state.dim, n, out);
+      });
+    } else if (sealed.halves != nullptr) {
       const uint16_t* rows = sealed.halves + begin * state.dim;
       scan_run(begin, stop - begin, [&](size_t i, size_t n, float* out) {
         DotProductManyF16(query, rows + i * state.dim, n, state.dim, out);

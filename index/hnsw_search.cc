@@ -6,6 +6,7 @@
 #include <queue>
 
 #include "index/kernels.h"
+#include "index/sq8_codec.h"
 
 namespace vecmirror {
 namespace {
@@ -125,6 +126,16 @@ std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint16_t* 
                                       const RowFilter& filter) {
   return SearchGraph(graph, k, ef, filter,
                      [&](size_t row) { return DotProductF16(query, halves + row * dim, dim); });
+}
+
+std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint8_t* codes,
+                                      const Sq8Ranges& ranges, size_t dim, const float* query,
+                                      size_t k, int ef, const RowFilter& filter) {
+  // The prepared query's buffer is kept per thread, so a search allocates nothing once warm.
+  thread_local Sq8Query prepared;
+  prepared.Prepare(ranges, query, dim);
+  return SearchGraph(graph, k, ef, filter,
+                     [&](size_t row) { return prepared.Score(codes + row * dim); });
 }
 
 }  // namespace vecmirror

@@ -29,6 +29,8 @@ struct HNSW;
 
 namespace vecmirror {
 
+struct Sq8Ranges;
+
 // Which rows a search may return.
 class RowFilter {
  public:
@@ -52,5 +54,11 @@ std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vec
 std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint16_t* halves, size_t dim,
                                       const float* query, size_t k, int ef,
                                       const RowFilter& filter);
+
+// The same over SQ8 codes (an Sq8FlatIP storage): row r's codes at codes + r * dim, in
+// `ranges`; the query is prepared once (Sq8Query) and each row costs one DotProductU8.
+std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint8_t* codes,
+                                      const Sq8Ranges& ranges, size_t dim, const float* query,
+                                      size_t k, int ef, const RowFilter& filter);
 
 }  // namespace vecmirror

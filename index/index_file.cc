@@ -18,11 +18,19 @@ constexpr uint32_t kMaxDim = 1 << 16;
 
 bool KnownKind(uint8_t kind) { return kind <= static_cast<uint8_t>(IndexKind::kIvf); }
 
-// fp16 rows are an HNSW storage only (index/index_options.h).
-bool KnownStorage(uint8_t storage, uint8_t kind) {
-  return storage == static_cast<uint8_t>(VectorStorage::kFp32) ||
-         (storage == static_cast<uint8_t>(VectorStorage::kFp16) &&
-          kind == static_cast<uint8_t>(IndexKind::kHnsw));
+// fp16 and SQ8 rows are HNSW storages only (index/index_options.h); SQ8 came with version 3.
+bool KnownStorage(uint8_t storage, uint8_t kind, uint32_t version) {
+  const bool hnsw = kind == static_cast<uint8_t>(IndexKind::kHnsw);
+  switch (storage) {
+    case static_cast<uint8_t>(VectorStorage::kFp32):
+      return true;
+    case static_cast<uint8_t>(VectorStorage::kFp16):
+      return hnsw;
+    case static_cast<uint8_t>(VectorStorage::kSq8):
+      return hnsw && version >= 3;
+    default:
+      return false;
+  }
 }
 
 // The per-slot tables of `image` follow a structure that renumbered its sealed slots: its slot i
@@ -94,7 +102,7 @@ Status ReadIndexFile(const std::string& path, const FileDigest& expected, size_t
   in.Get(&live_count);
   if (!in.failed()) {
     if (img.key.dim == 0 || img.key.dim > kMaxDim || !KnownKind(kind) ||
-        !KnownStorage(storage, kind) ||
+        !KnownStorage(storage, kind, version) ||
         (pin != kNoPin && !KnownKind(pin)) || sealed_rows > slots || live_count > slots ||
         slots > std::numeric_limits<uint32_t>::max()) {
       in.Fail("header out of range");

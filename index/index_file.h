@@ -3,7 +3,7 @@
 // Layout (little-endian, arrays with a 64-bit count in front, index/checksummed_file.h):
 //   "VMINDEX\n", format version (u32)
 //   key: tenant (16 bytes), model (string), dim (u32)
-//   kind (u8), vector storage (u8, from version 2), pinned kind (u8, 255 = none),
+//   kind (u8), vector storage (u8, from version 2; 2 = SQ8 from version 3), pinned kind (u8, 255 = none),
 //   covered LSN (u64)
 //   slots, sealed rows, live count (u64 each)
 //   per slot: ids (16 bytes each), type codes (u16), live flags (u8)
@@ -30,7 +30,9 @@ namespace vecmirror {
 // 1: fp32 rows only. 2: a vector-storage byte (0 fp32, 1 fp16) follows the kind in the header;
 // a version 1 file reads as fp32. 3: an IVF structure holds its rows once, list by list, with the
 // lists' slot offsets (index/sealed_file.h); an older IVF file's rows, in its lists and again by
-// slot, read into that layout with the sealed slots renumbered list by list.
+// slot, read into that layout with the sealed slots renumbered list by list. Also from 3, the
+// storage byte may be 2 (SQ8), whose HNSW section holds the per-dimension ranges before the
+// codes; in versions 1 and 2 a storage byte of 2 is out of range.
 constexpr uint32_t kIndexFileVersion = 3;
 
 // Creates `path` (which must not exist), writes `image` and fsyncs it; `digest` gets the file's

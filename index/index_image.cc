@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "index/slot_state.h"
+#include "index/sq8_flat.h"
 
 namespace vecmirror {
 
@@ -19,12 +20,24 @@ Status CheckSealed(const SealedStructure& sealed, IndexKind kind, size_t dim) {
   const size_t rows = sealed.rows;
   const size_t floats = rows * dim;
   if (rows == 0) return Status::Ok();
-  if ((sealed.vectors == nullptr) == (sealed.halves == nullptr)) {
+  if (int(sealed.vectors != nullptr) + int(sealed.halves != nullptr) +
+          int(sealed.codes != nullptr) != 1) {
     return Incoherent("sealed rows without vectors, or in two storages");
   }
   if (sealed.halves != nullptr &&
       (sealed.storage != VectorStorage::kFp16 || kind != IndexKind::kHnsw)) {
     return Incoherent("fp16 rows outside an fp16 HNSW structure");
+  }
+  if ((sealed.codes != nullptr) != (sealed.sq8_ranges != nullptr)) {
+    return Incoherent("SQ8 codes without their ranges, or ranges without codes");
+  }
+  if (sealed.codes != nullptr) {
+    if (sealed.storage != VectorStorage::kSq8 || kind != IndexKind::kHnsw) {
+      return Incoherent("SQ8 codes outside an SQ8 HNSW structure");
+    }
+    if (std::string problem = Sq8RangesProblem(*sealed.sq8_ranges, dim); !problem.empty()) {
+      return Incoherent(problem);
+    }
   }
   switch (kind) {
     case IndexKind::kFlat:
@@ -35,14 +48,21 @@ Status CheckSealed(const SealedStructure& sealed, IndexKind kind, size_t dim) {
     case IndexKind::kHnsw: {
       if (!sealed.hnsw || sealed.hnsw->storage == nullptr) return Incoherent("HNSW without a graph");
       const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*sealed.hnsw->storage);
-      const void* rows_at = sealed.halves != nullptr ? static_cast<const void*>(sealed.halves)
-                                                     : static_cast<const void*>(sealed.vectors);
+      const void* rows_at = sealed.codes != nullptr    ? static_cast<const void*>(sealed.codes)
+                            : sealed.halves != nullptr ? static_cast<const void*>(sealed.halves)
+                                                       : static_cast<const void*>(sealed.vectors);
       if (size_t(sealed.hnsw->d) != dim || size_t(storage.d) != dim ||
           size_t(sealed.hnsw->ntotal) != rows || size_t(storage.ntotal) != rows ||
           storage.code_size != dim * BytesPerComponent(sealed.storage) ||
           storage.codes.size() != rows * storage.code_size ||
           sealed.hnsw->hnsw.levels.size() != rows || rows_at != storage.codes.data()) {
         return Incoherent("HNSW graph or storage does not match the sealed rows");
+      }
+      if (sealed.codes != nullptr) {
+        const auto* sq8 = dynamic_cast<const Sq8FlatIP*>(&storage);
+        if (sq8 == nullptr || &sq8->ranges != sealed.sq8_ranges) {
+          return Incoherent("SQ8 ranges are not those of the HNSW storage");
+        }
       }
       break;
     }

@@ -15,7 +15,15 @@ const char* IndexKindName(IndexKind kind) {
 }
 
 const char* VectorStorageName(VectorStorage storage) {
-  return storage == VectorStorage::kFp16 ? "fp16" : "fp32";
+  switch (storage) {
+    case VectorStorage::kFp32:
+      return "fp32";
+    case VectorStorage::kFp16:
+      return "fp16";
+    case VectorStorage::kSq8:
+      return "sq8";
+  }
+  return "unknown";
 }
 
 VectorStorage StorageOf(const IndexOptions& options, const std::string& model) {
@@ -24,7 +32,15 @@ VectorStorage StorageOf(const IndexOptions& options, const std::string& model) {
 }
 
 size_t BytesPerComponent(VectorStorage storage) {
-  return storage == VectorStorage::kFp16 ? 2 : 4;
+  switch (storage) {
+    case VectorStorage::kFp32:
+      return 4;
+    case VectorStorage::kFp16:
+      return 2;
+    case VectorStorage::kSq8:
+      return 1;
+  }
+  return 4;
 }
 
 }  // namespace vecmirror

@@ -25,10 +25,16 @@ const char* IndexKindName(IndexKind kind);
 // given. fp16: IEEE half, 2 bytes per component, rounded to nearest even when a row is sealed;
 // the graph is built and walked on the half rows, exact scans score them against the float
 // query, and a vector read back (EntityIndex::VectorOf, ForEachLive) is the half-rounded one,
-// widened. Rows in the tail stay fp32 until they are sealed. Flat and IVF structures keep fp32.
-enum class VectorStorage : uint8_t { kFp32 = 0, kFp16 = 1 };
+// widened. sq8: 8-bit scalar quantization, 1 byte per component (index/sq8_codec.h), in
+// per-dimension ranges (min and max) trained from the rows when the structure is built; a tail
+// absorbed later is encoded in the same ranges, clamped. The graph is built and walked on the
+// codes and exact scans score them (asymmetric: float query against codes); a vector read back
+// is the decoded one, within half a quantization step (range / 510) of the stored value per
+// component. There is no second, higher-precision copy to re-rank from. Rows in the tail stay
+// fp32 until they are sealed. Flat and IVF structures keep fp32.
+enum class VectorStorage : uint8_t { kFp32 = 0, kFp16 = 1, kSq8 = 2 };
 const char* VectorStorageName(VectorStorage storage);
-// Bytes per stored component: 4 or 2.
+// Bytes per stored component: 4, 2 or 1.
 size_t BytesPerComponent(VectorStorage storage);
 
 struct IndexOptions {
@@ -49,8 +55,9 @@ struct IndexOptions {
   // Default: 64; raised for selective filters. At 100,000 x 1536-d: recall@10 0.98 for 1.0 ms
   // of CPU; 32 gives 0.975 for 0.7x the time, 128 gives 0.994 for 1.4x.
   int hnsw_ef_search = 64;
-  // The storage of an HNSW structure's rows. Default: fp32. fp16 halves the rows' memory; see
-  // VectorStorage and bench/RESULTS.md ("fp16 vector storage") for its memory and recall.
+  // The storage of an HNSW structure's rows. Default: fp32. fp16 halves the rows' memory, sq8
+  // quarters it; see VectorStorage and bench/RESULTS.md ("fp16 vector storage", "SQ8 vector
+  // storage") for their memory, recall and latency.
   VectorStorage storage = VectorStorage::kFp32;
   // Per-model overrides of `storage`, by model name: one server can keep a large model's
   // vectors compact and another's exact. Default: none.

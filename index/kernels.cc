@@ -154,6 +154,75 @@ __attribute__((target("avx512f"))) float DotF16Avx512(const float* q, const uint
   return HorizontalSum512(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
 }
 
+float DotU8Scalar(const float* w, const uint8_t* c, size_t dim) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= dim; i += 4) {
+    s0 += w[i] * float(c[i]);
+    s1 += w[i + 1] * float(c[i + 1]);
+    s2 += w[i + 2] * float(c[i + 2]);
+    s3 += w[i + 3] * float(c[i + 3]);
+  }
+  for (; i < dim; ++i) s0 += w[i] * float(c[i]);
+  return (s0 + s1) + (s2 + s3);
+}
+
+// Eight codes zero-extended to 32-bit integers, then converted to float (exact below 2^24).
+__attribute__((target("avx2,fma"))) __m256 LoadCodes8(const uint8_t* c) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(c))));
+}
+
+__attribute__((target("avx2,fma"))) float DotU8Avx2(const float* w, const uint8_t* c, size_t dim) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), LoadCodes8(c + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), LoadCodes8(c + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), LoadCodes8(c + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), LoadCodes8(c + i + 24), acc3);
+  }
+  for (; i + 8 <= dim; i += 8) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), LoadCodes8(c + i), acc0);
+  }
+  float sum = HorizontalSum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < dim; ++i) sum += w[i] * float(c[i]);
+  return sum;
+}
+
+// The zero-masked forms with a full mask, for the reason LoadHalves16 gives.
+__attribute__((target("avx512f"))) __m512 LoadCodes16(const uint8_t* c) {
+  return _mm512_maskz_cvtepi32_ps(
+      0xffff,
+      _mm512_maskz_cvtepu8_epi32(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(c))));
+}
+
+__attribute__((target("avx512f"))) float DotU8Avx512(const float* w, const uint8_t* c,
+                                                     size_t dim) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= dim; i += 64) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), LoadCodes16(c + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), LoadCodes16(c + i + 16), acc1);
+    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 32), LoadCodes16(c + i + 32), acc2);
+    acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 48), LoadCodes16(c + i + 48), acc3);
+  }
+  for (; i + 16 <= dim; i += 16) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), LoadCodes16(c + i), acc0);
+  }
+  if (i < dim) {
+    // A masked byte load needs AVX-512BW; as in DotF16Avx512 the tail goes through a zeroed
+    // buffer, with the weights' tail masked, so neither is read past its end.
+    alignas(16) uint8_t tail[16] = {};
+    std::memcpy(tail, c + i, dim - i);
+    const __mmask16 mask = static_cast<__mmask16>((1u << (dim - i)) - 1);
+    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, w + i), LoadCodes16(tail), acc1);
+  }
+  return HorizontalSum512(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
 template <float (*Dot)(const float*, const float*, size_t)>
 void DotMany(const float* query, const float* base, size_t n, size_t dim, float* out) {
   for (size_t i = 0; i < n; ++i) out[i] = Dot(query, base + i * dim, dim);
@@ -164,12 +233,20 @@ void DotManyF16(const float* query, const uint16_t* base, size_t n, size_t dim, 
   for (size_t i = 0; i < n; ++i) out[i] = Dot(query, base + i * dim, dim);
 }
 
-constexpr KernelVariant kScalar{"scalar", DotScalar, DotMany<DotScalar>, DotF16Scalar,
-                                DotManyF16<DotF16Scalar>};
-constexpr KernelVariant kAvx2{"avx2", DotAvx2, DotMany<DotAvx2>, DotF16Avx2,
-                              DotManyF16<DotF16Avx2>};
-constexpr KernelVariant kAvx512{"avx512", DotAvx512, DotMany<DotAvx512>, DotF16Avx512,
-                                DotManyF16<DotF16Avx512>};
+template <float (*Dot)(const float*, const uint8_t*, size_t)>
+void DotManyU8(const float* weights, const uint8_t* base, size_t n, size_t dim, float* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = Dot(weights, base + i * dim, dim);
+}
+
+constexpr KernelVariant kScalar{"scalar",     DotScalar,   DotMany<DotScalar>,
+                                DotF16Scalar, DotManyF16<DotF16Scalar>,
+                                DotU8Scalar,  DotManyU8<DotU8Scalar>};
+constexpr KernelVariant kAvx2{"avx2",     DotAvx2,   DotMany<DotAvx2>,
+                              DotF16Avx2, DotManyF16<DotF16Avx2>,
+                              DotU8Avx2,  DotManyU8<DotU8Avx2>};
+constexpr KernelVariant kAvx512{"avx512",     DotAvx512,   DotMany<DotAvx512>,
+                                DotF16Avx512, DotManyF16<DotF16Avx512>,
+                                DotU8Avx512,  DotManyU8<DotU8Avx512>};
 
 bool CpuHasAvx512() { return __builtin_cpu_supports("avx512f"); }
 // F16C came with AVX2 on every x86-64 CPU that has both (Haswell, Excavator on), but is checked.
@@ -208,6 +285,15 @@ float DotProductF16(const float* query, const uint16_t* row, size_t dim) {
 void DotProductManyF16(const float* query, const uint16_t* base, size_t n, size_t dim,
                        float* out) {
   ActiveVariant().dot_many_f16(query, base, n, dim, out);
+}
+
+float DotProductU8(const float* weights, const uint8_t* codes, size_t dim) {
+  return ActiveVariant().dot_u8(weights, codes, dim);
+}
+
+void DotProductManyU8(const float* weights, const uint8_t* base, size_t n, size_t dim,
+                      float* out) {
+  ActiveVariant().dot_many_u8(weights, base, n, dim, out);
 }
 
 const char* KernelVariantName() { return ActiveVariant().name; }

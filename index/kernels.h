@@ -1,5 +1,6 @@
-// Distance kernels: dot products over float vectors and over IEEE half (fp16) rows scored
-// against a float query, with SIMD variants (AVX-512, AVX2+FMA+F16C, scalar) chosen once, at first use, from the CPU the process runs on. The distribution's
+// Distance kernels: dot products over float vectors, over IEEE half (fp16) rows scored
+// against a float query, and over 8-bit codes (the SQ8 storage, index/sq8_codec.h) weighted by
+// a float vector, with SIMD variants (AVX-512, AVX2+FMA+F16C, scalar) chosen once, at first use, from the CPU the process runs on. The distribution's
 // FAISS is built for generic x86-64; these kernels serve the exact scans and the re-scoring of
 // approximate hits.
 //
@@ -24,6 +25,11 @@ void DotProductMany(const float* query, const float* base, size_t n, size_t dim,
 float DotProductF16(const float* query, const uint16_t* row, size_t dim);
 void DotProductManyF16(const float* query, const uint16_t* base, size_t n, size_t dim, float* out);
 
+// sum over i of weights[i] * codes[i], each code widened to float exactly: the inner loop of
+// SQ8 scoring (index/sq8_codec.h), where `weights` is the query scaled once per query.
+float DotProductU8(const float* weights, const uint8_t* codes, size_t dim);
+void DotProductManyU8(const float* weights, const uint8_t* base, size_t n, size_t dim, float* out);
+
 // IEEE binary16 <-> float. FloatToHalf rounds to nearest even (overflow to Inf, NaN stays NaN);
 // HalfToFloat is exact. The array forms use F16C where the CPU has it (same results).
 uint16_t FloatToHalf(float f);
@@ -46,6 +52,8 @@ struct KernelVariant {
   void (*dot_many)(const float* query, const float* base, size_t n, size_t dim, float* out);
   float (*dot_f16)(const float* query, const uint16_t* row, size_t dim);
   void (*dot_many_f16)(const float* query, const uint16_t* base, size_t n, size_t dim, float* out);
+  float (*dot_u8)(const float* weights, const uint8_t* codes, size_t dim);
+  void (*dot_many_u8)(const float* weights, const uint8_t* base, size_t n, size_t dim, float* out);
 };
 
 // Every variant this CPU can run, fastest first; the first is the one in use.

@@ -8,6 +8,7 @@
 
 #include "index/fast_flat.h"
 #include "index/half_flat.h"
+#include "index/sq8_flat.h"
 
 namespace vecmirror {
 
@@ -22,7 +23,8 @@ constexpr uint64_t kMaxRngStateBytes = 1 << 16;
 
 Status Corrupt(const std::string& what) { return Status::Corruption(what); }
 
-void WriteHnsw(const faiss::IndexHNSW& index, size_t rows, size_t dim, ChecksummedFileWriter& out) {
+void WriteHnsw(const faiss::IndexHNSW& index, VectorStorage storage_kind, size_t rows, size_t dim,
+               ChecksummedFileWriter& out) {
   const faiss::HNSW& g = index.hnsw;
   out.Put<int32_t>(g.entry_point);
   out.Put<int32_t>(g.max_level);
@@ -40,7 +42,12 @@ void WriteHnsw(const faiss::IndexHNSW& index, size_t rows, size_t dim, Checksumm
   out.PutArray(g.offsets);
   out.PutArray(g.neighbors);
   const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*index.storage);
-  out.PutArray(storage.codes);  // rows x dim floats or halves, as the storage holds them
+  if (storage_kind == VectorStorage::kSq8) {
+    const Sq8Ranges& ranges = static_cast<const Sq8FlatIP&>(storage).ranges;
+    out.PutArray(ranges.vmin);
+    out.PutArray(ranges.vdiff);
+  }
+  out.PutArray(storage.codes);  // rows x dim floats, halves or codes, as the storage holds them
 }
 
 bool ReadHnsw(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructure& sealed) {
@@ -65,7 +72,15 @@ bool ReadHnsw(ChecksummedFileReader& in, size_t rows, size_t dim, SealedStructur
   in.GetArray(&g.offsets, rows + 1);
   in.GetArray(&g.neighbors, std::numeric_limits<uint64_t>::max());
   auto& storage = static_cast<faiss::IndexFlatCodes&>(*index->storage);
-  // Exactly rows x dim floats or halves, read straight into the storage the searches use.
+  if (sealed.storage == VectorStorage::kSq8) {
+    // Read as they are; CheckSealedGraph checks them once the checksum matched.
+    Sq8Ranges& ranges = static_cast<Sq8FlatIP&>(storage).ranges;
+    if (!in.GetArray(&ranges.vmin, dim) || !in.GetArray(&ranges.vdiff, dim)) return false;
+    if (ranges.vmin.size() != dim || ranges.vdiff.size() != dim) {
+      return in.Fail("SQ8 ranges of the wrong size");
+    }
+  }
+  // Exactly rows x dim floats, halves or codes, read straight into the storage the searches use.
   uint64_t bytes = 0;
   if (!in.Get(&bytes) || bytes != rows * storage.code_size || bytes > in.remaining()) {
     return in.Fail("HNSW storage of the wrong size");
@@ -184,7 +199,7 @@ void WriteSealed(const SealedStructure& sealed, size_t dim, ChecksummedFileWrite
       out.PutArray(sealed.flat);
       break;
     case IndexKind::kHnsw:
-      WriteHnsw(*sealed.hnsw, sealed.rows, dim, out);
+      WriteHnsw(*sealed.hnsw, sealed.storage, sealed.rows, dim, out);
       break;
     case IndexKind::kIvf:
       WriteIvf(sealed, out);
@@ -272,7 +287,11 @@ Status CheckSealedGraph(const SealedStructure& sealed, size_t dim) {
     return Corrupt("HNSW entry point or top level");
   }
   if (g.efSearch < 1 || g.efConstruction < 1) return Corrupt("HNSW search parameters");
-  (void)dim;
+  if (sealed.sq8_ranges != nullptr) {
+    if (std::string problem = Sq8RangesProblem(*sealed.sq8_ranges, dim); !problem.empty()) {
+      return Corrupt(problem);
+    }
+  }
   return Status::Ok();
 }
 

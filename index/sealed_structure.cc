@@ -10,6 +10,7 @@
 #include "index/fast_flat.h"
 #include "index/half_flat.h"
 #include "index/policy.h"
+#include "index/sq8_flat.h"
 
 namespace vecmirror {
 
@@ -89,6 +90,11 @@ void GroupRowsByList(const std::vector<faiss::Index::idx_t>& list_of, size_t nli
 }
 
 bool SealedStructure::RowEquals(size_t row, size_t dim, const float* vector) const {
+  if (codes != nullptr) {
+    std::vector<uint8_t> encoded(dim);
+    EncodeSq8(*sq8_ranges, vector, 1, dim, encoded.data());
+    return std::memcmp(codes + row * dim, encoded.data(), dim) == 0;
+  }
   if (halves == nullptr) return std::memcmp(vectors + row * dim, vector, dim * sizeof(float)) == 0;
   const uint16_t* stored = halves + row * dim;
   for (size_t i = 0; i < dim; ++i) {
@@ -100,17 +106,27 @@ bool SealedStructure::RowEquals(size_t row, size_t dim, const float* vector) con
 faiss::IndexFlatCodes* NewHnswStorage(VectorStorage storage, size_t dim) {
   const auto d = static_cast<faiss::Index::idx_t>(dim);
   if (storage == VectorStorage::kFp16) return new HalfFlatIP(d);
+  if (storage == VectorStorage::kSq8) return new Sq8FlatIP(d);
   return new FastFlatIP(d);
 }
 
 void PointAtHnswRows(SealedStructure& sealed) {
   const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*sealed.hnsw->storage);
-  if (sealed.storage == VectorStorage::kFp16) {
-    sealed.vectors = nullptr;
-    sealed.halves = reinterpret_cast<const uint16_t*>(storage.codes.data());
-  } else {
-    sealed.vectors = reinterpret_cast<const float*>(storage.codes.data());
-    sealed.halves = nullptr;
+  sealed.vectors = nullptr;
+  sealed.halves = nullptr;
+  sealed.codes = nullptr;
+  sealed.sq8_ranges = nullptr;
+  switch (sealed.storage) {
+    case VectorStorage::kFp32:
+      sealed.vectors = reinterpret_cast<const float*>(storage.codes.data());
+      break;
+    case VectorStorage::kFp16:
+      sealed.halves = reinterpret_cast<const uint16_t*>(storage.codes.data());
+      break;
+    case VectorStorage::kSq8:
+      sealed.codes = storage.codes.data();
+      sealed.sq8_ranges = &static_cast<const Sq8FlatIP&>(storage).ranges;
+      break;
   }
 }
 
@@ -129,6 +145,10 @@ std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const f
   auto& storage = static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage);
   storage.codes.reserve(sealed->rows * storage.code_size);
   storage.codes.assign(base_storage.codes.begin(), base_storage.codes.end());
+  if (base.storage == VectorStorage::kSq8) {
+    // The tail is encoded (clamped) in the base's ranges: the base's codes stay valid.
+    static_cast<Sq8FlatIP&>(storage).ranges = static_cast<const Sq8FlatIP&>(base_storage).ranges;
+  }
   storage.ntotal = base_storage.ntotal;
   sealed->hnsw->ntotal = base.hnsw->ntotal;
   AddToGraph(*sealed->hnsw, rows, n, progress);
@@ -140,7 +160,8 @@ std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const f
 std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
                                              size_t rows, size_t dim, const IndexOptions& options,
                                              const std::function<void(size_t)>& progress,
-                                             std::vector<uint32_t>* order) {
+                                             std::vector<uint32_t>* order,
+                                             SealedSq8Prior prior) {
   auto sealed = std::make_unique<SealedStructure>();
   sealed->kind = kind;
   sealed->rows = rows;
@@ -156,17 +177,29 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
       break;
     case IndexKind::kHnsw: {
       // IndexHNSWFlat's layout (a flat storage under the graph), with a storage that builds
-      // with the engine's kernels, in fp32 or fp16.
+      // with the engine's kernels, in fp32, fp16 or SQ8 (ranges trained from all the rows).
       const VectorStorage build_on = options.hnsw_build_storage.value_or(options.storage);
+      // Room for every row up front (chunked adds would otherwise grow the storage by
+      // doubling), and an SQ8 storage's ranges.
+      auto prepare = [&](faiss::IndexFlatCodes& storage, VectorStorage kind) {
+        storage.codes.reserve(rows * storage.code_size);
+        if (kind != VectorStorage::kSq8) return;
+        auto& sq8 = static_cast<Sq8FlatIP&>(storage);
+        if (prior.ranges != nullptr && prior.ranges->vmin.size() == dim &&
+            prior.decoded_rows <= rows) {
+          sq8.ranges = WidenSq8Ranges(*prior.ranges, vectors.data() + prior.decoded_rows * dim,
+                                      rows - prior.decoded_rows, dim);
+        } else {
+          sq8.train(n, vectors.data());
+        }
+      };
       sealed->storage = options.storage;
       sealed->hnsw = std::make_unique<faiss::IndexHNSW>(NewHnswStorage(build_on, dim), options.hnsw_m);
       sealed->hnsw->own_fields = true;
       sealed->hnsw->is_trained = true;
       sealed->hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
       sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
-      // Room for every row up front: chunked adds would otherwise grow the storage by doubling.
-      auto& storage = static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage);
-      storage.codes.reserve(rows * storage.code_size);
+      prepare(static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage), build_on);
       AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
       ShrinkGraph(sealed->hnsw->hnsw);
       if (build_on != options.storage) {
@@ -175,7 +208,7 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
         delete sealed->hnsw->storage;
         sealed->hnsw->storage = NewHnswStorage(options.storage, dim);
         auto& stored = static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage);
-        stored.codes.reserve(rows * stored.code_size);
+        prepare(stored, options.storage);
         stored.add(n, vectors.data());
       }
       // The graph's flat storage now holds the rows; it serves the exact scans too.

@@ -22,6 +22,7 @@
 
 #include "index/index_options.h"
 #include "index/kernels.h"
+#include "index/sq8_codec.h"
 
 namespace vecmirror {
 
@@ -31,9 +32,11 @@ namespace vecmirror {
 // [ivf_list_begin[l], ivf_list_begin[l + 1])): one copy that the probes and the exact scans
 // both read by slot, and no per-row ids. The IVF search (EntityIndex) picks the lists with the
 // centroids (`ivf_quantizer`) and scans them with the exact kernels.
-// An HNSW structure stores its rows as fp32 (a FastFlatIP, `vectors`) or fp16 (a HalfFlatIP,
-// `halves`), per `storage`; readers score and copy rows through Score, ScoreMany and CopyRow,
-// which work for either.
+// An HNSW structure stores its rows as fp32 (a FastFlatIP, `vectors`), fp16 (a HalfFlatIP,
+// `halves`) or SQ8 codes (an Sq8FlatIP, `codes` with its `sq8_ranges`), per `storage`; readers
+// score and copy rows through Score, ScoreMany and CopyRow, which work for any of them. Loops
+// that score many rows against one query prepare an Sq8Query once instead (exact_scan.cc,
+// hnsw_search.cc).
 struct SealedStructure {
   IndexKind kind = IndexKind::kFlat;
   VectorStorage storage = VectorStorage::kFp32;
@@ -46,31 +49,40 @@ struct SealedStructure {
   size_t ivf_default_nprobe = 0;
   const float* vectors = nullptr;    // fp32 storage: row i at vectors + i * dim
   const uint16_t* halves = nullptr;  // fp16 storage: row i at halves + i * dim
+  const uint8_t* codes = nullptr;    // SQ8 storage: row i's codes at codes + i * dim
+  const Sq8Ranges* sq8_ranges = nullptr;  // SQ8 storage: the ranges the codes are in
 
   bool HasAnn() const { return rows > 0 && (hnsw || ivf_quantizer); }
 
-  // dot(query, row), the row as stored (an fp16 row widened exactly).
+  // dot(query, row), the row as stored (an fp16 row widened exactly, an SQ8 row decoded; the
+  // latter prepares the query, O(dim), on every call).
   float Score(const float* query, size_t row, size_t dim) const {
+    if (codes != nullptr) return Sq8Query(*sq8_ranges, query, dim).Score(codes + row * dim);
     return halves != nullptr ? DotProductF16(query, halves + row * dim, dim)
                              : DotProduct(query, vectors + row * dim, dim);
   }
   // out[i] = dot(query, row first + i) for i in [0, n).
   void ScoreMany(const float* query, size_t first, size_t n, size_t dim, float* out) const {
-    if (halves != nullptr) {
+    if (codes != nullptr) {
+      Sq8Query(*sq8_ranges, query, dim).ScoreMany(codes + first * dim, n, out);
+    } else if (halves != nullptr) {
       DotProductManyF16(query, halves + first * dim, n, dim, out);
     } else {
       DotProductMany(query, vectors + first * dim, n, dim, out);
     }
   }
-  // The row as floats (an fp16 row widened).
+  // The row as floats (an fp16 row widened, an SQ8 row decoded).
   void CopyRow(size_t row, size_t dim, float* out) const {
-    if (halves != nullptr) {
+    if (codes != nullptr) {
+      DecodeSq8(*sq8_ranges, codes + row * dim, 1, dim, out);
+    } else if (halves != nullptr) {
       HalvesToFloats(halves + row * dim, dim, out);
     } else {
       std::copy(vectors + row * dim, vectors + (row + 1) * dim, out);
     }
   }
-  // Whether the row as stored equals `vector` stored the same way (fp16: its rounding).
+  // Whether the row as stored equals `vector` stored the same way (fp16: its rounding; SQ8:
+  // its codes in this structure's ranges).
   bool RowEquals(size_t row, size_t dim, const float* vector) const;
 
   size_t MemoryBytes(size_t dim) const {
@@ -79,6 +91,9 @@ struct SealedStructure {
       const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*hnsw->storage);
       const faiss::HNSW& graph = hnsw->hnsw;
       bytes += storage.codes.capacity();
+      if (sq8_ranges != nullptr) {
+        bytes += (sq8_ranges->vmin.capacity() + sq8_ranges->vdiff.capacity()) * sizeof(float);
+      }
       bytes += graph.neighbors.capacity() * sizeof(graph.neighbors[0]);
       bytes += graph.offsets.capacity() * sizeof(graph.offsets[0]);
       bytes += graph.levels.capacity() * sizeof(graph.levels[0]);
@@ -93,21 +108,33 @@ struct SealedStructure {
   }
 };
 
-// An empty row storage for an HNSW graph: a FastFlatIP (fp32) or a HalfFlatIP (fp16).
+// An empty row storage for an HNSW graph: a FastFlatIP (fp32), a HalfFlatIP (fp16) or an
+// Sq8FlatIP (SQ8, its ranges still to be trained or read).
 faiss::IndexFlatCodes* NewHnswStorage(VectorStorage storage, size_t dim);
 
-// Points sealed.vectors or sealed.halves at the rows of its HNSW storage, per sealed.storage.
+// Points sealed.vectors, sealed.halves or sealed.codes and sealed.sq8_ranges at the rows of its
+// HNSW storage, per sealed.storage.
 void PointAtHnswRows(SealedStructure& sealed);
 
+// Where an SQ8 build's ranges come from when some rows were decoded from an earlier SQ8
+// structure: its `ranges`, widened by rows [decoded_rows, rows) (WidenSq8Ranges). Default
+// (ranges null): trained from all the rows.
+struct SealedSq8Prior {
+  const Sq8Ranges* ranges = nullptr;
+  size_t decoded_rows = 0;
+};
+
 // A sealed structure of `kind` over the `rows` rows of `vectors` (row-major, `dim` floats each),
-// which it takes over; an HNSW one stores them as options.storage says. May throw (FAISS reports errors as exceptions, allocation may fail).
-// `progress(rows_done)` is called after each chunk of a long HNSW build. Flat and HNSW keep the
-// rows' order and leave `order` empty; IVF groups them by list, and `order` gets where each row
-// went: slot i of the structure holds row (*order)[i] of `vectors`.
+// which it takes over; an HNSW one stores them as options.storage says (SQ8: in ranges trained
+// from these rows, or `prior`'s widened). May throw (FAISS reports errors as exceptions,
+// allocation may fail). `progress(rows_done)` is called after each chunk of a long HNSW build.
+// Flat and HNSW keep the rows' order and leave `order` empty; IVF groups them by list, and
+// `order` gets where each row went: slot i of the structure holds row (*order)[i] of `vectors`.
 std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> vectors,
                                              size_t rows, size_t dim, const IndexOptions& options,
                                              const std::function<void(size_t)>& progress,
-                                             std::vector<uint32_t>* order);
+                                             std::vector<uint32_t>* order,
+                                             SealedSq8Prior prior = {});
 
 // Numbers rows list by list (a stable counting sort of `list_of`, each row's list in [0, nlist)):
 // `order` gets the rows in their new order, `list_begin` the nlist + 1 offsets of the lists, and
@@ -118,7 +145,7 @@ void GroupRowsByList(const std::vector<faiss::Index::idx_t>& list_of, size_t nli
 
 // A copy of the sealed HNSW structure `base` with `n` more rows added: rows base.rows.. of the
 // result are `rows`. The graph and its storage are copied, then extended, so `base` stays
-// intact for the searches that read it meanwhile. May throw like BuildSealed.
+// intact for the searches that read it meanwhile. SQ8 rows are encoded in base's ranges. May throw like BuildSealed.
 std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const float* rows,
                                             size_t n, size_t dim,
                                             const std::function<void(size_t)>& progress);

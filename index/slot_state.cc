@@ -10,8 +10,10 @@ LiveRows CopyLiveRows(const SlotState& state) {
   rows.types.reserve(state.live_count);
   rows.vectors.resize(state.live_count * state.dim);
   float* out = rows.vectors.data();
+  if (state.sealed->sq8_ranges != nullptr) rows.sq8_ranges = *state.sealed->sq8_ranges;
   for (size_t slot = 0; slot < state.slots(); ++slot) {
     if (!state.live[slot]) continue;
+    if (slot < state.sealed->rows) ++rows.decoded_rows;  // slots are copied in order
     rows.ids.push_back(state.ids[slot]);
     rows.types.push_back(state.types[slot]);
     state.CopyVector(slot, out);
@@ -25,8 +27,11 @@ std::unique_ptr<SlotState> BuildState(LiveRows rows, IndexKind kind, size_t dim,
                                       const std::function<void(size_t)>& progress) {
   auto state = std::make_unique<SlotState>(dim);
   const size_t n = rows.ids.size();
+  SealedSq8Prior prior;
+  if (rows.sq8_ranges) prior = {&*rows.sq8_ranges, rows.decoded_rows};
   std::vector<uint32_t> order;
-  state->sealed = BuildSealed(kind, std::move(rows.vectors), n, dim, options, progress, &order);
+  state->sealed =
+      BuildSealed(kind, std::move(rows.vectors), n, dim, options, progress, &order, prior);
   if (order.empty()) {
     state->ids = std::move(rows.ids);
     state->types = std::move(rows.types);

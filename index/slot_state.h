@@ -17,6 +17,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -126,6 +127,11 @@ struct LiveRows {
   std::vector<Uuid> ids;
   std::vector<EntityTypeCode> types;
   std::vector<float> vectors;  // row-major, ids.size() x dim
+  // From an SQ8 sealed structure: its ranges, and how many leading rows of `vectors` were
+  // decoded from its codes (the rest came from the tail as written). BuildSealed widens these
+  // ranges rather than training new ones (WidenSq8Ranges says why).
+  std::optional<Sq8Ranges> sq8_ranges;
+  size_t decoded_rows = 0;
 };
 
 LiveRows CopyLiveRows(const SlotState& state);

@@ -31,7 +31,8 @@ Status ParseKind(const std::string& text, IndexKind* kind) {
 Status ParseStorage(const std::string& text, VectorStorage* storage) {
   if (text == "fp32") *storage = VectorStorage::kFp32;
   else if (text == "fp16") *storage = VectorStorage::kFp16;
-  else return Status::InvalidArgument("vector storage \"" + text + "\"; expected fp32 or fp16");
+  else if (text == "sq8") *storage = VectorStorage::kSq8;
+  else return Status::InvalidArgument("vector storage \"" + text + "\"; expected fp32, fp16 or sq8");
   return Status::Ok();
 }
 
@@ -300,8 +301,10 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
   app.add_option("--hnsw-ef-construction", idx.hnsw_ef_construction, "HNSW build effort");
   app.add_option("--hnsw-ef-search", idx.hnsw_ef_search, "HNSW default search effort");
   app.add_option("--vector-storage", vector_storage,
-                 "how HNSW indexes store sealed rows: fp32, or fp16 (half the memory; vectors "
-                 "read back are fp16-rounded); per model: fp32,MODEL=fp16,...")
+                 "how HNSW indexes store sealed rows: fp32, fp16 (half the memory; vectors "
+                 "read back are fp16-rounded) or sq8 (a quarter; 8-bit codes in per-dimension "
+                 "ranges, vectors read back are the decoded codes); per model: "
+                 "fp32,MODEL=sq8,...")
       ->default_str("fp32");
   app.add_option("--hnsw-build-storage", build_storage,
                  "rows the HNSW graph is built on: stored (as --vector-storage keeps them), or "

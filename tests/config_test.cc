@@ -263,7 +263,7 @@ TEST_F(ConfigTest, MistakesAreRefusedWithTheKeyNamed) {
   EXPECT_TRUE(Parse({"--log-format", "json"}).ok);  // the flag overrides the bad environment
 }
 
-TEST_F(ConfigTest, VectorStorageIsFp32UnlessFp16IsAskedFor) {
+TEST_F(ConfigTest, VectorStorageIsFp32UnlessFp16OrSq8IsAskedFor) {
   Parsed p = Parse({});
   ASSERT_TRUE(p.ok) << p.message;
   EXPECT_EQ(p.config.index.storage, VectorStorage::kFp32);
@@ -274,10 +274,17 @@ TEST_F(ConfigTest, VectorStorageIsFp32UnlessFp16IsAskedFor) {
   p = Parse({"--config", WriteFile("vector-storage = \"fp16\"\n")});
   ASSERT_TRUE(p.ok) << p.message;
   EXPECT_EQ(p.config.index.storage, VectorStorage::kFp16);
+  p = Parse({"--vector-storage", "sq8"});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(p.config.index.storage, VectorStorage::kSq8);
+  p = Parse({"--config", WriteFile("vector-storage = \"sq8\"\n")});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(p.config.index.storage, VectorStorage::kSq8);
   p = Parse({"--vector-storage", "bf16"});
   EXPECT_FALSE(p.ok);
   EXPECT_EQ(p.exit_code, 2);
-  EXPECT_NE(p.message.find("vector storage \"bf16\""), std::string::npos) << p.message;
+  EXPECT_NE(p.message.find("vector storage \"bf16\"; expected fp32, fp16 or sq8"), std::string::npos)
+      << p.message;
 }
 
 TEST_F(ConfigTest, TheGraphIsBuiltOnTheStoredRowsUnlessAnotherStorageIsAskedFor) {

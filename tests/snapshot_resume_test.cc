@@ -5,9 +5,10 @@
 //    and the result equals SQL exactly;
 //  - a SIGKILL resumes from the last scheduled snapshot; transactions after it are applied once;
 //  - the slot is confirmed only up to the newest snapshot, and the WAL it retains is reported;
-//  - a server with --vector-storage fp16 for one model serves as SQL answers (to fp16
-//    rounding), reports that model's storage and half its rows' bytes in ListIndexes, and
-//    resumes its fp16 graphs from a snapshot;
+//  - a server with --vector-storage fp16 (every model) or sq8 (one model) serves as SQL answers
+//    (to fp16 rounding, or to the SQ8 quantization step), reports each index's storage and a
+//    half or a quarter of the rows' bytes in ListIndexes, and resumes its fp16 or SQ8 graphs
+//    from a snapshot;
 //  - a flipped byte, a truncated file, a dropped slot, another database's snapshot and a slot
 //    confirmed past the snapshot each fall back to a fresh load, with the reason in the log.
 #include <gtest/gtest.h>
@@ -61,6 +62,9 @@ class SnapshotResumeTest : public ::testing::Test {
     return {"--snapshot-dir", dir_, "--ann-min-rows", "200", "--snapshot-interval-seconds",
             "3600", "--snapshot-every-changes", std::to_string(every_changes)};
   }
+
+  void ExpectStorageServesAsSqlAndResumes(const std::string& storage, const std::string& only_model,
+                                          double tolerance, double bytes_per_component);
 
   void Start(int every_changes = 0) {
     const Status s = mirror_.StartServer(Flags(every_changes));
@@ -261,22 +265,25 @@ TEST_F(SnapshotResumeTest, SlotConfirmedPastTheSnapshotFallsBackToAFreshLoad) {
   ExpectFreshLoadBecause("the WAL in between is gone");
 }
 
-// The fp16 storage option end to end, chosen for one model: HNSW graphs over fp16 rows answer
-// exact searches as SQL does, with similarities within 1e-3 (fp16 rounding) instead of 1e-5;
-// ListIndexes reports each index's storage and, for fp16, about half the fp32 bytes per vector;
-// a graceful stop's snapshot holds the fp16 graphs and the next start resumes from it and still
-// answers as SQL.
-TEST_F(SnapshotResumeTest, Fp16StorageForOneModelServesAsSqlAndResumesFromItsSnapshot) {
+// A compact storage option end to end, for every model or (`only_model`) for one: HNSW graphs
+// over `storage` rows answer exact searches as SQL does, with similarities within `tolerance`
+// instead of 1e-5; ListIndexes reports each index's storage and, for the compact ones, about
+// `bytes_per_component` bytes per component per vector; a graceful stop's snapshot holds the
+// graphs in that storage and the next start resumes from it and still answers as SQL.
+void SnapshotResumeTest::ExpectStorageServesAsSqlAndResumes(const std::string& storage,
+                                                            const std::string& only_model,
+                                                            double tolerance,
+                                                            double bytes_per_component) {
   std::vector<std::string> flags = Flags();
-  constexpr char kCompactModel[] = "text-embedding-3-small";
-  flags.insert(flags.end(), {"--vector-storage", std::string("fp32,") + kCompactModel + "=fp16"});
+  flags.insert(flags.end(), {"--vector-storage",
+                             only_model.empty() ? storage : "fp32," + only_model + "=" + storage});
   ASSERT_TRUE(mirror_.StartServer(flags).ok());
   ASSERT_TRUE(WaitSnapshots(1));
-  MirrorCheckOptions fp16;
-  fp16.similarity_tolerance = 1e-3;
-  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, fp16);
-  // Once every index of 200 rows or more has been promoted to HNSW, with no tail yet:
-  // fp16 rows are 2 bytes a component; the graph, ids and id map add a few hundred bytes.
+  MirrorCheckOptions compact;
+  compact.similarity_tolerance = tolerance;
+  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, compact);
+  // Once every index of 200 rows or more has been promoted to HNSW, with no tail yet: the rows
+  // take bytes_per_component a component; the graph, ids and id map add a few hundred bytes.
   const auto deadline = Clock::now() + seconds(60);
   v1::ListIndexesResponse indexes;
   for (bool promoted = false; !promoted && Clock::now() < deadline;) {
@@ -293,28 +300,43 @@ TEST_F(SnapshotResumeTest, Fp16StorageForOneModelServesAsSqlAndResumesFromItsSna
     promoted = promoted && hnsw > 0;
     if (!promoted) std::this_thread::sleep_for(milliseconds(50));
   }
-  size_t compact = 0;
+  size_t compact_graphs = 0;
   for (const auto& index : indexes.indexes()) {
     if (index.kind() != v1::INDEX_KIND_HNSW) {
       EXPECT_EQ(index.vector_storage(), "fp32") << index.model();
       continue;
     }
-    const bool fp16 = index.model() == kCompactModel;
-    compact += fp16;
-    EXPECT_EQ(index.vector_storage(), fp16 ? "fp16" : "fp32") << index.model();
-    const double row_bytes = (fp16 ? 2.0 : 4.0) * index.dimension();
+    const bool compact_model = only_model.empty() || index.model() == only_model;
+    compact_graphs += compact_model;
+    EXPECT_EQ(index.vector_storage(), compact_model ? storage : "fp32") << index.model();
+    const double row_bytes = (compact_model ? bytes_per_component : 4.0) * index.dimension();
     EXPECT_GE(index.bytes_per_vector(), row_bytes) << index.model();
     EXPECT_LT(index.bytes_per_vector(), row_bytes + 1200) << index.model();
   }
-  ASSERT_GT(compact, 0u) << "HNSW graphs from 200 rows";
+  ASSERT_GT(compact_graphs, 0u) << "HNSW graphs from 200 rows";
   Write(40, 6);
-  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, fp16);
+  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, compact);
   mirror_.StopServer(SIGTERM);
 
   Write(30, 7);
   ASSERT_TRUE(mirror_.StartServer(flags).ok());
   ExpectResumed();
-  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, fp16);
+  ExpectMirrorEqualsDatabase(mirror_.conninfo(), mirror_.stub(), 0, compact);
+}
+
+// fp16 rounding moves a unit vector's components by at most 2^-11 relative: 1e-3 covers it.
+TEST_F(SnapshotResumeTest, Fp16StorageServesAsSqlAndResumesFromItsSnapshot) {
+  ExpectStorageServesAsSqlAndResumes("fp16", "", 1e-3, 2.0);
+}
+
+// SQ8 moves each component by at most half a quantization step, vdiff_i / 510, so a similarity
+// moves by at most |q . e| <= |e| <= sqrt(sum_i (vdiff_i / 510)^2) (Cauchy-Schwarz, q a unit
+// vector). The generated unit vectors' components stay within about +-4 / sqrt(dim) (4 sigma of
+// a normal per component, normalized), so vdiff_i <= 8 / sqrt(dim) and the bound is 8 / 510,
+// whatever the dimension: 0.016.
+// Chosen for one model only (the storage per model), the others stay fp32.
+TEST_F(SnapshotResumeTest, Sq8StorageForOneModelServesAsSqlAndResumesFromItsSnapshot) {
+  ExpectStorageServesAsSqlAndResumes("sq8", "text-embedding-3-small", 8.0 / 510.0, 1.0);
 }
 
 }  // namespace

@@ -144,7 +144,8 @@ struct MirrorCheckOptions {
   size_t max_reported = 15;
   // How far a reported similarity may be from SQL's, and how far below SQL's k-th best a top-k
   // answer may end. Default 1e-5: the mirrored vectors are the database's, to float rounding.
-  // A server with --vector-storage fp16 scores fp16-rounded rows: 1e-3 covers them.
+  // A server with --vector-storage fp16 scores fp16-rounded rows: 1e-3 covers them; with sq8,
+  // decoded rows (tests/snapshot_resume_test.cc derives its tolerance from the step).
   double similarity_tolerance = 1e-5;
 };
 
