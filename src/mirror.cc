@@ -178,13 +178,13 @@ void Mirror::CountUndecodableRow(MirroredTable table, const Status& why) {
 void Mirror::StoreEntity(const EntityRow& row) {
   EntityLinks& links = links_[row.id];
   auto [it, inserted] = entities_.insert_or_assign(
-      row.key, EntityRecord{row.id, row.tenant_id, texts_.Intern(row.entity_type),
+      RowKey(row.key), EntityRecord{row.id, row.tenant_id, texts_.Intern(row.entity_type),
                             links.newest_version});
   links.newest_version = &*it;
 }
 
 void Mirror::EraseEntityKey(const std::string& key) {
-  auto it = entities_.find(key);
+  auto it = entities_.find(RowKey(key));
   if (it == entities_.end()) return;
   const Uuid id = it->second.id;
   Touch(id);
@@ -210,7 +210,7 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
   record.model = texts_.Intern(row.model);
   record.status = row.status;
 
-  auto previous = embeddings_.find(row.key);
+  auto previous = embeddings_.find(RowKey(row.key));
   if (row.vector_state == EmbeddingRow::VectorState::kUnchanged) {
     if (previous != embeddings_.end()) {
       // The vector stays where it is: in this row's `owned`, or in the index that holds it.
@@ -247,11 +247,11 @@ void Mirror::InsertEmbedding(const std::string& key, EmbeddingRecord record) {
   Touch(id);
   EntityLinks& links = links_[id];
   record.next = links.embeddings;
-  links.embeddings = &*embeddings_.emplace(key, std::move(record)).first;
+  links.embeddings = &*embeddings_.emplace(RowKey(key), std::move(record)).first;
 }
 
 void Mirror::EraseEmbeddingKey(const std::string& key) {
-  auto it = embeddings_.find(key);
+  auto it = embeddings_.find(RowKey(key));
   if (it == embeddings_.end()) return;
   const Uuid id = it->second.entity_id;
   Touch(id);

@@ -39,6 +39,7 @@
 #include "index/model_catalog.h"
 #include "index/registry.h"
 #include "src/mirror_status.h"
+#include "src/row_key.h"
 #include "src/text_pool.h"
 #include "src/table_rows.h"
 
@@ -91,28 +92,22 @@ class Mirror {
  private:
   // The mirror's state is kept small per row (RESULTS.md, "The whole server's RSS per row"):
   // model names and entity types are ids of texts_, each row's record sits in the node of its
-  // key's map and links to the next record of the same entity id, and the per-entity lists hang
-  // off one map by entity id.
+  // key's map (keys as RowKey) and links to the next record of the same entity id, and the
+  // per-entity lists hang off one map by entity id.
   using TextId = TextPool::Id;
-  // Hashes of the maps below. noexcept, so that libstdc++ does not store each node's hash
-  // beside it: rehashing recomputes them, which is cheap for short keys and uuids.
-  struct KeyHash {
-    size_t operator()(const std::string& key) const noexcept {
-      return std::hash<std::string_view>()(key);
-    }
-  };
+  // noexcept, so that libstdc++ does not store each node's hash beside it (as RowKeyHash).
   struct IdHash {
     size_t operator()(const Uuid& id) const noexcept { return UuidHash()(id); }
   };
 
   struct EntityRecord;
   struct EmbeddingRecord;
-  using EntityMap = std::unordered_map<std::string, EntityRecord, KeyHash>;
-  using EmbeddingMap = std::unordered_map<std::string, EmbeddingRecord, KeyHash>;
+  using EntityMap = std::unordered_map<RowKey, EntityRecord, RowKeyHash>;
+  using EmbeddingMap = std::unordered_map<RowKey, EmbeddingRecord, RowKeyHash>;
   // Nodes of those maps do not move while they exist (rehashing keeps them), so records can
   // point at each other.
-  using EntityNode = std::pair<const std::string, EntityRecord>;
-  using EmbeddingNode = std::pair<const std::string, EmbeddingRecord>;
+  using EntityNode = std::pair<const RowKey, EntityRecord>;
+  using EmbeddingNode = std::pair<const RowKey, EmbeddingRecord>;
 
   struct EntityRecord {
     Uuid id;
@@ -140,7 +135,7 @@ class Mirror {
     uint32_t dim = 0;
     TextId entity_type = 0;
     uint64_t vector_id = 0;
-    std::string embedding_key;
+    RowKey embedding_key;
 
     bool SameIndexAs(const IndexedEntry& o) const {
       return tenant_id == o.tenant_id && model == o.model && dim == o.dim;

@@ -84,7 +84,7 @@ std::string Mirror::EncodeState() const {
     for (const EntityNode* v = links.newest_version; v; v = v->second.older) versions.push_back(v);
     for (auto v = versions.rbegin(); v != versions.rend(); ++v) {
       const auto& [key, e] = **v;
-      w.PutString(key);
+      w.PutString(key.view());
       PutUuid(w, e.id);
       PutUuid(w, e.tenant_id);
       w.PutString(texts_.Text(e.entity_type));
@@ -100,7 +100,7 @@ std::string Mirror::EncodeState() const {
     }
     for (auto row = rows.rbegin(); row != rows.rend(); ++row) {
       const auto& [key, e] = **row;
-      w.PutString(key);
+      w.PutString(key.view());
       PutUuid(w, e.entity_id);
       w.PutString(texts_.Text(e.model));
       w.Put(static_cast<uint8_t>(e.status));
@@ -123,7 +123,7 @@ std::string Mirror::EncodeState() const {
       w.Put<uint32_t>(entry.dim);
       w.PutString(texts_.Text(entry.entity_type));
       w.Put<uint64_t>(entry.vector_id);
-      w.PutString(entry.embedding_key);
+      w.PutString(entry.embedding_key.view());
     }
   }
   PutStrings(w, bad_keys_);
@@ -157,7 +157,7 @@ Status Mirror::RestoreState(std::string_view bytes) {
     EntityRow row;
     if (r.GetString(&row.key) && GetUuid(r, &row.id) && GetUuid(r, &row.tenant_id) &&
         r.GetString(&row.entity_type)) {
-      if (restored.entities_.contains(row.key)) return Undecodable("entity key twice");
+      if (restored.entities_.contains(RowKey(row.key))) return Undecodable("entity key twice");
       restored.StoreEntity(row);
     }
   }
@@ -178,7 +178,7 @@ Status Mirror::RestoreState(std::string_view bytes) {
     if (e.vector_id > last_vector_id || (!e.owned.empty() && e.owned.size() != e.raw_dim)) {
       return Undecodable("embedding vector");
     }
-    if (restored.embeddings_.contains(key)) return Undecodable("embedding key twice");
+    if (restored.embeddings_.contains(RowKey(key))) return Undecodable("embedding key twice");
     e.model = restored.texts_.Intern(model);
     restored.InsertEmbedding(key, std::move(e));
   }
@@ -190,10 +190,10 @@ Status Mirror::RestoreState(std::string_view bytes) {
     std::vector<IndexedEntry>& indexed = restored.links_[id].indexed;
     for (uint64_t j = 0; j < models && !r.failed(); ++j) {
       IndexedEntry entry;
-      std::string model, entity_type;
+      std::string model, entity_type, embedding_key;
       if (GetUuid(r, &entry.tenant_id) && r.GetString(&model) && r.Get(&entry.dim) &&
-          r.GetString(&entity_type) && r.Get(&entry.vector_id) &&
-          r.GetString(&entry.embedding_key)) {
+          r.GetString(&entity_type) && r.Get(&entry.vector_id) && r.GetString(&embedding_key)) {
+        entry.embedding_key = RowKey(embedding_key);
         entry.model = restored.texts_.Intern(model);
         entry.entity_type = restored.texts_.Intern(entity_type);
         std::erase_if(indexed, [&](const IndexedEntry& e) { return e.model == entry.model; });
@@ -239,7 +239,7 @@ Status Mirror::RestoreState(std::string_view bytes) {
   // The counters count rows that are bad now, as a fresh load would.
   BadRowCounts counts;
   for (const std::string& key : bad_keys_) {
-    auto it = embeddings_.find(key);
+    auto it = embeddings_.find(RowKey(key));
     if (it != embeddings_.end()) counts[it->second.bad_reason.value_or(BadRowReason::kMalformed)]++;
   }
   counts[BadRowReason::kEntityTypeLimit] += type_limited_.size();
