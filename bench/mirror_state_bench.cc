@@ -24,7 +24,12 @@
 namespace vecmirror {
 namespace {
 
-size_t HeapInUse() { return mallinfo2().uordblks; }
+// Bytes in use: small blocks from the arenas, plus large ones that malloc mmaps on their own
+// (a big map's bucket array is one of these).
+size_t HeapInUse() {
+  const struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
 
 // The key of a row whose primary key is one bigint, as RowDecoder::DecodeKey builds it.
 std::string BigintKey(int64_t value) {

@@ -42,6 +42,7 @@ void Mirror::BeginLoad() {
   }
   entities_.clear();
   embeddings_.clear();
+  unindexed_vectors_ = {};
   skipping_ = false;
   in_transaction_ = true;
   changes_in_transaction_ = 0;
@@ -119,6 +120,7 @@ void Mirror::TruncateEmbeddings() {
     it = it->second.empty() ? links_.erase(it) : std::next(it);
   }
   embeddings_.clear();
+  unindexed_vectors_ = {};
   bad_keys_.clear();
 }
 
@@ -205,24 +207,26 @@ void Mirror::DropLinksIfEmpty(const Uuid& id) {
 }
 
 void Mirror::StoreEmbedding(const EmbeddingRow& row) {
+  const RowKey key(row.key);
   EmbeddingRecord record;
+  std::vector<float> floats;  // the row's floats while no index holds them
   record.entity_id = row.entity_id;
   record.model = texts_.Intern(row.model);
   record.status = row.status;
 
-  auto previous = embeddings_.find(RowKey(row.key));
+  auto previous = embeddings_.find(key);
   if (row.vector_state == EmbeddingRow::VectorState::kUnchanged) {
     if (previous != embeddings_.end()) {
-      // The vector stays where it is: in this row's `owned`, or in the index that holds it.
+      // The vector stays where it is: in unindexed_vectors_, or in the index that holds it.
       record.vector_id = previous->second.vector_id;
-      record.owned = std::move(previous->second.owned);
+      floats = TakeUnindexed(key);
       record.raw_dim = previous->second.raw_dim;
       record.bad_reason = previous->second.bad_reason;
       // A model change under an unchanged vector must still be a model that takes it.
       if (record.vector_id != 0) {
         if (std::optional<BadRowReason> bad = CheckModel(row.model, record.raw_dim)) {
           record.vector_id = 0;
-          record.owned.clear();
+          floats.clear();
           record.bad_reason = bad;
         }
       }
@@ -230,7 +234,7 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
       record.bad_reason = BadRowReason::kMalformed;  // an unchanged TOAST value of a row never seen
     }
   } else {
-    AcceptVector(row, &record);
+    AcceptVector(row, &record, &floats);
   }
   if (record.status == EmbeddingStatus::kCompleted && record.bad_reason) {
     CountBadRow(row.key, record, row.error);
@@ -239,7 +243,16 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
   }
 
   if (previous != embeddings_.end()) EraseEmbeddingKey(row.key);
+  if (!floats.empty()) unindexed_vectors_.emplace(key, std::move(floats));
   InsertEmbedding(row.key, std::move(record));
+}
+
+std::vector<float> Mirror::TakeUnindexed(const RowKey& key) {
+  auto it = unindexed_vectors_.find(key);
+  if (it == unindexed_vectors_.end()) return {};
+  std::vector<float> floats = std::move(it->second);
+  unindexed_vectors_.erase(it);
+  return floats;
 }
 
 void Mirror::InsertEmbedding(const std::string& key, EmbeddingRecord record) {
@@ -253,6 +266,7 @@ void Mirror::InsertEmbedding(const std::string& key, EmbeddingRecord record) {
 void Mirror::EraseEmbeddingKey(const std::string& key) {
   auto it = embeddings_.find(RowKey(key));
   if (it == embeddings_.end()) return;
+  unindexed_vectors_.erase(it->first);
   const Uuid id = it->second.entity_id;
   Touch(id);
   EntityLinks& links = links_[id];
@@ -266,7 +280,8 @@ void Mirror::EraseEmbeddingKey(const std::string& key) {
   DropLinksIfEmpty(id);
 }
 
-void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record) {
+void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record,
+                          std::vector<float>* floats) {
   using State = EmbeddingRow::VectorState;
   if (row.vector_state == State::kNull) {
     record->bad_reason = BadRowReason::kNullVector;
@@ -286,8 +301,8 @@ void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record) {
     record->bad_reason = bad;
     return;
   }
-  record->owned = row.vector;
-  NormalizeInPlace(record->owned);
+  *floats = row.vector;
+  NormalizeInPlace(*floats);
   record->vector_id = ++last_vector_id_;
 }
 
@@ -411,8 +426,10 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
       DropLinksIfEmpty(id);
     }
   }
-  // Not clear(): a load touches every entity, and the set would keep its bucket array.
+  // Not clear(): a load touches every entity, and the set would keep its bucket array. The same
+  // for the unindexed vectors once the load's are all in indexes.
   touched_ = {};
+  if (unindexed_vectors_.empty()) unindexed_vectors_ = {};
   return writes;
 }
 
@@ -420,7 +437,7 @@ void Mirror::KeepVectorOfLeavingEntry(const Uuid& id, const IndexedEntry& old) {
   auto row = embeddings_.find(old.embedding_key);
   if (row == embeddings_.end()) return;  // the row is gone: so is the need for its vector
   EmbeddingRecord& record = row->second;
-  if (record.vector_id != old.vector_id || !record.owned.empty()) return;
+  if (record.vector_id != old.vector_id || unindexed_vectors_.contains(row->first)) return;
   const IndexKey key = KeyOf(old);
   const std::shared_ptr<EntityIndex> index = registry_.Find(key);
   std::optional<std::vector<float>> stored = index ? index->VectorOf(id) : std::nullopt;
@@ -433,13 +450,13 @@ void Mirror::KeepVectorOfLeavingEntry(const Uuid& id, const IndexedEntry& old) {
     record.bad_reason = BadRowReason::kMalformed;
     return;
   }
-  record.owned = std::move(*stored);
+  unindexed_vectors_.emplace(row->first, std::move(*stored));
 }
 
 std::vector<float> Mirror::TakeVectorForIndex(const Uuid& id, const IndexedEntry& entry,
                                               const std::vector<IndexedEntry>& indexed) {
-  EmbeddingRecord& record = embeddings_.at(entry.embedding_key);
-  if (record.owned.empty()) {
+  std::vector<float> floats = TakeUnindexed(entry.embedding_key);
+  if (floats.empty()) {
     // Already in an index under this id (the same vector moving to another type): copy it.
     for (const IndexedEntry& in_index : indexed) {
       if (in_index.vector_id != entry.vector_id) continue;
@@ -448,7 +465,7 @@ std::vector<float> Mirror::TakeVectorForIndex(const Uuid& id, const IndexedEntry
       }
     }
   }
-  return std::exchange(record.owned, {});
+  return floats;
 }
 
 void Mirror::SweepTextsIfGrown() {

@@ -122,8 +122,6 @@ class Mirror {
     // Names the normalized vector's value; 0 when there is no usable vector. A new value gets a
     // new id, an unchanged-TOAST update keeps it, so ids compare vectors without their floats.
     uint64_t vector_id = 0;
-    // The floats, while no index holds them; empty once they are in an index (the only copy).
-    std::vector<float> owned;
     EmbeddingNode* next = nullptr;  // the next embedding row of the same entity id
     EmbeddingStatus status = EmbeddingStatus::kPending;
     std::optional<BadRowReason> bad_reason;  // why the vector is unusable, when it is
@@ -168,8 +166,11 @@ class Mirror {
   IndexKey KeyOf(const IndexedEntry& entry) const {
     return IndexKey{entry.tenant_id, texts_.Text(entry.model), entry.dim};
   }
-  // Classifies and normalizes a decoded vector; sets record->vector or record->bad_reason.
-  void AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record);
+  // Classifies and normalizes a decoded vector: sets record->vector_id and *floats, or
+  // record->bad_reason.
+  void AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record, std::vector<float>* floats);
+  // The unindexed floats of `key`, removed from unindexed_vectors_; empty if it has none.
+  std::vector<float> TakeUnindexed(const RowKey& key);
   // The bad-row reason when `model` may not index a `dim`-d vector (learning it if allowed).
   std::optional<BadRowReason> CheckModel(const std::string& model, uint32_t dim);
   void CountBadRow(const std::string& key, const EmbeddingRecord& record, const std::string& detail);
@@ -197,6 +198,10 @@ class Mirror {
   size_t texts_after_sweep_ = 0;
   EntityMap entities_;        // current versions by key
   EmbeddingMap embeddings_;   // every embedding row by key
+  // The normalized floats of the embedding rows that no index holds (pending, failed, not yet
+  // applied), by key. A searchable row's floats live only in its index: most rows have none
+  // here, so they are kept out of EmbeddingRecord.
+  std::unordered_map<RowKey, std::vector<float>, RowKeyHash> unindexed_vectors_;
   std::unordered_map<Uuid, EntityLinks, IdHash> links_;
 
   // UpsertTuple decodes into these: a row's strings and vector keep their capacity from one

@@ -108,7 +108,8 @@ std::string Mirror::EncodeState() const {
       w.Put<uint32_t>(e.raw_dim);
       w.Put<uint8_t>(e.bad_reason.has_value());
       w.Put(static_cast<uint8_t>(e.bad_reason.value_or(BadRowReason{})));
-      w.PutArray(e.owned);
+      auto floats = unindexed_vectors_.find(key);
+      w.PutArray(floats != unindexed_vectors_.end() ? floats->second : std::vector<float>());
     }
   }
   const auto with_indexed = [](const auto& entry) { return !entry.second.indexed.empty(); };
@@ -164,6 +165,7 @@ Status Mirror::RestoreState(std::string_view bytes) {
   if (r.failed() || !r.Get(&n)) return Undecodable("entities");
   for (uint64_t i = 0; i < n && !r.failed(); ++i) {
     std::string key, model;
+    std::vector<float> floats;
     EmbeddingRecord e;
     uint8_t has_bad = 0;
     BadRowReason bad{};
@@ -171,15 +173,16 @@ Status Mirror::RestoreState(std::string_view bytes) {
         !GetEnum(r, EmbeddingStatus::kOther, &e.status) || !r.Get(&e.vector_id) ||
         !r.Get(&e.raw_dim) || !r.Get(&has_bad) ||
         !GetEnum(r, static_cast<BadRowReason>(kBadRowReasonCount - 1), &bad) ||
-        !r.GetArray(&e.owned)) {
+        !r.GetArray(&floats)) {
       break;
     }
     if (has_bad) e.bad_reason = bad;
-    if (e.vector_id > last_vector_id || (!e.owned.empty() && e.owned.size() != e.raw_dim)) {
+    if (e.vector_id > last_vector_id || (!floats.empty() && floats.size() != e.raw_dim)) {
       return Undecodable("embedding vector");
     }
     if (restored.embeddings_.contains(RowKey(key))) return Undecodable("embedding key twice");
     e.model = restored.texts_.Intern(model);
+    if (!floats.empty()) restored.unindexed_vectors_.emplace(RowKey(key), std::move(floats));
     restored.InsertEmbedding(key, std::move(e));
   }
   if (r.failed() || !r.Get(&n)) return Undecodable("embeddings");
@@ -228,6 +231,7 @@ Status Mirror::RestoreState(std::string_view bytes) {
   texts_after_sweep_ = texts_.size();
   entities_ = std::move(restored.entities_);
   embeddings_ = std::move(restored.embeddings_);
+  unindexed_vectors_ = std::move(restored.unindexed_vectors_);
   links_ = std::move(restored.links_);
   bad_keys_ = std::move(restored.bad_keys_);
   type_limited_ = std::move(restored.type_limited_);
