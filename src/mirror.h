@@ -31,7 +31,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -182,7 +181,7 @@ class Mirror {
   // Before `old` leaves its index: copies the vector back into its embedding row, if the row
   // still has that vector and the index holds its only copy.
   void KeepVectorOfLeavingEntry(const Uuid& id, const IndexedEntry& old);
-  // The floats of an entry about to be indexed, moved out of its embedding row: the index keeps
+  // The floats of an entry about to be indexed, moved out of unindexed_vectors_: the index keeps
   // the only copy. `indexed`: what the entity has in the indexes before this write.
   std::vector<float> TakeVectorForIndex(const Uuid& id, const IndexedEntry& entry,
                                         const std::vector<IndexedEntry>& indexed);
