@@ -244,6 +244,7 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
 
   if (previous != embeddings_.end()) EraseEmbeddingKey(row.key);
   if (!floats.empty()) unindexed_vectors_.emplace(key, std::move(floats));
+  Touch(record.entity_id);
   InsertEmbedding(row.key, std::move(record));
 }
 
@@ -256,9 +257,7 @@ std::vector<float> Mirror::TakeUnindexed(const RowKey& key) {
 }
 
 void Mirror::InsertEmbedding(const std::string& key, EmbeddingRecord record) {
-  const Uuid id = record.entity_id;
-  Touch(id);
-  EntityLinks& links = links_[id];
+  EntityLinks& links = links_[record.entity_id];
   record.next = links.embeddings;
   links.embeddings = &*embeddings_.emplace(RowKey(key), std::move(record)).first;
 }

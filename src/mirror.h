@@ -157,7 +157,8 @@ class Mirror {
   void StoreEntity(const EntityRow& row);
   void EraseEntityKey(const std::string& key);
   void StoreEmbedding(const EmbeddingRow& row);
-  // Adds a record under a key that holds none, linked into its entity's list.
+  // Adds a record under a key that holds none, linked into its entity's list. Touches nothing
+  // (a restore fills a whole state without touching every entity).
   void InsertEmbedding(const std::string& key, EmbeddingRecord record);
   void EraseEmbeddingKey(const std::string& key);
   // Drops the links of `id` once nothing is left in them.
