@@ -5,7 +5,9 @@
 // of --model, with keys shaped as the decoder builds them for the production schema (a bigint
 // primary key: a 4-byte length and 8 bytes). After FinishLoad every vector lives in its index
 // and the mirror keeps none. The mirror's share is the heap in use (mallinfo2, every arena)
-// just before the Mirror is destroyed minus just after: the Registry and its index stay.
+// just before the Mirror is destroyed minus just after: the Registry and its index stay. Then
+// the state the mirror encoded (a snapshot's part) is restored into a new Mirror, as a restart
+// does, and measured the same way.
 //
 // Usage: vecmirror_mirror_state_bench [--n 100000] [--dim 1536] [--types 4]
 #include <malloc.h>
@@ -91,18 +93,35 @@ int main(int argc, char** argv) {
   }
   mirror->FinishLoad(1);
   embedding = {};
+  // The encoded state (a snapshot's part) is made first, so that it is in every figure below.
+  std::string state = mirror->EncodeState();
   const size_t heap_loaded = HeapInUse();
   mirror.reset();
   const size_t heap_without_mirror = HeapInUse();
 
+  // The same state restored, as a restart from a snapshot does (the indexes are still there).
+  mirror = std::make_unique<Mirror>(registry, models, board);
+  if (Status s = mirror->RestoreState(state); !s.ok()) {
+    std::fprintf(stderr, "restore failed: %s\n", s.message().c_str());
+    return 1;
+  }
+  const size_t heap_restored = HeapInUse();
+  const size_t state_bytes = state.size();
+  mirror.reset();
+  std::string().swap(state);  // frees it (assigning a short string would keep the buffer)
+  const size_t heap_at_end = HeapInUse();
+
   const double rows = static_cast<double>(n);
   const double mirror_bytes = static_cast<double>(heap_loaded - heap_without_mirror);
-  const double rest_bytes = static_cast<double>(heap_without_mirror - heap_at_start);
+  const double rest_bytes = static_cast<double>(heap_at_end - heap_at_start);
   std::printf("cpu: %s, load average: %s\n", bench::CpuModel().c_str(),
               bench::LoadAverage().c_str());
   std::printf("rows %zu, dim %u, model %s, %d entity types\n", n, dim, model.c_str(), types);
   std::printf("mirror bookkeeping: %.0f bytes in all, %.1f bytes per row\n", mirror_bytes,
               mirror_bytes / rows);
+  std::printf("mirror restored from its encoded state (%.1f bytes per row): %.1f bytes per row\n",
+              static_cast<double>(state_bytes) / rows,
+              static_cast<double>(heap_restored - heap_without_mirror) / rows);
   std::printf("registry and indexes: %.1f bytes per row (%.3fx the raw %zu bytes)\n",
               rest_bytes / rows, rest_bytes / rows / (dim * sizeof(float)), dim * sizeof(float));
   return 0;
