@@ -33,11 +33,16 @@ Mirror::Mirror(Registry& registry, ModelCatalog& models, MirrorStatusBoard& boar
 
 void Mirror::BeginLoad() {
   // Everything indexed now must be reconsidered: the snapshot replaces the whole state.
-  for (const auto& [id, by_model] : indexed_) Touch(id);
+  for (auto it = links_.begin(); it != links_.end();) {
+    EntityLinks& links = it->second;
+    if (!links.indexed.empty()) Touch(it->first);
+    links.newest_version = nullptr;
+    links.embeddings = nullptr;
+    it = links.indexed.empty() ? links_.erase(it) : std::next(it);
+  }
   entities_.clear();
-  current_keys_.clear();
   embeddings_.clear();
-  embedding_keys_.clear();
+  unindexed_vectors_ = {};
   skipping_ = false;
   in_transaction_ = true;
   changes_in_transaction_ = 0;
@@ -53,6 +58,7 @@ void Mirror::FinishLoad(uint64_t lsn) {
   board_.Update([](MirrorState& s) { s.loaded = true; });
   in_transaction_ = false;
   writes = {};
+  SweepTextsIfGrown();
   // The load's vectors passed through the writes into the indexes: give their memory back.
   ReturnFreedMemory();
 }
@@ -97,17 +103,24 @@ void Mirror::RemoveEmbedding(const std::string& key) {
 void Mirror::TruncateEntities() {
   if (skipping_) return;
   ++changes_in_transaction_;
-  for (const auto& [key, record] : entities_) Touch(record.id);
+  for (auto it = links_.begin(); it != links_.end();) {
+    if (it->second.newest_version) Touch(it->first);
+    it->second.newest_version = nullptr;
+    it = it->second.empty() ? links_.erase(it) : std::next(it);
+  }
   entities_.clear();
-  current_keys_.clear();
 }
 
 void Mirror::TruncateEmbeddings() {
   if (skipping_) return;
   ++changes_in_transaction_;
-  for (const auto& [id, keys] : embedding_keys_) Touch(id);
+  for (auto it = links_.begin(); it != links_.end();) {
+    if (it->second.embeddings) Touch(it->first);
+    it->second.embeddings = nullptr;
+    it = it->second.empty() ? links_.erase(it) : std::next(it);
+  }
   embeddings_.clear();
-  embedding_keys_.clear();
+  unindexed_vectors_ = {};
   bad_keys_.clear();
 }
 
@@ -122,6 +135,7 @@ void Mirror::CommitTransaction(uint64_t end_lsn, int64_t commit_time_us) {
   registry_.ApplyTransaction(writes, end_lsn);
   Publish(end_lsn, commit_time_us, changes, 1);
   changes_in_transaction_ = 0;
+  SweepTextsIfGrown();
 }
 
 // ---- Tuples ------------------------------------------------------------------------------
@@ -164,43 +178,55 @@ void Mirror::CountUndecodableRow(MirroredTable table, const Status& why) {
 // ---- State -------------------------------------------------------------------------------
 
 void Mirror::StoreEntity(const EntityRow& row) {
-  entities_[row.key] = EntityRecord{row.id, row.tenant_id, row.entity_type};
-  current_keys_[row.id].push_back(row.key);
+  EntityLinks& links = links_[row.id];
+  auto [it, inserted] = entities_.insert_or_assign(
+      RowKey(row.key), EntityRecord{row.id, row.tenant_id, texts_.Intern(row.entity_type),
+                            links.newest_version});
+  links.newest_version = &*it;
 }
 
 void Mirror::EraseEntityKey(const std::string& key) {
-  auto it = entities_.find(key);
+  auto it = entities_.find(RowKey(key));
   if (it == entities_.end()) return;
   const Uuid id = it->second.id;
   Touch(id);
-  auto keys_it = current_keys_.find(id);
-  if (keys_it != current_keys_.end()) {
-    auto& keys = keys_it->second;
-    keys.erase(std::remove(keys.begin(), keys.end(), key), keys.end());
-    if (keys.empty()) current_keys_.erase(keys_it);
+  EntityLinks& links = links_[id];
+  for (EntityNode** p = &links.newest_version; *p; p = &(*p)->second.older) {
+    if (*p == &*it) {
+      *p = it->second.older;
+      break;
+    }
   }
   entities_.erase(it);
+  DropLinksIfEmpty(id);
+}
+
+void Mirror::DropLinksIfEmpty(const Uuid& id) {
+  auto it = links_.find(id);
+  if (it != links_.end() && it->second.empty()) links_.erase(it);
 }
 
 void Mirror::StoreEmbedding(const EmbeddingRow& row) {
+  const RowKey key(row.key);
   EmbeddingRecord record;
+  std::vector<float> floats;  // the row's floats while no index holds them
   record.entity_id = row.entity_id;
-  record.model = row.model;
+  record.model = texts_.Intern(row.model);
   record.status = row.status;
 
-  auto previous = embeddings_.find(row.key);
+  auto previous = embeddings_.find(key);
   if (row.vector_state == EmbeddingRow::VectorState::kUnchanged) {
     if (previous != embeddings_.end()) {
-      // The vector stays where it is: in this row's `owned`, or in the index that holds it.
+      // The vector stays where it is: in unindexed_vectors_, or in the index that holds it.
       record.vector_id = previous->second.vector_id;
-      record.owned = std::move(previous->second.owned);
+      floats = TakeUnindexed(key);
       record.raw_dim = previous->second.raw_dim;
       record.bad_reason = previous->second.bad_reason;
       // A model change under an unchanged vector must still be a model that takes it.
       if (record.vector_id != 0) {
-        if (std::optional<BadRowReason> bad = CheckModel(record.model, record.raw_dim)) {
+        if (std::optional<BadRowReason> bad = CheckModel(row.model, record.raw_dim)) {
           record.vector_id = 0;
-          record.owned.clear();
+          floats.clear();
           record.bad_reason = bad;
         }
       }
@@ -208,7 +234,7 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
       record.bad_reason = BadRowReason::kMalformed;  // an unchanged TOAST value of a row never seen
     }
   } else {
-    AcceptVector(row, &record);
+    AcceptVector(row, &record, &floats);
   }
   if (record.status == EmbeddingStatus::kCompleted && record.bad_reason) {
     CountBadRow(row.key, record, row.error);
@@ -217,25 +243,44 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
   }
 
   if (previous != embeddings_.end()) EraseEmbeddingKey(row.key);
-  embedding_keys_[record.entity_id].insert(row.key);
+  if (!floats.empty()) unindexed_vectors_.emplace(key, std::move(floats));
   Touch(record.entity_id);
-  embeddings_[row.key] = std::move(record);
+  InsertEmbedding(row.key, std::move(record));
+}
+
+std::vector<float> Mirror::TakeUnindexed(const RowKey& key) {
+  auto it = unindexed_vectors_.find(key);
+  if (it == unindexed_vectors_.end()) return {};
+  std::vector<float> floats = std::move(it->second);
+  unindexed_vectors_.erase(it);
+  return floats;
+}
+
+void Mirror::InsertEmbedding(const std::string& key, EmbeddingRecord record) {
+  EntityLinks& links = links_[record.entity_id];
+  record.next = links.embeddings;
+  links.embeddings = &*embeddings_.emplace(RowKey(key), std::move(record)).first;
 }
 
 void Mirror::EraseEmbeddingKey(const std::string& key) {
-  auto it = embeddings_.find(key);
+  auto it = embeddings_.find(RowKey(key));
   if (it == embeddings_.end()) return;
+  unindexed_vectors_.erase(it->first);
   const Uuid id = it->second.entity_id;
   Touch(id);
-  auto keys_it = embedding_keys_.find(id);
-  if (keys_it != embedding_keys_.end()) {
-    keys_it->second.erase(key);
-    if (keys_it->second.empty()) embedding_keys_.erase(keys_it);
+  EntityLinks& links = links_[id];
+  for (EmbeddingNode** p = &links.embeddings; *p; p = &(*p)->second.next) {
+    if (*p == &*it) {
+      *p = it->second.next;
+      break;
+    }
   }
   embeddings_.erase(it);
+  DropLinksIfEmpty(id);
 }
 
-void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record) {
+void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record,
+                          std::vector<float>* floats) {
   using State = EmbeddingRow::VectorState;
   if (row.vector_state == State::kNull) {
     record->bad_reason = BadRowReason::kNullVector;
@@ -255,8 +300,8 @@ void Mirror::AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record) {
     record->bad_reason = bad;
     return;
   }
-  record->owned = row.vector;
-  NormalizeInPlace(record->owned);
+  *floats = row.vector;
+  NormalizeInPlace(*floats);
   record->vector_id = ++last_vector_id_;
 }
 
@@ -274,94 +319,116 @@ void Mirror::CountBadRow(const std::string& key, const EmbeddingRecord& record,
   // A row is counted and logged once while it stays bad, however often it is updated.
   if (!bad_keys_.insert(key).second) return;
   const BadRowReason reason = record.bad_reason.value_or(BadRowReason::kMalformed);
+  const std::string& model = texts_.Text(record.model);
   board_.Update([&](MirrorState& s) { s.bad_rows[reason]++; });
   // Rows of a model that is not configured are usually many: one line per model says it.
   if (reason == BadRowReason::kUnknownModel) {
-    if (!unknown_models_logged_.insert(record.model).second) return;
+    if (!unknown_models_logged_.insert(model).second) return;
     spdlog::warn("embeddings of model {} are not indexed: the model is not configured (add it "
                  "with --models name:dim, or see --learn-models); first seen on entity_id={} "
                  "dim={}",
-                 QuoteForEcho(record.model), record.entity_id.ToString(), record.raw_dim);
+                 QuoteForEcho(model), record.entity_id.ToString(), record.raw_dim);
     return;
   }
-  const auto expected = models_.DimensionOf(record.model);
+  const auto expected = models_.DimensionOf(model);
   ScopedLogFields fields({{"entity_id", record.entity_id.ToString()},
-                          {"model", record.model},
+                          {"model", model},
                           {"reason", BadRowReasonName(reason)}});
   spdlog::warn("embedding not searchable: {} (entity_id={} model={} dim={}{}){}{}",
-               BadRowReasonText(reason), record.entity_id.ToString(), QuoteForEcho(record.model),
+               BadRowReasonText(reason), record.entity_id.ToString(), QuoteForEcho(model),
                record.raw_dim,
                expected ? " expected=" + std::to_string(*expected) : std::string(),
                detail.empty() ? "" : ": ", detail);
 }
 
-Mirror::IndexedByModel Mirror::Desired(const Uuid& entity_id) const {
-  IndexedByModel desired;
-  auto current = current_keys_.find(entity_id);
-  auto embeddings = embedding_keys_.find(entity_id);
-  if (current == current_keys_.end() || embeddings == embedding_keys_.end()) return desired;
+std::vector<Mirror::IndexedEntry> Mirror::Desired(const Uuid& entity_id) const {
+  std::vector<IndexedEntry> desired;
+  auto links = links_.find(entity_id);
+  if (links == links_.end() || !links->second.newest_version) return desired;
   // Normally one current version; if the data has several, the newest written wins.
-  const EntityRecord& entity = entities_.at(current->second.back());
-  for (const auto& key : embeddings->second) {
-    const EmbeddingRecord& e = embeddings_.at(key);
+  const EntityRecord& entity = links->second.newest_version->second;
+  // Normally one row per model; if the data has several, the newest written wins.
+  for (const EmbeddingNode* row = links->second.embeddings; row; row = row->second.next) {
+    const EmbeddingRecord& e = row->second;
     if (e.status != EmbeddingStatus::kCompleted || e.vector_id == 0) continue;
-    IndexKey index_key{entity.tenant_id, e.model, e.raw_dim};
-    desired[e.model] = IndexedEntry{std::move(index_key), entity.entity_type, e.vector_id, key};
+    const auto same_model = [&](const IndexedEntry& d) { return d.model == e.model; };
+    if (std::any_of(desired.begin(), desired.end(), same_model)) continue;
+    desired.push_back(IndexedEntry{entity.tenant_id, e.model, e.raw_dim, entity.entity_type,
+                                   e.vector_id, row->first});
   }
   return desired;
 }
+
+namespace {
+
+// The entry of `model` in `entries`, or null.
+template <typename Entry>
+Entry* FindModel(std::vector<Entry>& entries, TextPool::Id model) {
+  for (Entry& e : entries) {
+    if (e.model == model) return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 std::vector<KeyedWrite> Mirror::DrainTouched() {
   std::vector<KeyedWrite> writes;
   auto remove = [&](const Uuid& id, const IndexedEntry& old) {
     KeyedWrite w;
-    w.key = old.key;
+    w.key = KeyOf(old);
     w.write.op = IndexWrite::Op::kRemove;
     w.write.entity_id = id;
     writes.push_back(std::move(w));
   };
   for (const Uuid& id : touched_) {
-    IndexedByModel desired = Desired(id);
-    std::vector<std::string> not_indexed;
-    IndexedByModel& indexed = indexed_[id];
-    const auto same = [](const IndexedEntry& a, const IndexedEntry& b) {
-      return a.key == b.key && a.entity_type == b.entity_type && a.vector_id == b.vector_id;
-    };
-    for (const auto& [model, old] : indexed) {
-      auto it = desired.find(model);
-      if (it != desired.end() && same(it->second, old)) continue;
+    std::vector<IndexedEntry> desired = Desired(id);
+    auto links = links_.find(id);
+    std::vector<IndexedEntry> indexed;
+    if (links != links_.end()) indexed = std::move(links->second.indexed);
+    std::vector<TextId> not_indexed;
+    for (const IndexedEntry& old : indexed) {
+      const IndexedEntry* wanted = FindModel(desired, old.model);
+      if (wanted && wanted->SameAs(old)) continue;
       // The writes below remove or overwrite it: read its vector back while the index has it.
       KeepVectorOfLeavingEntry(id, old);
-      if (it == desired.end() || it->second.key != old.key) remove(id, old);
+      if (!wanted || !wanted->SameIndexAs(old)) remove(id, old);
     }
-    for (auto& [model, entry] : desired) {
-      auto it = indexed.find(model);
-      if (it != indexed.end() && same(it->second, entry)) continue;
-      auto code = registry_.types().Intern(entry.entity_type);
+    for (const IndexedEntry& entry : desired) {
+      const IndexedEntry* now = FindModel(indexed, entry.model);
+      if (now && now->SameAs(entry)) continue;
+      const std::string& model = texts_.Text(entry.model);
+      const std::string& entity_type = texts_.Text(entry.entity_type);
+      auto code = registry_.types().Intern(entity_type);
       if (!code) {
         // Never leave the entity searchable under its previous type.
-        if (it != indexed.end() && it->second.key == entry.key) remove(id, it->second);
-        CountTypeLimited(id, model, entry.entity_type);
-        not_indexed.push_back(model);
+        if (now && now->SameIndexAs(entry)) remove(id, *now);
+        CountTypeLimited(id, model, entity_type);
+        not_indexed.push_back(entry.model);
         continue;
       }
       type_limited_.erase(id.ToString() + "/" + model);
       KeyedWrite w;
-      w.key = entry.key;
+      w.key = KeyOf(entry);
       w.write.op = IndexWrite::Op::kUpsert;
       w.write.entity_id = id;
       w.write.type = *code;
-      w.write.vector = TakeVectorForIndex(id, entry);
+      w.write.vector = TakeVectorForIndex(id, entry, indexed);
       writes.push_back(std::move(w));
     }
-    for (const std::string& model : not_indexed) desired.erase(model);
-    if (desired.empty()) {
-      indexed_.erase(id);
+    std::erase_if(desired, [&](const IndexedEntry& e) {
+      return std::find(not_indexed.begin(), not_indexed.end(), e.model) != not_indexed.end();
+    });
+    if (!desired.empty()) {
+      links_[id].indexed = std::move(desired);
     } else {
-      indexed = std::move(desired);
+      DropLinksIfEmpty(id);
     }
   }
-  touched_.clear();
+  // Not clear(): a load touches every entity, and the set would keep its bucket array. The same
+  // for the unindexed vectors once the load's are all in indexes.
+  touched_ = {};
+  if (unindexed_vectors_.empty()) unindexed_vectors_ = {};
   return writes;
 }
 
@@ -369,33 +436,47 @@ void Mirror::KeepVectorOfLeavingEntry(const Uuid& id, const IndexedEntry& old) {
   auto row = embeddings_.find(old.embedding_key);
   if (row == embeddings_.end()) return;  // the row is gone: so is the need for its vector
   EmbeddingRecord& record = row->second;
-  if (record.vector_id != old.vector_id || !record.owned.empty()) return;
-  const std::shared_ptr<EntityIndex> index = registry_.Find(old.key);
+  if (record.vector_id != old.vector_id || unindexed_vectors_.contains(row->first)) return;
+  const IndexKey key = KeyOf(old);
+  const std::shared_ptr<EntityIndex> index = registry_.Find(key);
   std::optional<std::vector<float>> stored = index ? index->VectorOf(id) : std::nullopt;
   if (!stored) {
     // Cannot happen while the mirror's record of what is indexed is right; say so if it does.
     spdlog::error("vector of entity_id={} model={} missing from its index {}; the row needs a "
                   "new vector to become searchable again",
-                  id.ToString(), QuoteForEcho(record.model), old.key.ToString());
+                  id.ToString(), QuoteForEcho(texts_.Text(record.model)), key.ToString());
     record.vector_id = 0;
     record.bad_reason = BadRowReason::kMalformed;
     return;
   }
-  record.owned = std::move(*stored);
+  unindexed_vectors_.emplace(row->first, std::move(*stored));
 }
 
-std::vector<float> Mirror::TakeVectorForIndex(const Uuid& id, const IndexedEntry& entry) {
-  EmbeddingRecord& record = embeddings_.at(entry.embedding_key);
-  if (record.owned.empty()) {
+std::vector<float> Mirror::TakeVectorForIndex(const Uuid& id, const IndexedEntry& entry,
+                                              const std::vector<IndexedEntry>& indexed) {
+  std::vector<float> floats = TakeUnindexed(entry.embedding_key);
+  if (floats.empty()) {
     // Already in an index under this id (the same vector moving to another type): copy it.
-    for (const auto& [model, indexed] : indexed_[id]) {
-      if (indexed.vector_id != entry.vector_id) continue;
-      if (auto index = registry_.Find(indexed.key)) {
+    for (const IndexedEntry& in_index : indexed) {
+      if (in_index.vector_id != entry.vector_id) continue;
+      if (auto index = registry_.Find(KeyOf(in_index))) {
         if (auto stored = index->VectorOf(id)) return std::move(*stored);
       }
     }
   }
-  return std::exchange(record.owned, {});
+  return floats;
+}
+
+void Mirror::SweepTextsIfGrown() {
+  if (texts_.size() <= 2 * texts_after_sweep_ + 64) return;
+  std::vector<bool> in_use(texts_.id_limit());
+  for (const auto& [key, e] : entities_) in_use[e.entity_type] = true;
+  for (const auto& [key, e] : embeddings_) in_use[e.model] = true;
+  for (const auto& [id, links] : links_) {
+    for (const IndexedEntry& e : links.indexed) in_use[e.model] = in_use[e.entity_type] = true;
+  }
+  texts_.Sweep(in_use);
+  texts_after_sweep_ = texts_.size();
 }
 
 void Mirror::CountTypeLimited(const Uuid& id, const std::string& model,

@@ -38,6 +38,8 @@
 #include "index/model_catalog.h"
 #include "index/registry.h"
 #include "src/mirror_status.h"
+#include "src/row_key.h"
+#include "src/text_pool.h"
 #include "src/table_rows.h"
 
 namespace vecmirror {
@@ -87,44 +89,92 @@ class Mirror {
   size_t embedding_count() const { return embeddings_.size(); }
 
  private:
+  // The mirror's state is kept small per row (RESULTS.md, "The whole server's RSS per row"):
+  // model names and entity types are ids of texts_, each row's record sits in the node of its
+  // key's map (keys as RowKey) and links to the next record of the same entity id, and the
+  // per-entity lists hang off one map by entity id.
+  using TextId = TextPool::Id;
+  // noexcept, so that libstdc++ does not store each node's hash beside it (as RowKeyHash).
+  struct IdHash {
+    size_t operator()(const Uuid& id) const noexcept { return UuidHash()(id); }
+  };
+
+  struct EntityRecord;
+  struct EmbeddingRecord;
+  using EntityMap = std::unordered_map<RowKey, EntityRecord, RowKeyHash>;
+  using EmbeddingMap = std::unordered_map<RowKey, EmbeddingRecord, RowKeyHash>;
+  // Nodes of those maps do not move while they exist (rehashing keeps them), so records can
+  // point at each other.
+  using EntityNode = std::pair<const RowKey, EntityRecord>;
+  using EmbeddingNode = std::pair<const RowKey, EmbeddingRecord>;
+
   struct EntityRecord {
     Uuid id;
     Uuid tenant_id;
-    std::string entity_type;
+    TextId entity_type = 0;
+    EntityNode* older = nullptr;  // the next older current version of the same id
   };
   struct EmbeddingRecord {
     Uuid entity_id;
-    std::string model;
-    EmbeddingStatus status = EmbeddingStatus::kPending;
+    TextId model = 0;
+    uint32_t raw_dim = 0;  // dimension of the stored vector
     // Names the normalized vector's value; 0 when there is no usable vector. A new value gets a
     // new id, an unchanged-TOAST update keeps it, so ids compare vectors without their floats.
     uint64_t vector_id = 0;
-    // The floats, while no index holds them; empty once they are in an index (the only copy).
-    std::vector<float> owned;
-    uint32_t raw_dim = 0;    // dimension of the stored vector
+    EmbeddingNode* next = nullptr;  // the next embedding row of the same entity id
+    EmbeddingStatus status = EmbeddingStatus::kPending;
     std::optional<BadRowReason> bad_reason;  // why the vector is unusable, when it is
   };
   // What one entity has in one model's index, and the embedding row it came from.
   struct IndexedEntry {
-    IndexKey key;
-    std::string entity_type;
+    Uuid tenant_id;  // with model and dim, the IndexKey
+    TextId model = 0;
+    uint32_t dim = 0;
+    TextId entity_type = 0;
     uint64_t vector_id = 0;
-    std::string embedding_key;
+    RowKey embedding_key;
+
+    bool SameIndexAs(const IndexedEntry& o) const {
+      return tenant_id == o.tenant_id && model == o.model && dim == o.dim;
+    }
+    // The same vector of the same type in the same index: nothing to write.
+    bool SameAs(const IndexedEntry& o) const {
+      return SameIndexAs(o) && entity_type == o.entity_type && vector_id == o.vector_id;
+    }
   };
-  using IndexedByModel = std::unordered_map<std::string, IndexedEntry>;
+  // Everything about one entity id: its current versions, its embedding rows (both lists run
+  // through the records), and what it has in the indexes, at most one entry per model.
+  struct EntityLinks {
+    EntityNode* newest_version = nullptr;
+    EmbeddingNode* embeddings = nullptr;
+    std::vector<IndexedEntry> indexed;
+
+    bool empty() const { return !newest_version && !embeddings && indexed.empty(); }
+  };
 
   void CountUndecodableRow(MirroredTable table, const Status& why);
   void Touch(const Uuid& entity_id) { touched_.insert(entity_id); }
   void StoreEntity(const EntityRow& row);
   void EraseEntityKey(const std::string& key);
   void StoreEmbedding(const EmbeddingRow& row);
+  // Adds a record under a key that holds none, linked into its entity's list. Touches nothing
+  // (a restore fills a whole state without touching every entity).
+  void InsertEmbedding(const std::string& key, EmbeddingRecord record);
   void EraseEmbeddingKey(const std::string& key);
-  // Classifies and normalizes a decoded vector; sets record->vector or record->bad_reason.
-  void AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record);
+  // Drops the links of `id` once nothing is left in them.
+  void DropLinksIfEmpty(const Uuid& id);
+  IndexKey KeyOf(const IndexedEntry& entry) const {
+    return IndexKey{entry.tenant_id, texts_.Text(entry.model), entry.dim};
+  }
+  // Classifies and normalizes a decoded vector: sets record->vector_id and *floats, or
+  // record->bad_reason.
+  void AcceptVector(const EmbeddingRow& row, EmbeddingRecord* record, std::vector<float>* floats);
+  // The unindexed floats of `key`, removed from unindexed_vectors_; empty if it has none.
+  std::vector<float> TakeUnindexed(const RowKey& key);
   // The bad-row reason when `model` may not index a `dim`-d vector (learning it if allowed).
   std::optional<BadRowReason> CheckModel(const std::string& model, uint32_t dim);
   void CountBadRow(const std::string& key, const EmbeddingRecord& record, const std::string& detail);
-  IndexedByModel Desired(const Uuid& entity_id) const;
+  std::vector<IndexedEntry> Desired(const Uuid& entity_id) const;
   // Counts and logs, once while it lasts, an entry left out because its type got no code.
   void CountTypeLimited(const Uuid& id, const std::string& model, const std::string& entity_type);
   // Diffs desired against indexed for every touched entity; returns the writes.
@@ -132,20 +182,27 @@ class Mirror {
   // Before `old` leaves its index: copies the vector back into its embedding row, if the row
   // still has that vector and the index holds its only copy.
   void KeepVectorOfLeavingEntry(const Uuid& id, const IndexedEntry& old);
-  // The floats of an entry about to be indexed, moved out of its embedding row: the index keeps
-  // the only copy.
-  std::vector<float> TakeVectorForIndex(const Uuid& id, const IndexedEntry& entry);
+  // The floats of an entry about to be indexed, moved out of unindexed_vectors_: the index keeps
+  // the only copy. `indexed`: what the entity has in the indexes before this write.
+  std::vector<float> TakeVectorForIndex(const Uuid& id, const IndexedEntry& entry,
+                                        const std::vector<IndexedEntry>& indexed);
+  // Frees the texts no record uses, once the pool has doubled since the last sweep.
+  void SweepTextsIfGrown();
   void Publish(uint64_t lsn, int64_t commit_time_us, size_t changes, size_t transactions);
 
   Registry& registry_;
   ModelCatalog& models_;
   MirrorStatusBoard& board_;
 
-  std::unordered_map<std::string, EntityRecord> entities_;       // current versions by key
-  std::unordered_map<Uuid, std::vector<std::string>, UuidHash> current_keys_;  // id -> keys
-  std::unordered_map<std::string, EmbeddingRecord> embeddings_;  // by key
-  std::unordered_map<Uuid, std::unordered_set<std::string>, UuidHash> embedding_keys_;
-  std::unordered_map<Uuid, IndexedByModel, UuidHash> indexed_;
+  TextPool texts_;  // model names and entity types
+  size_t texts_after_sweep_ = 0;
+  EntityMap entities_;        // current versions by key
+  EmbeddingMap embeddings_;   // every embedding row by key
+  // The normalized floats of the embedding rows that no index holds (pending, failed, not yet
+  // applied), by key. A searchable row's floats live only in its index: most rows have none
+  // here, so they are kept out of EmbeddingRecord.
+  std::unordered_map<RowKey, std::vector<float>, RowKeyHash> unindexed_vectors_;
+  std::unordered_map<Uuid, EntityLinks, IdHash> links_;
 
   // UpsertTuple decodes into these: a row's strings and vector keep their capacity from one
   // tuple to the next, which spares an allocation per row of a large load.

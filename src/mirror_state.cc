@@ -4,7 +4,9 @@
 // come from another build are refused rather than half applied.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
+#include <vector>
 
 #include "base/byte_stream.h"
 #include "src/mirror.h"
@@ -74,40 +76,55 @@ std::string Mirror::EncodeState() const {
   PutModels(w, models_.configured());
   PutModels(w, models_.Learned());
 
-  // Entities in each id's key order: the newest current version wins (Desired).
+  // Each id's current versions oldest first: the last one restored is the newest (Desired).
   w.Put<uint64_t>(entities_.size());
-  for (const auto& [id, keys] : current_keys_) {
-    for (const std::string& key : keys) {
-      const EntityRecord& e = entities_.at(key);
-      w.PutString(key);
+  std::vector<const EntityNode*> versions;
+  for (const auto& [id, links] : links_) {
+    versions.clear();
+    for (const EntityNode* v = links.newest_version; v; v = v->second.older) versions.push_back(v);
+    for (auto v = versions.rbegin(); v != versions.rend(); ++v) {
+      const auto& [key, e] = **v;
+      w.PutString(key.view());
       PutUuid(w, e.id);
       PutUuid(w, e.tenant_id);
-      w.PutString(e.entity_type);
+      w.PutString(texts_.Text(e.entity_type));
     }
   }
+  // Each id's embedding rows oldest first, so that a restore links them in the same order.
   w.Put<uint64_t>(embeddings_.size());
-  for (const auto& [key, e] : embeddings_) {
-    w.PutString(key);
-    PutUuid(w, e.entity_id);
-    w.PutString(e.model);
-    w.Put(static_cast<uint8_t>(e.status));
-    w.Put<uint64_t>(e.vector_id);
-    w.Put<uint32_t>(e.raw_dim);
-    w.Put<uint8_t>(e.bad_reason.has_value());
-    w.Put(static_cast<uint8_t>(e.bad_reason.value_or(BadRowReason{})));
-    w.PutArray(e.owned);
+  std::vector<const EmbeddingNode*> rows;
+  for (const auto& [id, links] : links_) {
+    rows.clear();
+    for (const EmbeddingNode* row = links.embeddings; row; row = row->second.next) {
+      rows.push_back(row);
+    }
+    for (auto row = rows.rbegin(); row != rows.rend(); ++row) {
+      const auto& [key, e] = **row;
+      w.PutString(key.view());
+      PutUuid(w, e.entity_id);
+      w.PutString(texts_.Text(e.model));
+      w.Put(static_cast<uint8_t>(e.status));
+      w.Put<uint64_t>(e.vector_id);
+      w.Put<uint32_t>(e.raw_dim);
+      w.Put<uint8_t>(e.bad_reason.has_value());
+      w.Put(static_cast<uint8_t>(e.bad_reason.value_or(BadRowReason{})));
+      auto floats = unindexed_vectors_.find(key);
+      w.PutArray(floats != unindexed_vectors_.end() ? floats->second : std::vector<float>());
+    }
   }
-  w.Put<uint64_t>(indexed_.size());
-  for (const auto& [id, by_model] : indexed_) {
+  const auto with_indexed = [](const auto& entry) { return !entry.second.indexed.empty(); };
+  w.Put<uint64_t>(std::count_if(links_.begin(), links_.end(), with_indexed));
+  for (const auto& [id, links] : links_) {
+    if (links.indexed.empty()) continue;
     PutUuid(w, id);
-    w.Put<uint64_t>(by_model.size());
-    for (const auto& [model, entry] : by_model) {
-      PutUuid(w, entry.key.tenant_id);
-      w.PutString(entry.key.model);
-      w.Put<uint32_t>(entry.key.dim);
-      w.PutString(entry.entity_type);
+    w.Put<uint64_t>(links.indexed.size());
+    for (const IndexedEntry& entry : links.indexed) {
+      PutUuid(w, entry.tenant_id);
+      w.PutString(texts_.Text(entry.model));
+      w.Put<uint32_t>(entry.dim);
+      w.PutString(texts_.Text(entry.entity_type));
       w.Put<uint64_t>(entry.vector_id);
-      w.PutString(entry.embedding_key);
+      w.PutString(entry.embedding_key.view());
     }
   }
   PutStrings(w, bad_keys_);
@@ -141,56 +158,66 @@ Status Mirror::RestoreState(std::string_view bytes) {
     EntityRow row;
     if (r.GetString(&row.key) && GetUuid(r, &row.id) && GetUuid(r, &row.tenant_id) &&
         r.GetString(&row.entity_type)) {
+      if (restored.entities_.contains(RowKey(row.key))) return Undecodable("entity key twice");
       restored.StoreEntity(row);
     }
   }
   if (r.failed() || !r.Get(&n)) return Undecodable("entities");
   for (uint64_t i = 0; i < n && !r.failed(); ++i) {
-    std::string key;
+    std::string key, model;
+    std::vector<float> floats;
     EmbeddingRecord e;
     uint8_t has_bad = 0;
     BadRowReason bad{};
-    if (!r.GetString(&key) || !GetUuid(r, &e.entity_id) || !r.GetString(&e.model) ||
+    if (!r.GetString(&key) || !GetUuid(r, &e.entity_id) || !r.GetString(&model) ||
         !GetEnum(r, EmbeddingStatus::kOther, &e.status) || !r.Get(&e.vector_id) ||
         !r.Get(&e.raw_dim) || !r.Get(&has_bad) ||
         !GetEnum(r, static_cast<BadRowReason>(kBadRowReasonCount - 1), &bad) ||
-        !r.GetArray(&e.owned)) {
+        !r.GetArray(&floats)) {
       break;
     }
     if (has_bad) e.bad_reason = bad;
-    if (e.vector_id > last_vector_id || (!e.owned.empty() && e.owned.size() != e.raw_dim)) {
+    if (e.vector_id > last_vector_id || (!floats.empty() && floats.size() != e.raw_dim)) {
       return Undecodable("embedding vector");
     }
-    restored.embedding_keys_[e.entity_id].insert(key);
-    restored.embeddings_.emplace(std::move(key), std::move(e));
+    if (restored.embeddings_.contains(RowKey(key))) return Undecodable("embedding key twice");
+    e.model = restored.texts_.Intern(model);
+    if (!floats.empty()) restored.unindexed_vectors_.emplace(RowKey(key), std::move(floats));
+    restored.InsertEmbedding(key, std::move(e));
   }
   if (r.failed() || !r.Get(&n)) return Undecodable("embeddings");
   for (uint64_t i = 0; i < n && !r.failed(); ++i) {
     Uuid id;
     uint64_t models = 0;
     if (!GetUuid(r, &id) || !r.Get(&models)) break;
-    IndexedByModel& by_model = restored.indexed_[id];
+    std::vector<IndexedEntry>& indexed = restored.links_[id].indexed;
     for (uint64_t j = 0; j < models && !r.failed(); ++j) {
       IndexedEntry entry;
-      if (GetUuid(r, &entry.key.tenant_id) && r.GetString(&entry.key.model) &&
-          r.Get(&entry.key.dim) && r.GetString(&entry.entity_type) && r.Get(&entry.vector_id) &&
-          r.GetString(&entry.embedding_key)) {
-        by_model[entry.key.model] = std::move(entry);
+      std::string model, entity_type, embedding_key;
+      if (GetUuid(r, &entry.tenant_id) && r.GetString(&model) && r.Get(&entry.dim) &&
+          r.GetString(&entity_type) && r.Get(&entry.vector_id) && r.GetString(&embedding_key)) {
+        entry.embedding_key = RowKey(embedding_key);
+        entry.model = restored.texts_.Intern(model);
+        entry.entity_type = restored.texts_.Intern(entity_type);
+        std::erase_if(indexed, [&](const IndexedEntry& e) { return e.model == entry.model; });
+        indexed.push_back(std::move(entry));
       }
     }
   }
   if (r.failed()) return Undecodable("indexed entries");
+  std::erase_if(restored.links_, [](const auto& entry) { return entry.second.empty(); });
   if (!GetStrings(r, &restored.bad_keys_) || !GetStrings(r, &restored.type_limited_) ||
       !r.AtCleanEnd()) {
     return Undecodable("bad-row keys, or bytes after the end");
   }
   // Every entry the state says is indexed must be in the restored indexes.
-  for (const auto& [id, by_model] : restored.indexed_) {
-    for (const auto& [model, entry] : by_model) {
-      const std::shared_ptr<EntityIndex> index = registry_.Find(entry.key);
+  for (const auto& [id, links] : restored.links_) {
+    for (const IndexedEntry& entry : links.indexed) {
+      const IndexKey key = restored.KeyOf(entry);
+      const std::shared_ptr<EntityIndex> index = registry_.Find(key);
       if (!index || !index->Contains(id)) {
         return Undecodable("entity " + id.ToString() + " is missing from index " +
-                           entry.key.ToString());
+                           key.ToString());
       }
     }
   }
@@ -200,11 +227,12 @@ Status Mirror::RestoreState(std::string_view bytes) {
         "or now configured)");
   }
 
+  texts_ = std::move(restored.texts_);
+  texts_after_sweep_ = texts_.size();
   entities_ = std::move(restored.entities_);
-  current_keys_ = std::move(restored.current_keys_);
   embeddings_ = std::move(restored.embeddings_);
-  embedding_keys_ = std::move(restored.embedding_keys_);
-  indexed_ = std::move(restored.indexed_);
+  unindexed_vectors_ = std::move(restored.unindexed_vectors_);
+  links_ = std::move(restored.links_);
   bad_keys_ = std::move(restored.bad_keys_);
   type_limited_ = std::move(restored.type_limited_);
   last_vector_id_ = last_vector_id;
@@ -215,7 +243,7 @@ Status Mirror::RestoreState(std::string_view bytes) {
   // The counters count rows that are bad now, as a fresh load would.
   BadRowCounts counts;
   for (const std::string& key : bad_keys_) {
-    auto it = embeddings_.find(key);
+    auto it = embeddings_.find(RowKey(key));
     if (it != embeddings_.end()) counts[it->second.bad_reason.value_or(BadRowReason::kMalformed)]++;
   }
   counts[BadRowReason::kEntityTypeLimit] += type_limited_.size();

@@ -528,5 +528,36 @@ TEST_F(MirrorTest, TuplesAreDecodedByTheirTablesDecoder) {
   EXPECT_TRUE(Indexed().empty());
 }
 
+// Entity types and model names are held once each and swept when no row uses them any more
+// (src/text_pool.h): hundreds of short-lived types must not disturb the types of rows that keep
+// theirs, nor the new type of a row that changes.
+TEST_F(MirrorTest, ManyShortLivedEntityTypesLeaveEveryRowItsOwnType) {
+  constexpr int kEntities = 10;
+  Begin();
+  for (int k = 0; k < kEntities; ++k) {
+    mirror_.UpsertEntity(Entity("v" + std::to_string(k), k, "stable"));
+    mirror_.UpsertEmbedding(Embedding("e" + std::to_string(k), k, EmbeddingStatus::kCompleted,
+                                      RandomVector(k)));
+  }
+  Commit();
+  std::map<Uuid, std::string> expected;
+  for (int k = 0; k < kEntities; ++k) expected[MakeUuid(k)] = "stable";
+  ASSERT_EQ(Indexed(), expected);
+  for (int round = 0; round < 300; ++round) {
+    Begin();
+    // Even entities take a type no other round uses; odd ones keep "stable".
+    for (int k = 0; k < kEntities; k += 2) {
+      const std::string type = "t" + std::to_string(round) + "-" + std::to_string(k);
+      mirror_.UpsertEntity(Entity("v" + std::to_string(k), k, type));
+      expected[MakeUuid(k)] = type;
+    }
+    Commit();
+    if (round % 25 == 24) ASSERT_EQ(Indexed(), expected) << "after round " << round;
+  }
+  EXPECT_EQ(Indexed(), expected);
+  EXPECT_EQ(mirror_.entity_count(), static_cast<size_t>(kEntities));
+  EXPECT_EQ(mirror_.embedding_count(), static_cast<size_t>(kEntities));
+}
+
 }  // namespace
 }  // namespace vecmirror
