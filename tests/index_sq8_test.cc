@@ -388,6 +388,36 @@ TEST(Sq8IndexTest, AnnRecallAgainstTheFp32BruteForceIsAboveItsMeasuredFloor) {
   }
 }
 
+// IndexOptions::hnsw_build_storage: a graph built on fp16 rows, the rows then stored as SQ8 in
+// ranges trained from all of them, exactly as a direct SQ8 build stores them.
+TEST(Sq8IndexTest, AGraphBuiltOnFp16RowsStoresTheSameCodes) {
+  IndexOptions options = Sq8Options();
+  options.hnsw_build_storage = VectorStorage::kFp16;
+  const Built b = Build(options, 6000);
+  ASSERT_EQ(b.index->Stats().kind, IndexKind::kHnsw);
+  EXPECT_EQ(b.index->Stats().storage, VectorStorage::kSq8);
+  for (size_t i : {size_t{0}, size_t{2500}, size_t{5999}}) {
+    const auto expected = DecodedByDefinition(b.ranges, b.model.at(TestId(i)).vector);
+    const auto got = b.index->VectorOf(TestId(i));
+    ASSERT_TRUE(got.has_value());
+    for (size_t d = 0; d < kDim; ++d) EXPECT_NEAR((*got)[d], expected[d], 1e-6) << i << " " << d;
+  }
+  double sum = 0;
+  const auto queries = Queries(50);
+  for (const auto& qv : queries) {
+    SearchQuery q;
+    q.vector = qv;
+    q.limit = 10;
+    q.effort.exact = true;
+    OracleQuery oq;
+    oq.limit = 10;
+    testing::ExpectSameAsOracle(b.index->Search(q).hits, b.decoded, qv.data(), oq);
+    q.effort.exact = false;
+    sum += testing::Recall(b.index->Search(q).hits, testing::BruteForceTopK(b.data, qv.data(), oq));
+  }
+  EXPECT_GE(sum / double(queries.size()), 0.98);
+}
+
 TEST(Sq8IndexTest, VectorsReadBackAreTheDecodedOnesOnceSealed) {
   const Built& b = Sq8();
   for (size_t i : {size_t{0}, size_t{1}, size_t{4321}, size_t{7999}}) {
