@@ -16,6 +16,7 @@
 #include "index/index_file.h"
 #include "index/kernels.h"
 #include "tests/support/index_test_util.h"
+#include "tests/support/scratch_files.h"
 
 namespace vecmirror {
 namespace {
@@ -331,52 +332,9 @@ TEST(Fp16IndexTest, AGraphBuiltOnFp16RowsStoresAndSearchesTheFp32Rows) {
               0.02 * double(plain.index->Stats().memory_bytes));
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteAll(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
-
-struct TempDir {
-  TempDir() {
-    path = (std::filesystem::temp_directory_path() /
-            ("vecmirror-fp16-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
-               .string();
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-  static inline int counter = 0;
-};
-
-// Every query answered identically, bit for bit.
-void ExpectSameAnswers(const EntityIndex& a, const EntityIndex& b) {
-  for (const auto& qv : Queries(20)) {
-    for (bool exact : {false, true}) {
-      SearchQuery q;
-      q.vector = qv;
-      q.limit = 20;
-      q.effort.exact = exact;
-      const SearchResult ra = a.Search(q), rb = b.Search(q);
-      ASSERT_EQ(ra.hits.size(), rb.hits.size());
-      EXPECT_EQ(ra.exact, rb.exact);
-      for (size_t i = 0; i < ra.hits.size(); ++i) {
-        EXPECT_EQ(ra.hits[i].entity_id, rb.hits[i].entity_id);
-        EXPECT_EQ(ra.hits[i].similarity, rb.hits[i].similarity);
-      }
-    }
-  }
-}
-
 TEST(Fp16IndexTest, AnFp16HnswRoundTripsThroughAnIndexFile) {
   const Built& b = Fp16();
-  TempDir dir;
+  testing::TempDir dir("vecmirror-fp16");
   const std::string path = dir.path + "/index.vmi";
   FileDigest digest;
   ASSERT_TRUE(WriteIndexFile(b.index->Capture(), path, &digest).ok());
@@ -390,12 +348,12 @@ TEST(Fp16IndexTest, AnFp16HnswRoundTripsThroughAnIndexFile) {
   ASSERT_TRUE(EntityIndex::FromImage(std::move(image), Fp16Options(), &restored).ok());
   EXPECT_EQ(restored->Stats().memory_bytes, b.index->Stats().memory_bytes);
   EXPECT_EQ(*restored->VectorOf(TestId(5)), *b.index->VectorOf(TestId(5)));
-  ExpectSameAnswers(*b.index, *restored);
+  testing::ExpectSameAnswers(*b.index, *restored, Queries(20));
 
   // A flipped byte among the stored halves is caught by the checksum.
-  std::string bytes = ReadAll(path);
+  std::string bytes = testing::ReadAll(path);
   bytes[bytes.size() / 2] ^= 0x40;
-  WriteAll(path, bytes);
+  testing::WriteAll(path, bytes);
   IndexImage damaged;
   EXPECT_FALSE(ReadIndexFile(path, digest, 3, &damaged).ok());
 }
@@ -405,11 +363,11 @@ TEST(Fp16IndexTest, AVersionOneFp32FileStillLoads) {
   IndexOptions options = Fp16Options();
   options.storage = VectorStorage::kFp32;
   const Built b = Build(options, 5500);
-  TempDir dir;
+  testing::TempDir dir("vecmirror-fp16");
   const std::string path = dir.path + "/index.vmi";
   FileDigest digest;
   ASSERT_TRUE(WriteIndexFile(b.index->Capture(), path, &digest).ok());
-  std::string bytes = ReadAll(path);
+  std::string bytes = testing::ReadAll(path);
   // magic (8), version (4), tenant (16), model (8 + size), dim (4), kind (1), then the storage.
   const size_t kind_at = 8 + 4 + 16 + 8 + Key().model.size() + 4;
   ASSERT_EQ(bytes[kind_at], char(IndexKind::kHnsw));
@@ -417,7 +375,7 @@ TEST(Fp16IndexTest, AVersionOneFp32FileStillLoads) {
   bytes.erase(kind_at + 1, 1);
   const uint32_t version = 1;
   std::memcpy(bytes.data() + 8, &version, sizeof(version));
-  WriteAll(path, bytes);
+  testing::WriteAll(path, bytes);
   const FileDigest v1{bytes.size(), Crc32(bytes)};
   IndexImage image;
   const Status s = ReadIndexFile(path, v1, 3, &image);
@@ -425,16 +383,16 @@ TEST(Fp16IndexTest, AVersionOneFp32FileStillLoads) {
   EXPECT_EQ(image.sealed->storage, VectorStorage::kFp32);
   std::unique_ptr<EntityIndex> restored;
   ASSERT_TRUE(EntityIndex::FromImage(std::move(image), options, &restored).ok());
-  ExpectSameAnswers(*b.index, *restored);
+  testing::ExpectSameAnswers(*b.index, *restored, Queries(20));
   EXPECT_EQ(*restored->VectorOf(TestId(9)), b.model.at(TestId(9)).vector);
 
   // An fp16 storage byte on a flat or IVF kind is out of range.
-  bytes = ReadAll(path);
+  bytes = testing::ReadAll(path);
   bytes.insert(kind_at + 1, 1, char(VectorStorage::kFp16));
   const uint32_t v2 = 2;
   std::memcpy(bytes.data() + 8, &v2, sizeof(v2));
   bytes[kind_at] = char(IndexKind::kFlat);
-  WriteAll(path, bytes);
+  testing::WriteAll(path, bytes);
   const Status bad = ReadIndexFile(path, FileDigest{bytes.size(), Crc32(bytes)}, 3, &image);
   EXPECT_FALSE(bad.ok());
   EXPECT_NE(bad.message().find("header out of range"), std::string::npos) << bad.ToString();

@@ -26,6 +26,7 @@
 #include "index/snapshot.h"
 #include "index/snapshot_manifest.h"
 #include "tests/support/index_test_util.h"
+#include "tests/support/scratch_files.h"
 
 namespace vecmirror {
 namespace {
@@ -403,15 +404,8 @@ struct TwoSnapshots {
   }
 };
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteAll(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-}
+using testing::ReadAll;
+using testing::WriteAll;
 
 void FlipByte(const std::string& path, size_t offset) {
   std::string bytes = ReadAll(path);

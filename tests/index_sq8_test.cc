@@ -25,6 +25,7 @@
 #include "index/sq8_codec.h"
 #include "index/sq8_flat.h"
 #include "tests/support/index_test_util.h"
+#include "tests/support/scratch_files.h"
 
 namespace vecmirror {
 namespace {
@@ -561,49 +562,6 @@ TEST(Sq8IndexTest, StoresTheRowsInAQuarterOfTheirFp32Memory) {
 
 // --- index files ----------------------------------------------------------------------------
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteAll(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
-
-struct TempDir {
-  TempDir() {
-    path = (std::filesystem::temp_directory_path() /
-            ("vecmirror-sq8-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
-               .string();
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-  static inline int counter = 0;
-};
-
-// Every query answered identically, bit for bit.
-void ExpectSameAnswers(const EntityIndex& a, const EntityIndex& b) {
-  for (const auto& qv : Queries(20)) {
-    for (bool exact : {false, true}) {
-      SearchQuery q;
-      q.vector = qv;
-      q.limit = 20;
-      q.effort.exact = exact;
-      const SearchResult ra = a.Search(q), rb = b.Search(q);
-      ASSERT_EQ(ra.hits.size(), rb.hits.size());
-      EXPECT_EQ(ra.exact, rb.exact);
-      for (size_t i = 0; i < ra.hits.size(); ++i) {
-        EXPECT_EQ(ra.hits[i].entity_id, rb.hits[i].entity_id);
-        EXPECT_EQ(ra.hits[i].similarity, rb.hits[i].similarity);
-      }
-    }
-  }
-}
-
 // Offsets from the end of an index file of an HNSW structure with no tail: the end marker (8),
 // the empty tail's count (8), the codes (8 + rows * dim), vdiff (8 + dim * 4), vmin (same).
 constexpr size_t kCodesFromEnd = 8 + 8 + 8 + kRows * kDim;
@@ -613,13 +571,13 @@ constexpr size_t kVdiffCountFromEnd = kVdiffFromEnd + 8;
 // The version field, rewritten, and the file's digest for the rewritten bytes.
 FileDigest Rewrite(const std::string& path, std::string bytes, uint32_t version) {
   std::memcpy(bytes.data() + 8, &version, sizeof(version));
-  WriteAll(path, bytes);
+  testing::WriteAll(path, bytes);
   return FileDigest{bytes.size(), Crc32(bytes)};
 }
 
 TEST(Sq8IndexFileTest, AnSq8HnswRoundTripsWithIdenticalAnswers) {
   const Built& b = Sq8();
-  TempDir dir;
+  testing::TempDir dir("vecmirror-sq8");
   const std::string path = dir.path + "/index.vmi";
   FileDigest digest;
   ASSERT_TRUE(WriteIndexFile(b.index->Capture(), path, &digest).ok());
@@ -627,7 +585,7 @@ TEST(Sq8IndexFileTest, AnSq8HnswRoundTripsWithIdenticalAnswers) {
   // file is below half the fp32 rows alone.
   EXPECT_LT(digest.bytes, kRows * kDim * sizeof(float) / 2);
   EXPECT_GT(digest.bytes, kRows * kDim);
-  const std::string bytes = ReadAll(path);
+  const std::string bytes = testing::ReadAll(path);
   uint32_t version = 0;
   std::memcpy(&version, bytes.data() + 8, sizeof(version));
   EXPECT_EQ(version, kIndexFileVersion);
@@ -644,18 +602,18 @@ TEST(Sq8IndexFileTest, AnSq8HnswRoundTripsWithIdenticalAnswers) {
   ASSERT_TRUE(EntityIndex::FromImage(std::move(image), Sq8Options(), &restored).ok());
   EXPECT_EQ(restored->Stats().memory_bytes, b.index->Stats().memory_bytes);
   EXPECT_EQ(*restored->VectorOf(TestId(5)), *b.index->VectorOf(TestId(5)));
-  ExpectSameAnswers(*b.index, *restored);
+  testing::ExpectSameAnswers(*b.index, *restored, Queries(20));
 }
 
 // A damaged range block whose checksum was made to match again is refused after the checksum:
 // a negative width, a NaN, or a block of the wrong length.
 TEST(Sq8IndexFileTest, ADamagedRangeBlockIsRefused) {
   const Built& b = Sq8();
-  TempDir dir;
+  testing::TempDir dir("vecmirror-sq8");
   const std::string path = dir.path + "/index.vmi";
   FileDigest digest;
   ASSERT_TRUE(WriteIndexFile(b.index->Capture(), path, &digest).ok());
-  const std::string good = ReadAll(path);
+  const std::string good = testing::ReadAll(path);
   auto refused = [&](std::string bytes, const char* expected) {
     const FileDigest d = Rewrite(path, std::move(bytes), kIndexFileVersion);
     IndexImage image;
@@ -690,11 +648,11 @@ TEST(Sq8IndexFileTest, AVersionTwoFileStillLoadsAndCannotClaimSq8) {
   IndexOptions fp16 = Sq8Options();
   fp16.storage = VectorStorage::kFp16;
   const Built b = Build(fp16, 5500);
-  TempDir dir;
+  testing::TempDir dir("vecmirror-sq8");
   const std::string path = dir.path + "/index.vmi";
   FileDigest digest;
   ASSERT_TRUE(WriteIndexFile(b.index->Capture(), path, &digest).ok());
-  const std::string bytes = ReadAll(path);
+  const std::string bytes = testing::ReadAll(path);
   const FileDigest v2 = Rewrite(path, bytes, 2);
   IndexImage image;
   const Status s = ReadIndexFile(path, v2, 3, &image);
@@ -702,7 +660,7 @@ TEST(Sq8IndexFileTest, AVersionTwoFileStillLoadsAndCannotClaimSq8) {
   EXPECT_EQ(image.sealed->storage, VectorStorage::kFp16);
   std::unique_ptr<EntityIndex> restored;
   ASSERT_TRUE(EntityIndex::FromImage(std::move(image), fp16, &restored).ok());
-  ExpectSameAnswers(*b.index, *restored);
+  testing::ExpectSameAnswers(*b.index, *restored, Queries(20));
 
   // magic (8), version (4), tenant (16), model (8 + size), dim (4), kind (1), then the storage.
   const size_t storage_at = 8 + 4 + 16 + 8 + Key().model.size() + 4 + 1;

@@ -102,4 +102,24 @@ inline void ExpectSameAsOracle(const std::vector<Hit>& hits, const Dataset& data
   ExpectWellOrdered(hits);
 }
 
+// Every query answered identically by `a` and `b`, bit for bit, approximate and exact.
+inline void ExpectSameAnswers(const EntityIndex& a, const EntityIndex& b,
+                              const std::vector<std::vector<float>>& queries) {
+  for (const auto& qv : queries) {
+    for (bool exact : {false, true}) {
+      SearchQuery q;
+      q.vector = qv;
+      q.limit = 20;
+      q.effort.exact = exact;
+      const SearchResult ra = a.Search(q), rb = b.Search(q);
+      ASSERT_EQ(ra.hits.size(), rb.hits.size());
+      EXPECT_EQ(ra.exact, rb.exact);
+      for (size_t i = 0; i < ra.hits.size(); ++i) {
+        EXPECT_EQ(ra.hits[i].entity_id, rb.hits[i].entity_id);
+        EXPECT_EQ(ra.hits[i].similarity, rb.hits[i].similarity);
+      }
+    }
+  }
+}
+
 }  // namespace vecmirror::testing
