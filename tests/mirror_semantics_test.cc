@@ -138,6 +138,18 @@ class MirrorSemanticsTest : public ::testing::Test {
 
   v1::MirrorStatus MirrorStatus() { return mirror_->server().Status(); }
 
+  // transactions_applied once the status board shows everything up to `lsn`: the board is
+  // updated just after the indexes, so a search can see a commit a moment before it does.
+  uint64_t TransactionsAppliedThrough(uint64_t lsn) {
+    v1::MirrorStatus status = MirrorStatus();
+    for (int i = 0; i < 250 && status.applied_lsn() < lsn; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      status = MirrorStatus();
+    }
+    EXPECT_GE(status.applied_lsn(), lsn);
+    return status.transactions_applied();
+  }
+
   static LiveMirror* mirror_;
   static std::string* setup_error_;
   std::unique_ptr<SqlSession> sql_;
@@ -430,8 +442,9 @@ TEST_F(MirrorSemanticsTest, RolledBackTransactionLeavesNoTrace) {
   const std::string id = AddEntity("context", kMiniLm, v);
   const std::string ghost = NewId();
   const auto other = Vec(kMiniLmDim);
-  ASSERT_GT(WaitApplied(Stub(), Sql().CurrentLsn()), 0u);
-  const uint64_t transactions_before = MirrorStatus().transactions_applied();
+  const uint64_t lsn_before = WaitApplied(Stub(), Sql().CurrentLsn());
+  ASSERT_GT(lsn_before, 0u);
+  const uint64_t transactions_before = TransactionsAppliedThrough(lsn_before);
   RUN_SQL("BEGIN;" + EntitySql(ghost, "context") + EmbeddingSql(ghost, kMiniLm, &other, "completed") +
           "UPDATE embedding SET vector = " + VectorSql(other) + " WHERE entity_id = " + Quote(id) + ";" +
           CloseSql(id) + "ROLLBACK;");
@@ -443,14 +456,8 @@ TEST_F(MirrorSemanticsTest, RolledBackTransactionLeavesNoTrace) {
   ASSERT_TRUE(hits.count(id));
   EXPECT_NEAR(hits.at(id).similarity, 1.0, 1e-5);
   EXPECT_TRUE(hits.count(marker));
-  // pgoutput never sends an aborted transaction: only the marker's commit was applied. (The
-  // status board is updated just after the indexes, so give it a moment.)
-  uint64_t transactions_after = 0;
-  for (int i = 0; i < 50; ++i) {
-    transactions_after = MirrorStatus().transactions_applied();
-    if (transactions_after > transactions_before) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  // pgoutput never sends an aborted transaction: only the marker's commit was applied.
+  const uint64_t transactions_after = TransactionsAppliedThrough(WaitApplied(Stub(), Sql().CurrentLsn()));
   EXPECT_EQ(transactions_after, transactions_before + 1);
   ExpectEqualsDatabase();
 }
