@@ -392,16 +392,17 @@ SearchResult EntityIndex::Search(const SearchQuery& query,
 std::optional<std::vector<float>> EntityIndex::VectorOf(const Uuid& entity_id) const {
   auto lock = impl_->ReadLock();
   const SlotState& state = *impl_->state;
-  auto it = state.slot_of.find(entity_id);
-  if (it == state.slot_of.end()) return std::nullopt;
+  const uint32_t slot = state.slot_of.Find(entity_id, state.ids);
+  if (slot == SlotTable::kNoSlot) return std::nullopt;
   std::vector<float> vector(impl_->dim);
-  state.CopyVector(it->second, vector.data());
+  state.CopyVector(slot, vector.data());
   return vector;
 }
 
 bool EntityIndex::Contains(const Uuid& entity_id) const {
   auto lock = impl_->ReadLock();
-  return impl_->state->slot_of.contains(entity_id);
+  const SlotState& state = *impl_->state;
+  return state.slot_of.Find(entity_id, state.ids) != SlotTable::kNoSlot;
 }
 
 IndexStats EntityIndex::Stats() const {

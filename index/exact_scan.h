@@ -35,8 +35,8 @@ class AllowList final : public RowFilter {
       type_allowed_[code] = types.Contains(static_cast<EntityTypeCode>(code));
     }
     if (exclude) {
-      auto it = state.slot_of.find(*exclude);
-      if (it != state.slot_of.end()) excluded_slot_ = it->second;
+      const uint32_t slot = state.slot_of.Find(*exclude, state.ids);
+      if (slot != SlotTable::kNoSlot) excluded_slot_ = slot;
     }
   }
 

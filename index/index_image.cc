@@ -115,11 +115,11 @@ Status StateFromImage(IndexImage image, std::unique_ptr<SlotState>* out) {
   if (image.tail.size() != tail_rows * dim) return Incoherent("tail size does not match the slots");
 
   auto state = std::make_unique<SlotState>(dim);
-  state->slot_of.reserve(image.live_count);
+  state->slot_of.Reserve(image.live_count, image.ids);
   for (size_t slot = 0; slot < slots; ++slot) {
     if (image.live[slot] > 1) return Incoherent("live flag neither 0 nor 1");
     if (image.live[slot] == 0) continue;
-    if (!state->slot_of.emplace(image.ids[slot], static_cast<uint32_t>(slot)).second) {
+    if (!state->slot_of.Insert(static_cast<uint32_t>(slot), image.ids)) {
       return Incoherent("an entity is live in two slots");
     }
     state->CountLive(image.types[slot]);

@@ -45,9 +45,9 @@ std::unique_ptr<SlotState> BuildState(LiveRows rows, IndexKind kind, size_t dim,
     }
   }
   state->live.assign(n, 1);
-  state->slot_of.reserve(n);
+  state->slot_of.Reserve(n, state->ids);
   for (size_t slot = 0; slot < n; ++slot) {
-    state->slot_of.emplace(state->ids[slot], static_cast<uint32_t>(slot));
+    state->slot_of.Insert(static_cast<uint32_t>(slot), state->ids);
     state->CountLive(state->types[slot]);
   }
   state->live_count = n;

@@ -18,7 +18,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
 #include "base/uuid.h"
@@ -26,6 +25,7 @@
 #include "index/index_options.h"
 #include "index/row_store.h"
 #include "index/sealed_structure.h"
+#include "index/slot_table.h"
 
 namespace vecmirror {
 
@@ -39,7 +39,7 @@ struct SlotState {
   std::vector<Uuid> ids;                                 // per slot
   std::vector<EntityTypeCode> types;                     // per slot
   std::vector<uint8_t> live;                             // per slot: 1 = live, 0 = tombstone
-  std::unordered_map<Uuid, uint32_t, UuidHash> slot_of;  // live entities only
+  SlotTable slot_of;                  // live entities only, keyed by ids[slot]
   std::vector<size_t> live_by_type;  // per type code; covers every code a slot has had
   size_t live_count = 0;
   // Slots [0, sealed->rows). Shared, so that a captured IndexImage (index/index_image.h) keeps
@@ -87,17 +87,16 @@ struct SlotState {
   }
 
   void Remove(const Uuid& id) {
-    auto it = slot_of.find(id);
-    if (it == slot_of.end()) return;
-    Tombstone(it->second);
-    slot_of.erase(it);
+    const uint32_t slot = slot_of.Find(id, ids);
+    if (slot == SlotTable::kNoSlot) return;
+    Tombstone(slot);
+    slot_of.Erase(id, ids);
   }
 
   // `vector` is unit length and of this index's dimension.
   void Upsert(const Uuid& id, EntityTypeCode type, const float* vector) {
-    auto it = slot_of.find(id);
-    if (it != slot_of.end()) {
-      const uint32_t old = it->second;
+    const uint32_t old = slot_of.Find(id, ids);
+    if (old != SlotTable::kNoSlot) {
       // Replaying a write already applied (a rebuild's log, a re-sent row) keeps its slot.
       if (types[old] == type && HoldsVector(old, vector)) return;
       Tombstone(old);
@@ -109,15 +108,13 @@ struct SlotState {
     tail.Append(vector);
     CountLive(type);
     ++live_count;
-    slot_of[id] = slot;
+    slot_of.Assign(slot, ids);
   }
 
   size_t MemoryBytes() const {
-    // An unordered_map node holds the key/value pair, a next pointer and the cached hash.
-    const size_t node = sizeof(std::pair<const Uuid, uint32_t>) + 2 * sizeof(void*);
     return ids.capacity() * sizeof(Uuid) + types.capacity() * sizeof(EntityTypeCode) +
            live.capacity() + live_by_type.capacity() * sizeof(size_t) +
-           slot_of.size() * node + slot_of.bucket_count() * sizeof(void*) +
+           slot_of.MemoryBytes() +
            sealed->MemoryBytes(dim) + tail.AllocatedBytes();
   }
 };

@@ -27,7 +27,13 @@ double SecondsSince(int64_t pg_epoch_us) {
 }  // namespace
 
 Mirror::Mirror(Registry& registry, ModelCatalog& models, MirrorStatusBoard& board)
-    : registry_(registry), models_(models), board_(board) {}
+    : registry_(registry), models_(models), board_(board) {
+  // The three maps with a node per row: fewer buckets than rows (RESULTS.md, "The mirror's
+  // bookkeeping per row"). They are only ever clear()ed or erased from, which keeps it.
+  entities_.max_load_factor(kRowMapLoadFactor);
+  embeddings_.max_load_factor(kRowMapLoadFactor);
+  links_.max_load_factor(kRowMapLoadFactor);
+}
 
 // ---- Initial load ------------------------------------------------------------------------
 

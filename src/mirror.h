@@ -99,6 +99,9 @@ class Mirror {
     size_t operator()(const Uuid& id) const noexcept { return UuidHash()(id); }
   };
 
+  // Nodes per bucket that entities_, embeddings_ and links_ may reach before they rehash.
+  static constexpr float kRowMapLoadFactor = 4.0f;
+
   struct EntityRecord;
   struct EmbeddingRecord;
   using EntityMap = std::unordered_map<RowKey, EntityRecord, RowKeyHash>;
