@@ -19,16 +19,8 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class ServiceAdminTest : public ::testing::Test {
+class ServiceAdminTest : public SharedWorldTest {
  protected:
-  static void SetUpTestSuite() { world_ = new TestWorld(); }
-  static void TearDownTestSuite() {
-    delete world_;
-    world_ = nullptr;
-  }
-  static TestWorld& world() { return *world_; }
-  static TestWorld* world_;
-
   static grpc::Status ListIndexes(const v1::ListIndexesRequest& request,
                                   v1::ListIndexesResponse* response) {
     grpc::ClientContext context;
@@ -42,7 +34,6 @@ class ServiceAdminTest : public ::testing::Test {
     return world().stub->RebuildIndex(&context, request, response);
   }
 };
-TestWorld* ServiceAdminTest::world_ = nullptr;
 
 TEST_F(ServiceAdminTest, ListIndexesCountsWhatWasInserted) {
   v1::ListIndexesResponse all;

@@ -89,16 +89,8 @@ TEST(CliHealthTest, ServingStatusNamesAreGrpcHealthProbes) {
   EXPECT_STREQ(cli::ServingStatusName(static_cast<cli::ServingStatus>(7)), "UNKNOWN");
 }
 
-class CliRunTest : public ::testing::Test {
+class CliRunTest : public SharedWorldTest {
  protected:
-  static void SetUpTestSuite() { world_ = new TestWorld(); }
-  static void TearDownTestSuite() {
-    delete world_;
-    world_ = nullptr;
-  }
-  static TestWorld& world() { return *world_; }
-  static TestWorld* world_;
-
   struct Run {
     int code;
     std::string out;
@@ -127,7 +119,6 @@ class CliRunTest : public ::testing::Test {
   }
   std::vector<std::filesystem::path> temp_files_;
 };
-TestWorld* CliRunTest::world_ = nullptr;
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;

@@ -19,16 +19,8 @@ using std::chrono::seconds;
 // rows, the granularity of progress and cancellation), small enough to fill quickly.
 constexpr size_t kLargeRows = 50000;
 
-class ServiceRebuildTest : public ::testing::Test {
+class ServiceRebuildTest : public SharedWorldTest {
  protected:
-  static void SetUpTestSuite() { world_ = new TestWorld(); }
-  static void TearDownTestSuite() {
-    delete world_;
-    world_ = nullptr;
-  }
-  static TestWorld& world() { return *world_; }
-  static TestWorld* world_;
-
   static grpc::Status Rebuild(const Uuid& tenant, const std::string& model, v1::IndexKind kind,
                               v1::RebuildIndexResponse* response) {
     grpc::ClientContext context;
@@ -89,7 +81,6 @@ class ServiceRebuildTest : public ::testing::Test {
     return tenant;
   }
 };
-TestWorld* ServiceRebuildTest::world_ = nullptr;
 
 TEST_F(ServiceRebuildTest, ReturnsBeforeTheBuildEndsJoinsRefusesAndCancels) {
   const Uuid tenant = LargeTenant();

@@ -14,17 +14,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-class ServiceSearchTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { world_ = new TestWorld(); }
-  static void TearDownTestSuite() {
-    delete world_;
-    world_ = nullptr;
-  }
-  static TestWorld& world() { return *world_; }
-  static TestWorld* world_;
-};
-TestWorld* ServiceSearchTest::world_ = nullptr;
+class ServiceSearchTest : public SharedWorldTest {};
 
 TEST_F(ServiceSearchTest, ExactSearchEqualsBruteForceForEveryIndex) {
   for (const Uuid& tenant : {world().tenant_a, world().tenant_b}) {

@@ -276,4 +276,19 @@ class TestWorld {
   std::unique_ptr<v1::VectorSearch::Stub> stub;
 };
 
+// A suite whose tests share one TestWorld, started before its first test and stopped after its
+// last: building the world (rows, server, channel) costs more than most tests.
+class SharedWorldTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { world_ = new TestWorld(); }
+  static void TearDownTestSuite() {
+    delete world_;
+    world_ = nullptr;
+  }
+  static TestWorld& world() { return *world_; }
+
+ private:
+  static inline TestWorld* world_ = nullptr;
+};
+
 }  // namespace vecmirror::service_test
