@@ -35,6 +35,7 @@ class SearchWorld {
     size_t dim = 1536;
     size_t queries = 256;
     SearchServiceOptions service;
+    bool mutex_deadlock_detection = false;  // GrpcServerOptions::mutex_deadlock_detection
   };
 
   explicit SearchWorld(const Options& options)
@@ -50,7 +51,9 @@ class SearchWorld {
     });
     service_ = std::make_unique<SearchService>(registry_, models_, board_, options.service);
     server_ = std::make_unique<GrpcServer>(
-        GrpcServerOptions{.listen = "127.0.0.1:0", .max_message_bytes = 64 << 20});
+        GrpcServerOptions{.listen = "127.0.0.1:0",
+                          .max_message_bytes = 64 << 20,
+                          .mutex_deadlock_detection = options.mutex_deadlock_detection});
     if (Status s = server_->Start({service_.get()}); !s.ok()) {
       std::fprintf(stderr, "cannot start the gRPC server: %s\n", s.ToString().c_str());
       std::exit(1);

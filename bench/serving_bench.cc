@@ -64,6 +64,8 @@ struct Options {
   std::vector<int> clients = {1, 4, 16, 64};
   std::vector<std::string> kinds = {"flat", "hnsw"};
   int search_threads = 0;
+  int searches_in_handler = SearchServiceOptions().searches_in_handler;
+  bool mutex_deadlock_detection = false;
   bool clients_in_process = false;
   std::string self;  // this program, run again as the client process
 };
@@ -341,7 +343,13 @@ int Main(const Options& options) {
               bench::LoadAverage().c_str());
   SearchServiceOptions service;
   service.search_threads = options.search_threads;
-  SearchWorld world(SearchWorld::Options{options.n, options.dim, options.queries, service});
+  service.searches_in_handler = options.searches_in_handler;
+  std::printf("searches in the gRPC handler: at most %s at once; abseil mutex deadlock detection %s\n",
+              options.searches_in_handler < 0 ? "every search thread's slot"
+                                              : std::to_string(options.searches_in_handler).c_str(),
+              options.mutex_deadlock_detection ? "on" : "off");
+  SearchWorld world(SearchWorld::Options{options.n, options.dim, options.queries, service,
+                                         options.mutex_deadlock_detection});
 
   // Each level is measured right after an engine measurement of its own, and its ratios are to
   // that one: on a shared machine the load drifts, and a baseline taken minutes apart would turn
@@ -385,10 +393,12 @@ int Main(const Options& options) {
   }
 
   const ServingCounters counters = world.service().Counters();
-  std::printf("\nserver refusals over the whole bench: queue full %llu, request bytes %llu, waiting %llu\n",
+  std::printf("\nserver refusals over the whole bench: queue full %llu, request bytes %llu, waiting %llu; "
+              "searches run in their gRPC handler: %llu\n",
               static_cast<unsigned long long>(counters.admission.refused_queue_full),
               static_cast<unsigned long long>(counters.admission.refused_request_bytes),
-              static_cast<unsigned long long>(counters.admission.refused_waiting_full));
+              static_cast<unsigned long long>(counters.admission.refused_waiting_full),
+              static_cast<unsigned long long>(counters.admission.run_in_handler));
   std::printf("\nmedians of %d runs (errors: the sum over all runs). Engine: Registry::Search in %d threads, "
               "measured just before each level;\nQPS ratio = QPS / that engine QPS; CPU ratio = engine CPU "
               "per query / served CPU per query (process CPU, all threads); %s\n\n",
@@ -446,6 +456,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"flat", "hnsw"}));
   app.add_option("--search-threads", options.search_threads, "server search threads (0 = one per core)")
       ->capture_default_str();
+  app.add_option("--searches-in-handler", options.searches_in_handler,
+                 "searches that may run in the gRPC thread that received them when a worker slot is free "
+                 "(SearchServiceOptions::searches_in_handler; 0 = all through the queue, -1 = up to every "
+                 "search thread)")
+      ->capture_default_str();
+  app.add_flag("--mutex-deadlock-detection", options.mutex_deadlock_detection,
+               "leave abseil's mutex deadlock detection on (as before; off by default)");
   app.add_flag("--clients-in-process", options.clients_in_process,
                "run the clients in the server's process (the CPU figure then counts both)");
   app.add_option("--client-of", client.address, "(internal) be the client process of this server");

@@ -82,6 +82,14 @@ struct EntityIndex::Impl {
     return std::shared_lock<std::shared_mutex>(mu);
   }
 
+  // The read lock if it can be had without waiting (no writer holds it or waits for it);
+  // otherwise a lock that owns nothing.
+  std::shared_lock<std::shared_mutex> TryReadLock() const {
+    std::unique_lock<std::mutex> pass(turnstile, std::try_to_lock);
+    if (!pass.owns_lock()) return {};
+    return std::shared_lock<std::shared_mutex>(mu, std::try_to_lock);
+  }
+
   std::unique_lock<std::shared_mutex> WriteLock() {
     std::lock_guard<std::mutex> pass(turnstile);
     return std::unique_lock<std::shared_mutex>(mu);
@@ -348,6 +356,18 @@ void EntityIndex::ApplyLocked(std::span<const IndexWrite* const> writes, uint64_
 SearchResult EntityIndex::Search(const SearchQuery& query,
                                  const std::atomic<uint64_t>* watermark) const {
   auto lock = impl_->ReadLock();
+  return SearchHeld(query, watermark);
+}
+
+std::optional<SearchResult> EntityIndex::TrySearch(const SearchQuery& query,
+                                                   const std::atomic<uint64_t>* watermark) const {
+  auto lock = impl_->TryReadLock();
+  if (!lock.owns_lock()) return std::nullopt;
+  return SearchHeld(query, watermark);
+}
+
+SearchResult EntityIndex::SearchHeld(const SearchQuery& query,
+                                     const std::atomic<uint64_t>* watermark) const {
   const SlotState& state = *impl_->state;
   SearchResult result;
   result.kind = state.sealed->kind;

@@ -114,6 +114,10 @@ class EntityIndex {
   // is not unit length is normalized.
   SearchResult Search(const SearchQuery& query,
                       const std::atomic<uint64_t>* watermark = nullptr) const;
+  // Search, unless a writer holds the index or waits for it: then nullopt at once, without
+  // waiting. For a caller that must not block on a writer (a gRPC thread).
+  std::optional<SearchResult> TrySearch(const SearchQuery& query,
+                                        const std::atomic<uint64_t>* watermark = nullptr) const;
 
   // The stored unit vector of a live entity. With fp16 storage (IndexOptions::storage) a sealed
   // row is the half-rounded vector, widened to float, not the one upserted (within about 5e-4
@@ -155,6 +159,8 @@ class EntityIndex {
                           std::unique_ptr<EntityIndex>* index);
 
  private:
+  // Search's work; the caller holds the read lock.
+  SearchResult SearchHeld(const SearchQuery& query, const std::atomic<uint64_t>* watermark) const;
   struct Impl;
   const IndexKey key_;
   std::unique_ptr<Impl> impl_;

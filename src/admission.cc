@@ -61,6 +61,8 @@ AdmissionCounters Admission::Counters() const {
   c.refused_waiting_full = refused_waiting_full_.load(std::memory_order_relaxed);
   c.refused_request_bytes = refused_request_bytes_.load(std::memory_order_relaxed);
   c.cancelled_before_run = cancelled_before_run_.load(std::memory_order_relaxed);
+  c.run_in_handler = run_in_handler_.load(std::memory_order_relaxed);
+  c.handler_found_locked = handler_found_locked_.load(std::memory_order_relaxed);
   return c;
 }
 

@@ -35,6 +35,8 @@ struct AdmissionCounters {
   uint64_t refused_waiting_full = 0;
   uint64_t refused_request_bytes = 0;
   uint64_t cancelled_before_run = 0;
+  uint64_t run_in_handler = 0;        // searches run in the gRPC thread that received them
+  uint64_t handler_found_locked = 0;  // ... that found their index held by a writer: queued
 };
 
 class Admission {
@@ -56,6 +58,10 @@ class Admission {
   Status QueueFull();
 
   void CountCancelledBeforeRun() { cancelled_before_run_.fetch_add(1, std::memory_order_relaxed); }
+  void CountRunInHandler() { run_in_handler_.fetch_add(1, std::memory_order_relaxed); }
+  void CountHandlerFoundIndexLocked() {
+    handler_found_locked_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   // True while the request budget has room; with the queue's own room, whether new work is
   // accepted (health).
@@ -73,6 +79,8 @@ class Admission {
   std::atomic<uint64_t> refused_waiting_full_{0};
   std::atomic<uint64_t> refused_request_bytes_{0};
   std::atomic<uint64_t> cancelled_before_run_{0};
+  std::atomic<uint64_t> run_in_handler_{0};
+  std::atomic<uint64_t> handler_found_locked_{0};
 };
 
 }  // namespace vecmirror

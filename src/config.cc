@@ -236,6 +236,10 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
   app.add_option("--search-threads,--threads", svc.search_threads,
                  "threads that run searches (0 = one per core)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--searches-in-handler", svc.searches_in_handler,
+                 "searches that may run in the gRPC thread that received them when a search "
+                 "thread's slot is free (-1 = up to --search-threads, 0 = all queued)")
+      ->check(CLI::Range(-1, 1 << 16));
   app.add_option("--max-queued-searches", svc.max_queued_searches,
                  "searches that may wait for a search thread; past it RESOURCE_EXHAUSTED")
       ->check(CLI::PositiveNumber);

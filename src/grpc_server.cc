@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
@@ -31,6 +32,9 @@ Status GrpcServer::Start(const std::vector<grpc::Service*>& services,
                          std::shared_ptr<grpc::ServerCredentials> credentials) {
   if (server_) return Status::FailedPrecondition("gRPC server already started");
   EnableHealthAndReflectionOnce();
+  absl::SetMutexDeadlockDetectionMode(options_.mutex_deadlock_detection
+                                          ? absl::OnDeadlockCycle::kAbort
+                                          : absl::OnDeadlockCycle::kIgnore);
 
   grpc::ServerBuilder builder;
   if (!credentials) credentials = grpc::InsecureServerCredentials();

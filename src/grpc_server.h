@@ -8,8 +8,9 @@
 // and back when it can. Shutdown turns both to NOT_SERVING for good before the server drains.
 //
 // Threads: the services are callback services (grpc::CallbackService): gRPC runs their handlers
-// on its own few threads, and the handlers hand the work to pools of their own
-// (SearchService). No call is refused for want of a thread.
+// on its own few threads, and the handlers hand the work to pools of their own, or run a search
+// in a free slot of that pool without waiting on a lock (SearchService). No call is refused for
+// want of a thread.
 //
 // The port is exclusive: SO_REUSEPORT is off, so a second server on a port in use fails to
 // start instead of sharing the port (and the clients) with the first.
@@ -40,6 +41,11 @@ struct GrpcServerOptions {
   // request before any handler sees it. Default: 16 MiB (a batch of 1000 3072-d queries is
   // about 12 MiB).
   int max_message_bytes = 16 << 20;
+  // abseil's mutex deadlock detection, which gRPC's mutexes go through: Debian's abseil is
+  // built with it on, and it costs every lock and unlock of gRPC's mutexes a graph look-up
+  // (about 4% of the gRPC threads' time). Process-wide: Start sets it for the whole process,
+  // to kIgnore when false and kAbort when true. Default: false (off).
+  bool mutex_deadlock_detection = false;
   // How often WatchReadiness re-evaluates its function. Default: 100 ms.
   std::chrono::milliseconds readiness_period = std::chrono::milliseconds(100);
 };

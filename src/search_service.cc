@@ -89,7 +89,8 @@ SearchService::SearchService(Registry& registry, ModelCatalog& models,
       options_(options),
       admission_(AdmissionLimits{options.max_queued_searches, options.max_waiting_searches,
                                  options.max_inflight_request_bytes}),
-      search_pool_(options.search_threads, options.max_queued_searches, "vm-search"),
+      search_pool_(options.search_threads, options.max_queued_searches, "vm-search",
+                   options.searches_in_handler),
       authorizer_(std::move(authorizer)) {
   search_path_ = ServingPath{&search_pool_, &registry_.lsn_waiters(), &admission_,
                              [this] { return admission_.QueueFull(); }};
@@ -174,7 +175,7 @@ Status SearchService::CheckSearch(const v1::SearchRequest& request, ParsedSearch
 
 // The search itself, once min_lsn is applied (or its wait has ended).
 Status SearchService::RunSearch(const v1::SearchRequest& request, ParsedSearch* parsed,
-                                v1::SearchResponse* response) const {
+                                v1::SearchResponse* response, bool* would_wait) const {
   const std::string& model = request.model();
   const std::optional<uint32_t> dim =
       model.empty() ? std::nullopt : models_.DimensionOf(model);
@@ -204,6 +205,10 @@ Status SearchService::RunSearch(const v1::SearchRequest& request, ParsedSearch* 
 
   const TypeMask types = ResolveTypes(request.entity_types(), registry_.types());
   if (!index || types.IsNone()) {
+    if (index && would_wait != nullptr) {  // Stats() below would wait for a writer
+      *would_wait = true;
+      return Status::Ok();
+    }
     response->set_applied_lsn(lsn_before);
     response->set_exact(true);  // nothing matches: the empty answer is the SQL's answer
     response->set_index_kind(index ? ToProtoKind(index->Stats().kind)
@@ -221,7 +226,16 @@ Status SearchService::RunSearch(const v1::SearchRequest& request, ParsedSearch* 
 
   // EntityIndex::Search holds FAISS to one OpenMP thread in this worker, and reads the
   // watermark while it holds the index: the LSN reported is exactly what the search saw.
-  const SearchResult result = index->Search(query, &registry_.applied_lsn_watermark());
+  SearchResult result;
+  if (would_wait == nullptr) {
+    result = index->Search(query, &registry_.applied_lsn_watermark());
+  } else if (std::optional<SearchResult> got =
+                 index->TrySearch(query, &registry_.applied_lsn_watermark())) {
+    result = std::move(*got);
+  } else {
+    *would_wait = true;
+    return Status::Ok();
+  }
   response->set_applied_lsn(result.applied_lsn);
   response->set_exact(result.exact);
   response->set_index_kind(ToProtoKind(result.kind));
@@ -269,6 +283,15 @@ grpc::ServerUnaryReactor* SearchService::SearchSimilarEntities(
     return ToGrpcStatus(s);
   };
   plan.on_wait_deadline = [this, request] { return ToGrpcStatus(MinLsnNotReached(*request)); };
+  if (!parsed->query_entity) {  // "more like this" reads its vector under the lock first
+    plan.run_in_handler = [this, request, response, parsed]() -> std::optional<grpc::Status> {
+      bool would_wait = false;
+      const Status s = RunSearch(*request, parsed.get(), response, &would_wait);
+      if (would_wait) return std::nullopt;
+      if (!s.ok()) response->Clear();
+      return ToGrpcStatus(s);
+    };
+  }
   return ServingCall::Start(context, search_path_, std::move(plan));
 }
 
@@ -522,6 +545,7 @@ ServingCounters SearchService::Counters() const {
   c.worker_threads = search_pool_.threads();
   c.searches_queued = search_pool_.queued();
   c.searches_running = search_pool_.running();
+  c.searches_running_in_handler = search_pool_.claimed();
   c.admission = admission_.Counters();
   c.searches_waiting_for_lsn = c.admission.waiting;
   return c;

@@ -11,7 +11,8 @@
 //
 // Serving model (DESIGN.md "Serving"): a search is validated in the handler, admitted against
 // the in-flight request-bytes budget, then queued on a worker pool of `search_threads` threads
-// behind a queue of at most `max_queued_searches`; one that must wait for its min_lsn is
+// behind a queue of at most `max_queued_searches` (or, when a worker slot is free and nothing
+// is queued, run at once in the gRPC thread in that slot: `searches_in_handler`); one that must wait for its min_lsn is
 // parked first, holding no thread, and resumes when the LSN is applied, its deadline passes or
 // the client cancels (src/serving_call.h). Past a bound a call gets RESOURCE_EXHAUSTED with a
 // message that names the bound. ListIndexes, GetMirrorStatus, RebuildIndex and CancelRebuild
@@ -64,6 +65,12 @@ struct SearchServiceOptions {
 
   // Threads that run searches (--search-threads). Default: 0 = one per hardware thread.
   int search_threads = 0;
+  // Single searches (by vector) that may run at once in the gRPC thread that received them,
+  // instead of on a worker, when a worker slot is free and no search is queued; they count
+  // against search_threads all the same, and one whose index is held by a writer is queued
+  // instead of waiting there (src/serving_call.h). It saves two thread hand-offs per call.
+  // 0 = every search goes through the queue; -1 = up to search_threads. Default: -1.
+  int searches_in_handler = -1;
   // Searches that may wait for a worker thread; one more is refused with RESOURCE_EXHAUSTED
   // (--max-queued-searches). Default: 1024.
   size_t max_queued_searches = 1024;
@@ -90,6 +97,7 @@ struct ServingCounters {
   int worker_threads = 0;
   size_t searches_queued = 0;
   size_t searches_running = 0;
+  size_t searches_running_in_handler = 0;  // of searches_running: in a gRPC thread
   size_t searches_waiting_for_lsn = 0;
   AdmissionCounters admission;
 };
@@ -146,8 +154,10 @@ class SearchService final : public v1::VectorSearch::CallbackService {
 
  private:
   Status CheckSearch(const v1::SearchRequest& request, ParsedSearch* parsed) const;
+  // With `would_wait`, the search does not wait for a writer of its index: it sets
+  // *would_wait and returns, the response untouched, where it would have.
   Status RunSearch(const v1::SearchRequest& request, ParsedSearch* parsed,
-                   v1::SearchResponse* response) const;
+                   v1::SearchResponse* response, bool* would_wait = nullptr) const;
   grpc::Status RunBatch(grpc::CallbackServerContext* context, const v1::BatchSearchRequest& request,
                         CheckedBatch& checked,
                         v1::BatchSearchResponse* response) const;

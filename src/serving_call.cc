@@ -34,6 +34,10 @@ grpc::ServerUnaryReactor* ServingCall::Start(grpc::CallbackServerContext* contex
   call->bytes_held_ = true;
   if (call->plan_.wait_lsn > 0) {
     call->Park();
+  } else if (call->plan_.run_in_handler && path.pool->TryClaimSlot()) {
+    const bool ran = call->ExecuteInHandler();
+    path.pool->ReleaseSlot();
+    if (!ran) call->Enqueue(/*bounded=*/true);
   } else {
     call->Enqueue(/*bounded=*/true);
   }
@@ -118,6 +122,23 @@ void ServingCall::Execute() {
     status = grpc::Status(grpc::StatusCode::INTERNAL, std::string("internal error: ") + e.what());
   }
   FinishOnce(status);
+}
+
+bool ServingCall::ExecuteInHandler() {
+  std::optional<grpc::Status> status;
+  try {
+    status = plan_.run_in_handler();
+  } catch (const std::exception& e) {
+    spdlog::error("internal error while serving a call: {}", e.what());
+    status = grpc::Status(grpc::StatusCode::INTERNAL, std::string("internal error: ") + e.what());
+  }
+  if (!status) {
+    path_.admission->CountHandlerFoundIndexLocked();
+    return false;
+  }
+  path_.admission->CountRunInHandler();
+  FinishOnce(*status);
+  return true;
 }
 
 void ServingCall::OnCancel() {

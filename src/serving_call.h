@@ -7,6 +7,13 @@
 //              woken from the park is queued past the bound, since it was admitted already;
 //   run        on a worker: the plan's `run` fills the response and its status finishes the call.
 //
+// A call that needs no wait and whose plan allows it (`run_in_handler`) skips the queue when the
+// pool has a free slot and nothing queued (WorkerPool::TryClaimSlot): it runs at once in the
+// gRPC thread that received it, holding that slot, so it counts against the same bound on
+// searches running at once and overtakes nothing. It never waits there: when its index is held
+// by a writer it gives the slot back and is queued as above, so a gRPC thread is never parked
+// behind a write (with every gRPC thread so parked, the server would read no new call).
+//
 // The client's cancellation (or its deadline, which gRPC turns into one) ends the call without
 // running it: parked, it is finished as CANCELLED at once; queued, the worker that takes it
 // finishes it as CANCELLED without running it. A run in progress is not interrupted (a batch
@@ -54,6 +61,10 @@ struct ServingPlan {
   std::function<grpc::Status()> run;
   // The status when wait_lsn is not applied by wait_deadline; empty = run anyway.
   std::function<grpc::Status()> on_wait_deadline;
+  // `run` for the handler's thread, when a worker slot is free (see above): the same work, but
+  // nullopt, with the response untouched, where it would have to wait for a lock; the call is
+  // then queued. Empty = always queued. For short runs only: it holds a gRPC thread meanwhile.
+  std::function<std::optional<grpc::Status>()> run_in_handler;
 };
 
 class ServingCall final : public grpc::ServerUnaryReactor {
@@ -73,6 +84,8 @@ class ServingCall final : public grpc::ServerUnaryReactor {
   void Enqueue(bool bounded);
   void Wake(LsnWaiters::Outcome outcome);
   void Execute();
+  // Runs plan_.run_in_handler; false when it would have waited (the call is not finished).
+  bool ExecuteInHandler();
   void FinishOnce(const grpc::Status& status);
 
   const ServingPath path_;

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <limits>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <thread>
 
 #include "index/entity_index.h"
@@ -115,6 +117,54 @@ TEST(EntityIndexTest, FlatIsExact) {
     oq.limit = 25;
     ExpectSameAsOracle(index.Search(q).hits, data, qv.data(), oq);
   }
+}
+
+// TrySearch answers as Search does (the brute force) while the index is free, and returns at
+// once, without an answer, while a writer holds it or waits for it.
+TEST(EntityIndexTest, TrySearchNeverWaitsForAWriter) {
+  const size_t dim = 32;
+  VectorStream gen(dim, 10, 3);
+  EntityIndex index(KeyOfDim(dim), IndexOptions{});
+  const Model model = Fill(index, gen, 500);
+  const Dataset data = testing::ToDataset(model, dim);
+  const std::vector<std::vector<float>> queries = Queries(gen, 5);
+  for (const auto& qv : queries) {
+    const std::optional<SearchResult> r = index.TrySearch(QueryOf(qv));
+    ASSERT_TRUE(r.has_value());
+    ExpectSameAsOracle(r->hits, data, qv.data(), OracleQuery{});
+  }
+  {
+    auto held = index.LockForWrite();
+    EXPECT_FALSE(index.TrySearch(QueryOf(queries[0])).has_value());
+  }
+  // A writer waiting for the lock (it holds the turnstile) turns TrySearch away too.
+  std::atomic<bool> writer_done{false};
+  std::thread writer;
+  {
+    // A reader that holds the read lock (ForEachLive, slowed down) makes the writer wait.
+    std::atomic<bool> inside{false}, release{false};
+    std::thread slow_reader([&] {
+      index.ForEachLive([&](const Uuid&, EntityTypeCode, std::span<const float>) {
+        inside = true;
+        while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      });
+    });
+    while (!inside) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    writer = std::thread([&] {
+      auto w = index.LockForWrite();  // waits for slow_reader, holding the turnstile
+      writer_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(writer_done.load());
+    EXPECT_FALSE(index.TrySearch(QueryOf(queries[0])).has_value());
+    release = true;
+    slow_reader.join();
+  }
+  writer.join();
+  EXPECT_TRUE(writer_done.load());
+  const std::optional<SearchResult> after = index.TrySearch(QueryOf(queries[1]));
+  ASSERT_TRUE(after.has_value());
+  ExpectSameAsOracle(after->hits, data, queries[1].data(), OracleQuery{});
 }
 
 // One ANN index per kind, built once: 20,000 x 128-d clustered vectors in four types with

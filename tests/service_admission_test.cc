@@ -1,5 +1,6 @@
-// The serving bounds on their own: WorkerPool's queue bound and Admission's request budget
-// and parked-call bound, each refusing one past the bound and not at it.
+// The serving bounds on their own: WorkerPool's queue bound and its run slots (callers' claims
+// included), and Admission's request budget and parked-call bound, each refusing one past the
+// bound and not at it.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -67,6 +68,68 @@ TEST(WorkerPoolTest, RefusesPastTheQueueBoundAndRunsEverythingAdmitted) {
     EXPECT_EQ(pool.queued(), 0u);
   }
   EXPECT_EQ(ran.load(), 6);
+}
+
+// A slot claimed by a caller counts against the threads: with one claimed of two, one pool
+// task runs and the next waits, until the caller releases its slot.
+TEST(WorkerPoolTest, AClaimedSlotCountsAgainstTheThreadsAndOvertakesNothing) {
+  Gate gate;
+  std::atomic<int> ran{0};
+  {
+    WorkerPool pool(2, 10, "test-pool", /*max_claimed=*/1);
+    ASSERT_TRUE(pool.TryClaimSlot());
+    EXPECT_EQ(pool.running(), 1u);
+    EXPECT_FALSE(pool.TryClaimSlot());  // one past max_claimed, with a slot free
+    auto task = [&] {
+      gate.Wait();
+      ++ran;
+    };
+    ASSERT_TRUE(pool.TrySubmit(task));
+    ASSERT_TRUE(pool.TrySubmit(task));
+    ASSERT_TRUE(WaitUntil([&] { return pool.running() == 2 && pool.queued() == 1; }));
+    // Held for a while: the second pool thread stays idle, the bound of 2 running holds.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(pool.running(), 2u);
+    EXPECT_EQ(pool.queued(), 1u);
+    pool.ReleaseSlot();
+    ASSERT_TRUE(WaitUntil([&] { return pool.running() == 2 && pool.queued() == 0; }));
+    // Every slot runs a pool task: no claim, even within max_claimed.
+    EXPECT_FALSE(pool.TryClaimSlot());
+    gate.Open();
+    ASSERT_TRUE(WaitUntil([&] { return ran.load() == 2 && pool.running() == 0; }));
+    ASSERT_TRUE(pool.TryClaimSlot());  // free again
+    pool.ReleaseSlot();
+  }
+  EXPECT_EQ(ran.load(), 2);
+}
+
+// A caller never claims a slot ahead of a queued task, and max_claimed 0 never claims.
+TEST(WorkerPoolTest, NoClaimWhileTasksAreQueuedOrWhenClaimsAreOff) {
+  Gate gate;
+  {
+    WorkerPool pool(2, 10, "test-pool", /*max_claimed=*/2);
+    auto task = [&] { gate.Wait(); };
+    ASSERT_TRUE(pool.TryClaimSlot());
+    ASSERT_TRUE(pool.TryClaimSlot());
+    EXPECT_FALSE(pool.TryClaimSlot());  // one past the thread count
+    ASSERT_TRUE(pool.TrySubmit(task));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(pool.queued(), 1u);  // both slots are the callers'
+    pool.ReleaseSlot();
+    ASSERT_TRUE(WaitUntil([&] { return pool.queued() == 0 && pool.running() == 2; }));
+    pool.ReleaseSlot();
+    ASSERT_TRUE(pool.TrySubmit(task));
+    ASSERT_TRUE(WaitUntil([&] { return pool.running() == 2; }));
+    ASSERT_TRUE(pool.TrySubmit(task));
+    EXPECT_EQ(pool.queued(), 1u);
+    EXPECT_FALSE(pool.TryClaimSlot());  // a task is queued: it goes first
+    gate.Open();
+    ASSERT_TRUE(WaitUntil([&] { return pool.queued() == 0 && pool.running() == 0; }));
+    EXPECT_TRUE(pool.TryClaimSlot());
+    pool.ReleaseSlot();
+  }
+  WorkerPool off(2, 10, "test-pool", /*max_claimed=*/0);
+  EXPECT_FALSE(off.TryClaimSlot());
 }
 
 TEST(WorkerPoolTest, DestructionRunsWhatIsStillQueued) {

@@ -106,9 +106,13 @@ std::unique_lock<std::shared_mutex> HoldIndex(TestWorld& world, const Uuid& tena
   return index->LockForWrite();
 }
 
-TEST(ServiceServingTest, SixtyFourClientsOnTwoWorkersAreAllAnsweredCorrectly) {
+// searches_in_handler: 0 (every search through the queue), 1, or -1 (every slot, the default).
+class ServiceServingClientsTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(ServiceServingClientsTest, SixtyFourClientsOnTwoWorkersAreAllAnsweredCorrectly) {
   SearchServiceOptions options;
   options.search_threads = 2;  // as on the 2-core machine, whatever this one has
+  options.searches_in_handler = GetParam();
   TestWorld world(options);
   const Uuid tenant = world.tenant_a;
   std::vector<v1::SearchRequest> requests;
@@ -164,6 +168,104 @@ TEST(ServiceServingTest, SixtyFourClientsOnTwoWorkersAreAllAnsweredCorrectly) {
   const v1::ServingStatus serving = Serving(world);
   EXPECT_EQ(serving.worker_threads(), 2u);
   EXPECT_EQ(serving.refused_queue_full(), 0u);
+  EXPECT_EQ(serving.searches_running(), 0u);
+  const uint64_t in_handler = world.service->Counters().admission.run_in_handler;
+  if (GetParam() == 0) {
+    EXPECT_EQ(in_handler, 0u);
+  } else {
+    EXPECT_GT(in_handler, 0u);  // at least the first search found a slot free
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SearchesInHandler, ServiceServingClientsTest, ::testing::Values(0, 1, -1));
+
+// A search may run in the gRPC thread that received it (searches_in_handler, every slot by
+// default), but never waits there for a writer: with its index held, each search moves to the
+// queue instead, two run (blocked) on the two workers and the third waits, and the server keeps
+// reading and answering other calls meanwhile, with no gRPC thread held. The first search,
+// whose deadline passes while it waits, ends DEADLINE_EXCEEDED; the others answer exactly as
+// the brute force does; and once the index is free, searches run in their handler again.
+TEST(ServiceServingTest, ASearchInItsHandlerNeverWaitsForAWriterAndOthersAreStillServed) {
+  SearchServiceOptions options;
+  options.search_threads = 2;
+  TestWorld world(options);
+  const Uuid tenant = world.tenant_a;
+  const std::vector<float> query = world.QueryNear(world.AnyRow(tenant, kMiniLm));
+  const std::vector<Expected> expected = BruteForce(world.RowsOf(tenant, kMiniLm), {query, {}, 10, {}, {}});
+  auto counters = [&] { return world.service->Counters(); };
+  auto wait_counters = [&](const std::function<bool(const ServingCounters&)>& condition) {
+    const auto deadline = Clock::now() + seconds(10);
+    while (Clock::now() < deadline && !condition(counters())) std::this_thread::sleep_for(milliseconds(5));
+    return condition(counters());
+  };
+
+  // Free: the search runs in its handler.
+  {
+    v1::SearchResponse response;
+    const grpc::Status s = world.Search(VectorRequest(tenant, kMiniLm, query, 10), &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ExpectSameResults(response, expected);
+    EXPECT_EQ(counters().admission.run_in_handler, 1u);
+    EXPECT_EQ(counters().admission.handler_found_locked, 0u);
+  }
+
+  InFlight calls;
+  InFlight::Call* expiring = nullptr;
+  std::vector<InFlight::Call*> answered;
+  {
+    auto held = HoldIndex(world, tenant, kMiniLm);
+    expiring = calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), milliseconds(400));
+    ASSERT_TRUE(wait_counters([](const ServingCounters& c) { return c.searches_running == 1; }));
+    answered.push_back(calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), milliseconds(60000)));
+    ASSERT_TRUE(wait_counters([](const ServingCounters& c) { return c.searches_running == 2; }));
+    answered.push_back(calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), milliseconds(60000)));
+    ASSERT_TRUE(wait_counters([](const ServingCounters& c) { return c.searches_queued == 1; }));
+    // Past the first call's deadline: the server answers other calls, no search holds a gRPC
+    // thread, and never more than two searches run.
+    std::this_thread::sleep_for(milliseconds(600));
+    const v1::ServingStatus serving = Serving(world);
+    EXPECT_EQ(serving.searches_running(), 2u);
+    EXPECT_EQ(serving.searches_queued(), 1u);
+    EXPECT_EQ(serving.refused_queue_full(), 0u);
+    const ServingCounters c = counters();
+    EXPECT_EQ(c.searches_running_in_handler, 0u);
+    EXPECT_EQ(c.admission.run_in_handler, 1u);
+    // The first two found a slot free and the index held; the third found no slot.
+    EXPECT_EQ(c.admission.handler_found_locked, 2u);
+  }
+  ASSERT_TRUE(calls.WaitAll(milliseconds(20000)));
+  EXPECT_EQ(expiring->status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  for (InFlight::Call* call : answered) {
+    ASSERT_TRUE(call->status.ok()) << call->status.error_message();
+    ExpectSameResults(call->response, expected);
+  }
+  ASSERT_TRUE(wait_counters([](const ServingCounters& c) {
+    return c.searches_running == 0 && c.searches_queued == 0;
+  }));
+  // Free again: back in the handler.
+  v1::SearchResponse response;
+  const grpc::Status s = world.Search(VectorRequest(tenant, kMiniLm, query, 10), &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ExpectSameResults(response, expected);
+  EXPECT_EQ(counters().admission.run_in_handler, 2u);
+}
+
+// With searches_in_handler 0 every search goes through the queue, as before.
+TEST(ServiceServingTest, NoSearchRunsInItsHandlerWhenThatIsOff) {
+  SearchServiceOptions options;
+  options.search_threads = 2;
+  options.searches_in_handler = 0;
+  TestWorld world(options);
+  const Uuid tenant = world.tenant_a;
+  const std::vector<float> query = world.QueryNear(world.AnyRow(tenant, kMiniLm));
+  const std::vector<Expected> expected = BruteForce(world.RowsOf(tenant, kMiniLm), {query, {}, 10, {}, {}});
+  for (int i = 0; i < 5; ++i) {
+    v1::SearchResponse response;
+    const grpc::Status s = world.Search(VectorRequest(tenant, kMiniLm, query, 10), &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ExpectSameResults(response, expected);
+  }
+  EXPECT_EQ(world.service->Counters().admission.run_in_handler, 0u);
 }
 
 TEST(ServiceServingTest, TwoHundredWaitingSearchesHoldNoThreadAndResumeWhenTheLsnIsApplied) {
