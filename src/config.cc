@@ -72,7 +72,7 @@ Status ParseBuildStorage(const std::string& text, std::optional<VectorStorage>* 
   }
   VectorStorage storage;
   if (Status s = ParseStorage(text, &storage); !s.ok()) {
-    return Status::InvalidArgument("--hnsw-build-storage \"" + text + "\"; expected stored, fp32 or fp16");
+    return Status::InvalidArgument("--hnsw-build-storage \"" + text + "\"; expected stored, fp32, fp16 or sq8");
   }
   *build_storage = storage;
   return Status::Ok();
