@@ -31,8 +31,9 @@
 //              With --storage=fp32,fp16,sq8 each ef runs on each storage named
 //              (IndexOptions::storage), the fp16 and sq8 ones named Latency/fp16/ef<ef> and
 //              Latency/sq8/ef<ef>; recall is against the fp32 truth.
-//              With --build-storage=fp16 every HNSW graph is built on fp16 rows and then
-//              stored as its storage says (IndexOptions::hnsw_build_storage).
+//              With --build-storage=fp16 (or sq8) every HNSW graph is built on fp16 rows
+//              (SQ8 codes) and then stored as its storage says
+//              (IndexOptions::hnsw_build_storage); --build-storage=stored is the default.
 //   promotion  ann_min_rows: flat (exact) against HNSW for 1536-d at 2k to 50k rows, 384-d at
 //              2k, 10k and 50k rows and 3072-d at 5k and 10k, each with its own data (--n/--dim
 //              don't apply).
@@ -74,6 +75,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -98,7 +100,7 @@ struct Config {
   size_t queries = 200;
   std::set<std::string> suites = {"issue"};
   std::set<std::string> storages = {"fp32"};  // of the latency suite
-  bool build_on_fp16 = false;                 // --build-storage=fp16: IndexOptions::hnsw_build_storage
+  std::optional<VectorStorage> build_storage;  // --build-storage=: IndexOptions::hnsw_build_storage
 };
 Config g_config;
 
@@ -330,7 +332,7 @@ const EntityIndex& GetEngine(IndexKind kind, VectorStorage storage = VectorStora
   if (it == engines.end()) {
     IndexOptions options = EngineOptions(kind);
     options.storage = storage;
-    if (g_config.build_on_fp16) options.hnsw_build_storage = VectorStorage::kFp16;
+    options.hnsw_build_storage = g_config.build_storage;
     it = engines.emplace(std::make_pair(kind, storage), BuildEngine(GetCorpus(), options)).first;
   }
   return *it->second.index;
@@ -770,8 +772,15 @@ void ParseConfig(int* argc, char** argv) {
       g_config.suites = SplitList(arg.substr(std::strlen("--suite=")));
       continue;
     }
-    if (arg == "--build-storage=fp16") {
-      g_config.build_on_fp16 = true;
+    if (arg.rfind("--build-storage=", 0) == 0) {
+      const std::string value = arg.substr(std::strlen("--build-storage="));
+      if (value == "fp32") g_config.build_storage = VectorStorage::kFp32;
+      else if (value == "fp16") g_config.build_storage = VectorStorage::kFp16;
+      else if (value == "sq8") g_config.build_storage = VectorStorage::kSq8;
+      else if (value != "stored") {
+        std::fprintf(stderr, "--build-storage=%s: expected stored, fp32, fp16 or sq8\n", value.c_str());
+        std::exit(1);
+      }
       continue;
     }
     if (arg.rfind("--storage=", 0) == 0) {

@@ -392,4 +392,118 @@ bool NormalizeInPlace(std::span<float> v) {
   return true;
 }
 
+// ---- WeightedCodeProduct: two SQ8 codes against each other ----
+
+namespace {
+
+float CodeProductScalar(const float* w, const uint8_t* a, const uint8_t* b, size_t dim) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  auto term = [&](size_t k) {
+    return w[k] * float((int(a[k]) - 128) * (int(b[k]) - 128));
+  };
+  for (; i + 4 <= dim; i += 4) {
+    s0 += term(i);
+    s1 += term(i + 1);
+    s2 += term(i + 2);
+    s3 += term(i + 3);
+  }
+  for (; i < dim; ++i) s0 += term(i);
+  return (s0 + s1) + (s2 + s3);
+}
+
+// Eight codes minus 128 as 32-bit integers: flipping a byte's top bit turns code c into the
+// signed byte c - 128, which sign-extends exactly.
+__attribute__((target("avx2,fma"))) __m256i CenteredCodes8(const uint8_t* c) {
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(c));
+  return _mm256_cvtepi8_epi32(_mm_xor_si128(bytes, _mm_set1_epi8(char(0x80))));
+}
+
+// (a_i - 128) * (b_i - 128) for eight components, as floats (exact: at most 2^14).
+__attribute__((target("avx2,fma"))) __m256 CodeProducts8(const uint8_t* a, const uint8_t* b) {
+  return _mm256_cvtepi32_ps(_mm256_mullo_epi32(CenteredCodes8(a), CenteredCodes8(b)));
+}
+
+__attribute__((target("avx2,fma"))) float CodeProductAvx2(const float* w, const uint8_t* a,
+                                                          const uint8_t* b, size_t dim) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), CodeProducts8(a + i, b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), CodeProducts8(a + i + 8, b + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), CodeProducts8(a + i + 16, b + i + 16),
+                           acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), CodeProducts8(a + i + 24, b + i + 24),
+                           acc3);
+  }
+  for (; i + 8 <= dim; i += 8) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), CodeProducts8(a + i, b + i), acc0);
+  }
+  float sum = HorizontalSum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < dim; ++i) sum += w[i] * float((int(a[i]) - 128) * (int(b[i]) - 128));
+  return sum;
+}
+
+// CenteredCodes8 on sixteen lanes; the zero-masked form with a full mask for the reason
+// LoadHalves16 gives.
+__attribute__((target("avx512f"))) __m512i CenteredCodes16(const uint8_t* c) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c));
+  return _mm512_maskz_cvtepi8_epi32(0xffff, _mm_xor_si128(bytes, _mm_set1_epi8(char(0x80))));
+}
+
+__attribute__((target("avx512f"))) __m512 CodeProducts16(const uint8_t* a, const uint8_t* b) {
+  return _mm512_maskz_cvtepi32_ps(0xffff,
+                                  _mm512_mullo_epi32(CenteredCodes16(a), CenteredCodes16(b)));
+}
+
+__attribute__((target("avx512f"))) float CodeProductAvx512(const float* w, const uint8_t* a,
+                                                           const uint8_t* b, size_t dim) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= dim; i += 64) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), CodeProducts16(a + i, b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), CodeProducts16(a + i + 16, b + i + 16),
+                           acc1);
+    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 32), CodeProducts16(a + i + 32, b + i + 32),
+                           acc2);
+    acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 48), CodeProducts16(a + i + 48, b + i + 48),
+                           acc3);
+  }
+  for (; i + 16 <= dim; i += 16) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), CodeProducts16(a + i, b + i), acc0);
+  }
+  if (i < dim) {
+    // As in DotU8Avx512: the codes' tails through zeroed buffers, the weights' tail masked (a
+    // zero weight cancels the padding's product), so nothing is read past its end.
+    alignas(16) uint8_t tail_a[16] = {}, tail_b[16] = {};
+    std::memcpy(tail_a, a + i, dim - i);
+    std::memcpy(tail_b, b + i, dim - i);
+    const __mmask16 mask = static_cast<__mmask16>((1u << (dim - i)) - 1);
+    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, w + i), CodeProducts16(tail_a, tail_b),
+                           acc1);
+  }
+  return HorizontalSum512(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+const CodeProductVariant& ActiveCodeProductVariant() {
+  static const CodeProductVariant variant = AvailableCodeProductVariants().front();
+  return variant;
+}
+
+}  // namespace
+
+std::vector<CodeProductVariant> AvailableCodeProductVariants() {
+  std::vector<CodeProductVariant> variants;
+  if (CpuHasAvx512()) variants.push_back({"avx512", CodeProductAvx512});
+  if (CpuHasAvx2()) variants.push_back({"avx2", CodeProductAvx2});
+  variants.push_back({"scalar", CodeProductScalar});
+  return variants;
+}
+
+float WeightedCodeProduct(const float* weights, const uint8_t* a, const uint8_t* b, size_t dim) {
+  return ActiveCodeProductVariant().product(weights, a, b, dim);
+}
+
 }  // namespace vecmirror

@@ -30,6 +30,21 @@ void DotProductManyF16(const float* query, const uint16_t* base, size_t n, size_
 float DotProductU8(const float* weights, const uint8_t* codes, size_t dim);
 void DotProductManyU8(const float* weights, const uint8_t* base, size_t n, size_t dim, float* out);
 
+// sum over i of weights[i] * (a[i] - 128) * (b[i] - 128): the one pass of a product of two
+// SQ8 codes (Sq8CodeProduct, index/sq8_codec.h), with the codes centred so that each product
+// of two is an exact integer (|.| <= 16384) before it is widened to float and weighted. The
+// variants are chosen like the others' (AVX-512F, AVX2, scalar), on their own.
+float WeightedCodeProduct(const float* weights, const uint8_t* a, const uint8_t* b, size_t dim);
+
+// One implementation of WeightedCodeProduct, for tests and benchmarks that compare variants.
+struct CodeProductVariant {
+  const char* name;
+  float (*product)(const float* weights, const uint8_t* a, const uint8_t* b, size_t dim);
+};
+
+// Every variant of WeightedCodeProduct this CPU can run, fastest first; the first is in use.
+std::vector<CodeProductVariant> AvailableCodeProductVariants();
+
 // IEEE binary16 <-> float. FloatToHalf rounds to nearest even (overflow to Inf, NaN stays NaN);
 // HalfToFloat is exact. The array forms use F16C where the CPU has it (same results).
 uint16_t FloatToHalf(float f);

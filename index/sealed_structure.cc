@@ -32,11 +32,14 @@ void AddToGraph(faiss::IndexHNSW& index, const float* rows, size_t n,
 }
 
 // FAISS grows the graph's arrays as it adds (std::vector growth, so up to twice their size at
-// the end of a build); the structure is immutable from here on, so they are cut to size.
-void ShrinkGraph(faiss::HNSW& graph) {
+// the end of a build); the structure is immutable from here on, so they are cut to size, and
+// an SQ8 storage's row terms, which only adding rows uses, are freed.
+void ShrinkAfterBuild(faiss::IndexHNSW& index) {
+  faiss::HNSW& graph = index.hnsw;
   graph.neighbors.shrink_to_fit();
   graph.offsets.shrink_to_fit();
   graph.levels.shrink_to_fit();
+  if (auto* sq8 = dynamic_cast<Sq8FlatIP*>(index.storage)) sq8->DropRowTerms();
 }
 
 // The list of each row, as IndexIVF::add assigns them (the quantizer's nearest centroid, in
@@ -152,7 +155,7 @@ std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const f
   storage.ntotal = base_storage.ntotal;
   sealed->hnsw->ntotal = base.hnsw->ntotal;
   AddToGraph(*sealed->hnsw, rows, n, progress);
-  ShrinkGraph(sealed->hnsw->hnsw);
+  ShrinkAfterBuild(*sealed->hnsw);
   PointAtHnswRows(*sealed);
   return sealed;
 }
@@ -201,7 +204,7 @@ std::unique_ptr<SealedStructure> BuildSealed(IndexKind kind, std::vector<float> 
       sealed->hnsw->hnsw.efSearch = options.hnsw_ef_search;
       prepare(static_cast<faiss::IndexFlatCodes&>(*sealed->hnsw->storage), build_on);
       AddToGraph(*sealed->hnsw, vectors.data(), rows, progress);
-      ShrinkGraph(sealed->hnsw->hnsw);
+      ShrinkAfterBuild(*sealed->hnsw);
       if (build_on != options.storage) {
         // The graph is built; the rows are stored for searching as the options say. The
         // build's rows go first, so the peak stays below an fp32 build's two copies.

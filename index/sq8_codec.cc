@@ -104,4 +104,30 @@ void Sq8Query::ScoreMany(const uint8_t* codes, size_t n, float* out) const {
   for (size_t i = 0; i < n; ++i) out[i] += bias_;
 }
 
+Sq8CodeProduct::Sq8CodeProduct(const Sq8Ranges& ranges, size_t dim)
+    : pair_weights_(dim), row_weights_(dim), dim_(dim) {
+  // The constant and the bias are one number each, added to every product: accumulated in
+  // double, as Sq8Query's bias.
+  double constant = 0, row_weight_sum = 0;
+  for (size_t i = 0; i < dim; ++i) {
+    const double step = double(ranges.vdiff[i]) / 255.0;
+    const double mid = double(ranges.vmin[i]) + 128.5 * step;
+    pair_weights_[i] = float(step * step);
+    row_weights_[i] = float(mid * step);
+    constant += mid * mid;
+    row_weight_sum += double(row_weights_[i]);
+  }
+  constant_ = float(constant);
+  row_bias_ = float(-128.0 * row_weight_sum);
+}
+
+float Sq8CodeProduct::RowTerm(const uint8_t* code) const {
+  return row_bias_ + DotProductU8(row_weights_.data(), code, dim_);
+}
+
+float Sq8CodeProduct::Product(const uint8_t* a, float a_term, const uint8_t* b,
+                              float b_term) const {
+  return constant_ + a_term + b_term + WeightedCodeProduct(pair_weights_.data(), a, b, dim_);
+}
+
 }  // namespace vecmirror

@@ -14,8 +14,18 @@
 // Sq8Query scales the query once (w_i = q_i * vdiff_i / 255) and folds the constant terms into
 // one bias, so each row costs one float x uint8 dot product (DotProductU8, index/kernels.h).
 //
+// Two codes are scored against each other (the graph build's neighbour pruning) without
+// decoding either. With s_i = vdiff_i / 255, mu_i = vmin_i + 128.5 * s_i and e_i = code_i - 128,
+// decode(code)_i = mu_i + s_i * e_i, so
+//   dot(decode(a), decode(b)) = sum_i mu_i^2 + T(a) + T(b) + sum_i s_i^2 * e_i * f_i,
+//   T(code) = sum_i mu_i * s_i * e_i,
+// where f_i = b_i - 128: a constant, one term per row (computed once per row), and one pass
+// over the two codes (WeightedCodeProduct, index/kernels.h). Centring the codes keeps the four
+// parts small where the ranges are centred on zero, as embeddings' are, so little cancels.
+//
 // Thread-safety: Sq8Ranges is a plain value; the functions are pure. An Sq8Query belongs to one
-// thread while it is (re)prepared; once prepared, its const methods may run concurrently.
+// thread while it is (re)prepared; once prepared, its const methods may run concurrently, as
+// may an Sq8CodeProduct's.
 #pragma once
 
 #include <cstddef>
@@ -67,6 +77,24 @@ class Sq8Query {
  private:
   std::vector<float> weights_;  // q_i * vdiff_i / 255
   float bias_ = 0;              // sum_i q_i * vmin_i + 0.5 * sum_i weights_i
+  size_t dim_ = 0;
+};
+
+// Products of two codes in one set of ranges: Product(a, RowTerm(a), b, RowTerm(b)) =
+// dot(decode(a), decode(b)), up to float rounding (the sums are regrouped).
+class Sq8CodeProduct {
+ public:
+  Sq8CodeProduct(const Sq8Ranges& ranges, size_t dim);
+
+  // T(code) of the header comment: a row's own part of every product it takes part in.
+  float RowTerm(const uint8_t* code) const;
+  float Product(const uint8_t* a, float a_term, const uint8_t* b, float b_term) const;
+
+ private:
+  std::vector<float> pair_weights_;  // s_i^2
+  std::vector<float> row_weights_;   // mu_i * s_i
+  float row_bias_ = 0;               // -128 * sum_i row_weights_i, so RowTerm is one dot product
+  float constant_ = 0;               // sum_i mu_i^2
   size_t dim_ = 0;
 };
 

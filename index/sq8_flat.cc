@@ -2,6 +2,7 @@
 
 #include <faiss/impl/FaissAssert.h>
 
+#include <optional>
 #include <vector>
 
 namespace vecmirror {
@@ -13,27 +14,31 @@ class Sq8IPDistance final : public faiss::FlatCodesDistanceComputer {
   explicit Sq8IPDistance(const Sq8FlatIP& storage)
       : faiss::FlatCodesDistanceComputer(storage.codes.data(), storage.code_size),
         storage_(storage),
-        dim_(size_t(storage.d)),
-        decoded_(dim_) {}
+        dim_(size_t(storage.d)) {}
 
   void set_query(const float* x) override { query_.Prepare(storage_.ranges, x, dim_); }
 
   float distance_to_code(const uint8_t* code) override { return query_.Score(code); }
 
-  // Between two stored rows (the build's neighbour pruning): row i decoded, then scored
-  // against row j's code as a query would be.
+  // Between two stored rows (the build's neighbour pruning), code against code. The product's
+  // weights are made on the first call: a computer that only searches never needs them.
   float symmetric_dis(idx_t i, idx_t j) override {
-    DecodeSq8(storage_.ranges, codes + size_t(i) * dim_, 1, dim_, decoded_.data());
-    other_.Prepare(storage_.ranges, decoded_.data(), dim_);
-    return other_.Score(codes + size_t(j) * dim_);
+    if (!pairs_) pairs_.emplace(storage_.ranges, dim_);
+    const uint8_t* a = codes + size_t(i) * dim_;
+    const uint8_t* b = codes + size_t(j) * dim_;
+    return pairs_->Product(a, RowTerm(i, a), b, RowTerm(j, b));
   }
 
  private:
+  float RowTerm(idx_t row, const uint8_t* code) const {
+    const auto& terms = storage_.row_terms;
+    return size_t(row) < terms.size() ? terms[size_t(row)] : pairs_->RowTerm(code);
+  }
+
   const Sq8FlatIP& storage_;
   const size_t dim_;
-  std::vector<float> decoded_;
   Sq8Query query_;
-  Sq8Query other_;
+  std::optional<Sq8CodeProduct> pairs_;
 };
 
 }  // namespace
@@ -46,6 +51,23 @@ void Sq8FlatIP::train(idx_t n, const float* x) {
   ranges = TrainSq8Ranges(x, size_t(n), size_t(d));
   is_trained = true;
 }
+
+void Sq8FlatIP::add(idx_t n, const float* x) {
+  faiss::IndexFlatCodes::add(n, x);
+  const size_t rows = size_t(ntotal);
+  if (row_terms.size() >= rows) return;
+  const Sq8CodeProduct pairs(ranges, size_t(d));
+  size_t row = row_terms.size();
+  row_terms.resize(rows);
+  for (; row < rows; ++row) row_terms[row] = pairs.RowTerm(codes.data() + row * code_size);
+}
+
+void Sq8FlatIP::reset() {
+  faiss::IndexFlatCodes::reset();
+  DropRowTerms();
+}
+
+void Sq8FlatIP::DropRowTerms() { std::vector<float>().swap(row_terms); }
 
 void Sq8FlatIP::sa_encode(idx_t n, const float* x, uint8_t* bytes) const {
   EncodeSq8(ranges, x, size_t(n), size_t(d), bytes);

@@ -295,10 +295,15 @@ TEST_F(ConfigTest, TheGraphIsBuiltOnTheStoredRowsUnlessAnotherStorageIsAskedFor)
   p = Parse({"--hnsw-build-storage", "fp16"});
   ASSERT_TRUE(p.ok) << p.message;
   EXPECT_EQ(p.config.index.hnsw_build_storage, VectorStorage::kFp16);
+  p = Parse({"--hnsw-build-storage", "sq8"});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(p.config.index.hnsw_build_storage, VectorStorage::kSq8);
   p = Parse({"--hnsw-build-storage", "half"});
   EXPECT_FALSE(p.ok);
   EXPECT_EQ(p.exit_code, 2);
-  EXPECT_NE(p.message.find("--hnsw-build-storage \"half\""), std::string::npos) << p.message;
+  EXPECT_NE(p.message.find("--hnsw-build-storage \"half\"; expected stored, fp32, fp16 or sq8"),
+            std::string::npos)
+      << p.message;
 }
 
 TEST_F(ConfigTest, VectorStorageCanBeChosenPerModel) {

@@ -285,13 +285,14 @@ TEST(Fp16IndexTest, AnAbsorbedTailIsStoredAsFp16AndSearchable) {
   }
 }
 
-// IndexOptions::hnsw_build_storage: the graph is built on fp16 rows, the rows are stored and
-// searched as fp32. What is read back and what exact scans return is the fp32 data exactly;
-// the graph's recall is that of an fp16 graph's.
-TEST(Fp16IndexTest, AGraphBuiltOnFp16RowsStoresAndSearchesTheFp32Rows) {
+// IndexOptions::hnsw_build_storage: the graph is built on compact rows (`build_on`), the rows
+// are stored and searched as fp32. What is read back and what exact scans return is the fp32
+// data exactly, and ANN hits carry their fp32 similarities; the graph's recall is that of a
+// graph built on the compact rows.
+void ExpectAGraphBuiltOnStoresAndSearchesTheFp32Rows(VectorStorage build_on) {
   IndexOptions options = Fp16Options();
   options.storage = VectorStorage::kFp32;
-  options.hnsw_build_storage = VectorStorage::kFp16;
+  options.hnsw_build_storage = build_on;
   const Built b = Build(options);
   ASSERT_EQ(b.index->Stats().kind, IndexKind::kHnsw);
   EXPECT_EQ(b.index->Stats().storage, VectorStorage::kFp32);
@@ -323,13 +324,58 @@ TEST(Fp16IndexTest, AGraphBuiltOnFp16RowsStoresAndSearchesTheFp32Rows) {
     }
   }
   recall /= double(queries.size());
-  std::printf("  recall@10 of a graph built on fp16 rows = %.4f\n", recall);
+  std::printf("  recall@10 of a graph built on %s rows = %.4f\n", VectorStorageName(build_on),
+              recall);
   EXPECT_GE(recall, 0.98);
-  // The same memory as an fp32 build: the fp16 rows were dropped once the graph was built.
+  // The same memory as an fp32 build: the compact rows were dropped once the graph was built.
   options.hnsw_build_storage.reset();
   const Built plain = Build(options, kRows);
   EXPECT_NEAR(double(b.index->Stats().memory_bytes), double(plain.index->Stats().memory_bytes),
               0.02 * double(plain.index->Stats().memory_bytes));
+}
+
+TEST(Fp16IndexTest, AGraphBuiltOnFp16RowsStoresAndSearchesTheFp32Rows) {
+  ExpectAGraphBuiltOnStoresAndSearchesTheFp32Rows(VectorStorage::kFp16);
+}
+
+// The same on SQ8 codes (ranges trained from the rows, code-to-code products in the pruning).
+TEST(Fp16IndexTest, AGraphBuiltOnSq8CodesStoresAndSearchesTheFp32Rows) {
+  ExpectAGraphBuiltOnStoresAndSearchesTheFp32Rows(VectorStorage::kSq8);
+}
+
+// An fp16 index whose graph is built on SQ8 codes stores the fp16-rounded rows, as a plain
+// fp16 build does, and its exact and ANN answers are the fp16 rows' (within fp16 ties).
+TEST(Fp16IndexTest, AGraphBuiltOnSq8CodesStoresAndSearchesTheFp16Rows) {
+  IndexOptions options = Fp16Options();
+  options.hnsw_build_storage = VectorStorage::kSq8;
+  const Built b = Build(options);
+  ASSERT_EQ(b.index->Stats().kind, IndexKind::kHnsw);
+  EXPECT_EQ(b.index->Stats().storage, VectorStorage::kFp16);
+  for (size_t i : {size_t{0}, size_t{4321}, kRows - 1}) {
+    EXPECT_EQ(*b.index->VectorOf(TestId(i)), Rounded(b.model.at(TestId(i)).vector)) << i;
+  }
+  double recall = 0;
+  size_t same = 0;
+  const auto queries = Queries(100);
+  for (const auto& qv : queries) {
+    SearchQuery q;
+    q.vector = qv;
+    q.limit = 10;
+    q.effort.exact = true;
+    ExpectSameAsFp32Oracle(b.index->Search(q).hits, b, qv, 10, &same);
+    q.effort.exact = false;
+    const SearchResult ann = b.index->Search(q);
+    OracleQuery oq;
+    oq.limit = 10;
+    recall += testing::Recall(ann.hits, testing::BruteForceTopK(b.data, qv.data(), oq));
+    for (const Hit& h : ann.hits) {
+      EXPECT_NEAR(h.similarity, Dot(Rounded(b.model.at(h.entity_id).vector), qv), 1e-5);
+    }
+  }
+  recall /= double(queries.size());
+  std::printf("  recall@10 of an fp16 index built on sq8 codes = %.4f\n", recall);
+  EXPECT_GE(recall, 0.98);
+  EXPECT_GE(same, queries.size() * 10 * 95 / 100);  // ids differ only at fp16 ties
 }
 
 TEST(Fp16IndexTest, AnFp16HnswRoundTripsThroughAnIndexFile) {

@@ -250,6 +250,89 @@ TEST(Sq8KernelTest, APreparedQueryScoresTheDecodedRow) {
   }
 }
 
+// WeightedCodeProduct, every variant, against sum_i w_i (a_i - 128) (b_i - 128) in double, at
+// lengths on both sides of each SIMD width (tails) and with the extreme codes 0 and 255.
+TEST(Sq8KernelTest, EveryCodeProductVariantMatchesADoubleLoop) {
+  std::mt19937 rng(12);
+  const auto variants = AvailableCodeProductVariants();
+  ASSERT_STREQ(variants.back().name, "scalar");
+  for (const CodeProductVariant& variant : variants) {
+    for (size_t dim : kKernelDims) {
+      const auto w = RandomVector(dim, rng, 0, 1);
+      auto a = RandomCodes(dim, rng);
+      auto b = RandomCodes(dim, rng);
+      a[0] = 0;
+      b[0] = 0;  // (-128)^2, the largest product
+      if (dim > 1) {
+        a[dim - 1] = 255;
+        b[dim - 1] = 0;  // 127 * -128, the most negative one, in the tail
+      }
+      double expected = 0, magnitude = 0;
+      for (size_t i = 0; i < dim; ++i) {
+        const double term = double(w[i]) * (int(a[i]) - 128) * (int(b[i]) - 128);
+        expected += term;
+        magnitude += std::fabs(term);
+      }
+      EXPECT_NEAR(variant.product(w.data(), a.data(), b.data(), dim), expected,
+                  1e-6 * magnitude + 1e-6)
+          << variant.name << " dim " << dim;
+    }
+  }
+  const size_t dim = 65;
+  const auto w = RandomVector(dim, rng, 0, 1);
+  const auto a = RandomCodes(dim, rng), b = RandomCodes(dim, rng);
+  EXPECT_EQ(WeightedCodeProduct(w.data(), a.data(), b.data(), dim),
+            variants.front().product(w.data(), a.data(), b.data(), dim));
+}
+
+// Sq8CodeProduct against the dot product of the two rows decoded by the definition in double
+// (vmin + (code + 0.5) * vdiff / 255, from the ranges), for ranges centred on zero as
+// embeddings' are, ranges far from zero (where the parts cancel most), and constant dimensions,
+// at odd lengths that leave SIMD tails.
+TEST(Sq8CodecTest, CodeProductsEqualProductsOfTheDecodedRows) {
+  std::mt19937 rng(13);
+  struct Case {
+    float lo, hi;  // of the rows' components
+    double tolerance;
+  };
+  const Case cases[] = {{-0.1f, 0.1f, 2e-7}, {-1.0f, 1.0f, 1e-5}, {0.5f, 2.0f, 1e-4}};
+  for (const Case& c : cases) {
+    double worst = 0;  // of |error| / allowed
+    for (size_t dim : {size_t{1}, size_t{7}, size_t{17}, size_t{33}, size_t{65}, size_t{100},
+                       size_t{384}, size_t{1536}, size_t{3077}}) {
+      const size_t n = 12;
+      std::vector<float> rows = RandomVector(n * dim, rng, c.lo, c.hi);
+      if (dim > 3) {
+        for (size_t r = 0; r < n; ++r) rows[r * dim + 3] = c.hi;  // a constant dimension
+      }
+      const Sq8Ranges ranges = TrainSq8Ranges(rows.data(), n, dim);
+      std::vector<uint8_t> codes(n * dim);
+      EncodeSq8(ranges, rows.data(), n, dim, codes.data());
+      std::vector<double> decoded(n * dim);
+      for (size_t k = 0; k < n * dim; ++k) {
+        const size_t i = k % dim;
+        decoded[k] = double(ranges.vmin[i]) + (codes[k] + 0.5) / 255.0 * double(ranges.vdiff[i]);
+      }
+      const Sq8CodeProduct pairs(ranges, dim);
+      for (size_t x = 0; x < n; ++x) {
+        for (size_t y = x; y < n; ++y) {
+          double expected = 0;
+          for (size_t i = 0; i < dim; ++i) expected += decoded[x * dim + i] * decoded[y * dim + i];
+          const uint8_t* a = codes.data() + x * dim;
+          const uint8_t* b = codes.data() + y * dim;
+          const float got = pairs.Product(a, pairs.RowTerm(a), b, pairs.RowTerm(b));
+          // Float rounding of sums of `dim` terms: relative to the products' size.
+          const double allowed = c.tolerance * std::max(1.0, double(dim) / 100.0);
+          EXPECT_NEAR(got, expected, allowed)
+              << c.lo << ".." << c.hi << " dim " << dim << " rows " << x << " " << y;
+          worst = std::max(worst, std::fabs(got - expected) / allowed);
+        }
+      }
+    }
+    std::printf("  rows in [%g, %g]: largest error %.3f of the tolerance\n", c.lo, c.hi, worst);
+  }
+}
+
 TEST(Sq8FlatIPTest, StoresCodesAndItsDistanceComputerScoresThem) {
   const size_t dim = 37, n = 6;
   std::mt19937 rng(5);
@@ -271,6 +354,17 @@ TEST(Sq8FlatIPTest, StoresCodesAndItsDistanceComputerScoresThem) {
                   Dot(&decoded[i * dim], &decoded[j * dim], dim), 1e-5)
           << i << " " << j;
     }
+  }
+  // add() computed every row's term; without them (dropped after a build) the computer
+  // computes them itself, to the same products.
+  EXPECT_EQ(storage.row_terms.size(), n);
+  std::vector<float> with_terms;
+  for (size_t i = 0; i < n; ++i) with_terms.push_back(dc->symmetric_dis(faiss::Index::idx_t(i), 0));
+  storage.DropRowTerms();
+  EXPECT_TRUE(storage.row_terms.empty());
+  std::unique_ptr<faiss::FlatCodesDistanceComputer> bare(storage.get_FlatCodesDistanceComputer());
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(bare->symmetric_dis(faiss::Index::idx_t(i), 0), with_terms[i]) << i;
   }
   float distance = 0;
   faiss::Index::idx_t label = 0;
