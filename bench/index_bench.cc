@@ -34,6 +34,12 @@
 //              With --build-storage=fp16 (or sq8) every HNSW graph is built on fp16 rows
 //              (SQ8 codes) and then stored as its storage says
 //              (IndexOptions::hnsw_build_storage); --build-storage=stored is the default.
+//              Counters rows_scored (rows the walk scored per query) and ns_per_row (mean CPU
+//              per query / rows_scored), huge_MiB (the process's memory on huge pages).
+//              With --pages=compare each storage's curve runs twice on one engine: first
+//              Latency/[<storage>/]4k/ef<ef>, the engine built and searched with transparent
+//              huge pages off for the process (PR_SET_THP_DISABLE), then .../huge/ef<ef>, the
+//              same graph after BackWithHugePages (index/huge_pages.h).
 //   promotion  ann_min_rows: flat (exact) against HNSW for 1536-d at 2k to 50k rows, 384-d at
 //              2k, 10k and 50k rows and 3072-d at 5k and 10k, each with its own data (--n/--dim
 //              don't apply).
@@ -64,6 +70,7 @@
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/impl/IDSelector.h>
 #include <omp.h>
+#include <sys/prctl.h>
 
 #include <Eigen/Dense>
 #include <algorithm>
@@ -84,6 +91,8 @@
 #include <vector>
 
 #include "index/entity_index.h"
+#include "index/hnsw_search.h"
+#include "index/sealed_structure.h"
 #include "index/kernels.h"
 #include "index/policy.h"
 #include "tests/support/test_id.h"
@@ -101,6 +110,7 @@ struct Config {
   std::set<std::string> suites = {"issue"};
   std::set<std::string> storages = {"fp32"};  // of the latency suite
   std::optional<VectorStorage> build_storage;  // --build-storage=: IndexOptions::hnsw_build_storage
+  bool compare_pages = false;                  // --pages=compare: each latency curve on 4 KiB pages too
 };
 Config g_config;
 
@@ -612,17 +622,44 @@ double ThreadCpuSeconds() {
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
-void RegisterLatencyOf(VectorStorage storage) {
+// Transparent huge pages for this process's later faults and collapses (PR_SET_THP_DISABLE):
+// the 4 KiB-page curves of --pages=compare build and search with them off.
+void AllowHugePages(bool allow) { prctl(PR_SET_THP_DISABLE, allow ? 0 : 1, 0, 0, 0); }
+
+// MiB of this process's anonymous memory on huge pages (/proc/self/smaps_rollup), 0 if unknown.
+double AnonHugeMiB() {
+  std::FILE* f = std::fopen("/proc/self/smaps_rollup", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  double kib = 0;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::sscanf(line, "AnonHugePages: %lf kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib / 1024;
+}
+
+// pages: "" (as the engine builds them: huge pages where the kernel grants them), "4k" (built
+// and searched with huge pages off for the process, --pages=compare), or "huge" (the same engine
+// as "4k", then backed by huge pages with BackWithHugePages before it is timed).
+void RegisterLatencyOf(VectorStorage storage, const std::string& pages) {
   for (int ef : {16, 24, 32, 48, 64, 96, 128, 192, 256}) {
     const std::string name =
         std::string("Latency/") +
         (storage == VectorStorage::kFp32 ? "" : std::string(VectorStorageName(storage)) + "/") +
-        "ef" + std::to_string(ef);
-    benchmark::RegisterBenchmark(name.c_str(), [ef, storage](benchmark::State& s) {
+        (pages.empty() ? "" : pages + "/") + "ef" + std::to_string(ef);
+    benchmark::RegisterBenchmark(name.c_str(), [ef, storage, pages](benchmark::State& s) {
       const Corpus& c = GetCorpus();
+      if (pages == "4k") AllowHugePages(false);
+      if (pages == "huge") AllowHugePages(true);
       const EntityIndex& index = GetEngine(IndexKind::kHnsw, storage);
+      if (pages == "huge") {
+        static std::set<const EntityIndex*> backed;
+        if (backed.insert(&index).second) BackWithHugePages(*index.Capture().sealed);
+      }
       constexpr size_t kPasses = 5;
       std::vector<double> wall, cpu;
+      const uint64_t scored_before = HnswRowsScoredByThisThread();
       for (auto _ : s) {
         for (size_t pass = 0; pass < kPasses; ++pass) {
           for (size_t q = 0; q < c.nq; ++q) {
@@ -644,12 +681,25 @@ void RegisterLatencyOf(VectorStorage storage) {
       s.counters["p90_us"] = quantile(wall, 0.9);
       s.counters["p99_us"] = quantile(wall, 0.99);
       s.counters["cpu_p50_us"] = quantile(cpu, 0.5);
+      // Rows scored per query, and the mean CPU time per row scored.
+      const double rows = double(HnswRowsScoredByThisThread() - scored_before) / double(wall.size());
+      s.counters["rows_scored"] = rows;
+      double cpu_sum = 0;
+      for (double t : cpu) cpu_sum += t;
+      s.counters["ns_per_row"] = rows > 0 ? cpu_sum / double(cpu.size()) / rows * 1e3 : 0;
       for (const auto& [key, value] : MeasureRecall(c, index, 0, EfEffort(ef))) {
         s.counters[key] = value;
       }
       s.counters["MiB"] = double(index.Stats().memory_bytes) / (1 << 20);
+      s.counters["huge_MiB"] = AnonHugeMiB();
     })->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
   }
+}
+
+void RegisterLatencyOf(VectorStorage storage) {
+  if (!g_config.compare_pages) return RegisterLatencyOf(storage, "");
+  RegisterLatencyOf(storage, "4k");
+  RegisterLatencyOf(storage, "huge");
 }
 
 // fp32 first, so that its rows keep their names (Latency/ef<ef>) and come first.
@@ -770,6 +820,10 @@ void ParseConfig(int* argc, char** argv) {
     }
     if (arg.rfind("--suite=", 0) == 0) {
       g_config.suites = SplitList(arg.substr(std::strlen("--suite=")));
+      continue;
+    }
+    if (arg == "--pages=compare") {
+      g_config.compare_pages = true;
       continue;
     }
     if (arg.rfind("--build-storage=", 0) == 0) {

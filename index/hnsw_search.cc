@@ -33,6 +33,8 @@ class VisitedMarks {
   uint16_t epoch_ = 0;
 };
 
+thread_local uint64_t rows_scored_by_thread = 0;
+
 struct Scored {
   float similarity;
   uint32_t row;
@@ -51,6 +53,8 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
   std::vector<GraphHit> hits;
   if (graph.entry_point < 0 || k == 0) return hits;
 
+  size_t scored = 1;  // the entry point
+
   // Greedy descent through the upper levels, unfiltered: they only find a good entry point.
   auto entry = static_cast<uint32_t>(graph.entry_point);
   float entry_similarity = score(entry);
@@ -62,6 +66,7 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
       for (size_t j = begin; j < end; ++j) {
         const int neighbor = graph.neighbors[j];
         if (neighbor < 0) break;
+        ++scored;
         const float s = score(size_t(neighbor));
         if (s > entry_similarity) {
           entry_similarity = s;
@@ -92,6 +97,7 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
       const int neighbor = graph.neighbors[j];
       if (neighbor < 0) break;
       if (visited.TestAndSet(size_t(neighbor))) continue;
+      ++scored;
       const float s = score(size_t(neighbor));
       if (results.size() < list_size || s > results.top().similarity) {
         candidates.push({s, uint32_t(neighbor)});
@@ -103,6 +109,8 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
     }
   }
 
+  rows_scored_by_thread += scored;
+
   while (results.size() > k) results.pop();
   hits.resize(results.size());
   for (size_t i = hits.size(); i-- > 0;) {
@@ -113,6 +121,8 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
 }
 
 }  // namespace
+
+uint64_t HnswRowsScoredByThisThread() { return rows_scored_by_thread; }
 
 std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vectors, size_t dim,
                                       const float* query, size_t k, int ef,

@@ -9,6 +9,7 @@
 
 #include "index/fast_flat.h"
 #include "index/half_flat.h"
+#include "index/huge_pages.h"
 #include "index/policy.h"
 #include "index/sq8_flat.h"
 
@@ -131,6 +132,15 @@ void PointAtHnswRows(SealedStructure& sealed) {
       sealed.sq8_ranges = &static_cast<const Sq8FlatIP&>(storage).ranges;
       break;
   }
+  BackWithHugePages(sealed);
+}
+
+void BackWithHugePages(const SealedStructure& sealed) {
+  if (!sealed.hnsw) return;
+  const auto& storage = static_cast<const faiss::IndexFlatCodes&>(*sealed.hnsw->storage);
+  const faiss::HNSW& graph = sealed.hnsw->hnsw;
+  AdviseHugePages(storage.codes.data(), storage.codes.size());
+  AdviseHugePages(graph.neighbors.data(), graph.neighbors.size() * sizeof(graph.neighbors[0]));
 }
 
 std::unique_ptr<SealedStructure> ExtendHnsw(const SealedStructure& base, const float* rows,

@@ -113,8 +113,14 @@ struct SealedStructure {
 faiss::IndexFlatCodes* NewHnswStorage(VectorStorage storage, size_t dim);
 
 // Points sealed.vectors, sealed.halves or sealed.codes and sealed.sq8_ranges at the rows of its
-// HNSW storage, per sealed.storage.
+// HNSW storage, per sealed.storage, and backs them with huge pages (BackWithHugePages). Called
+// once the structure is complete: by the builds and by the snapshot reader.
 void PointAtHnswRows(SealedStructure& sealed);
+
+// Asks for 2 MiB pages under an HNSW structure's rows and neighbour lists (AdviseHugePages,
+// index/huge_pages.h), the two arrays a search reads at random. Advice only: contents and
+// results do not change. Nothing for other kinds.
+void BackWithHugePages(const SealedStructure& sealed);
 
 // Where an SQ8 build's ranges come from when some rows were decoded from an earlier SQ8
 // structure: its `ranges`, widened by rows [decoded_rows, rows) (WidenSq8Ranges). Default
