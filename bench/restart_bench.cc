@@ -171,7 +171,7 @@ bool AnnReady(v1::VectorSearch::Stub& server) {
 struct Server {
   std::unique_ptr<testing::ServerProcess> process;
   double seconds_to_ready = 0;
-  uint64_t rss_bytes = 0;  // the server's resident set once ANN-ready
+  uint64_t rss_bytes = 0;  // the server's resident set once ANN-ready and settled
 };
 
 // VmRSS of a process, from /proc/<pid>/status; 0 if unreadable.
@@ -181,6 +181,21 @@ uint64_t ResidentBytes(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
   }
   return 0;
+}
+
+// VmRSS once it has settled: the promotion frees its copies, and the snapshot after a load
+// writes, just after ANN-ready. Read every half second until two readings agree within 0.5%,
+// for at most 20 s.
+uint64_t SettledResidentBytes(pid_t pid) {
+  uint64_t last = ResidentBytes(pid);
+  for (int i = 0; i < 40; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const uint64_t now = ResidentBytes(pid);
+    const bool settled = now <= last + last / 200 && last <= now + now / 200;
+    last = now;
+    if (settled) break;
+  }
+  return last;
 }
 
 Server StartServer(const Options& options, const std::string& conninfo, const std::string& snapshot_dir,
@@ -217,7 +232,7 @@ Server StartServer(const Options& options, const std::string& conninfo, const st
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   server.seconds_to_ready = Seconds(start);
-  server.rss_bytes = ResidentBytes(server.process->pid());
+  server.rss_bytes = SettledResidentBytes(server.process->pid());
   if (getenv("RESTART_BENCH_DEBUG")) std::printf("     ready after %.3f s\n", server.seconds_to_ready);
   return server;
 }
