@@ -233,6 +233,13 @@ Server StartServer(const Options& options, const std::string& conninfo, const st
   }
   server.seconds_to_ready = Seconds(start);
   server.rss_bytes = SettledResidentBytes(server.process->pid());
+  if (const char* dir = getenv("RESTART_BENCH_SMAPS")) {
+    // Where the resident set lies, mapping by mapping (heap, thread arenas, stacks, the binary's
+    // pages): <dir>/<fresh|restart>.smaps, the last run's.
+    std::ifstream smaps("/proc/" + std::to_string(server.process->pid()) + "/smaps");
+    const std::string name = std::filesystem::path(log_path).stem().string() + ".smaps";
+    std::ofstream((std::filesystem::path(dir) / name).string()) << smaps.rdbuf();
+  }
   if (getenv("RESTART_BENCH_DEBUG")) std::printf("     ready after %.3f s\n", server.seconds_to_ready);
   return server;
 }

@@ -11,6 +11,7 @@ PACKAGES=(
   postgresql-server-dev-15  # server headers: tests/pgvector_shim, the pgvector stand-in
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto  # grpc/health/v1/health.proto for vecmirror-cli's health check
+  libabsl-dev  # absl::InlinedVector in the mirror (also a dependency of libgrpc-dev)
   libgtest-dev libbenchmark-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev
   libcpp-httplib-dev  # the Prometheus /metrics endpoint

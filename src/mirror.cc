@@ -366,8 +366,8 @@ void Mirror::CountBadRow(const std::string& key, const EmbeddingRecord& record,
                detail.empty() ? "" : ": ", detail);
 }
 
-std::vector<Mirror::IndexedEntry> Mirror::Desired(const Uuid& entity_id) const {
-  std::vector<IndexedEntry> desired;
+Mirror::IndexedEntries Mirror::Desired(const Uuid& entity_id) const {
+  IndexedEntries desired;
   auto links = links_.find(entity_id);
   if (links == links_.end() || !links->second.newest_version) return desired;
   // Normally one current version; if the data has several, the newest written wins.
@@ -387,9 +387,9 @@ std::vector<Mirror::IndexedEntry> Mirror::Desired(const Uuid& entity_id) const {
 namespace {
 
 // The entry of `model` in `entries`, or null.
-template <typename Entry>
-Entry* FindModel(std::vector<Entry>& entries, TextPool::Id model) {
-  for (Entry& e : entries) {
+template <typename Entries>
+typename Entries::pointer FindModel(Entries& entries, TextPool::Id model) {
+  for (auto& e : entries) {
     if (e.model == model) return &e;
   }
   return nullptr;
@@ -407,10 +407,12 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
     writes.push_back(std::move(w));
   };
   for (const Uuid& id : touched_) {
-    std::vector<IndexedEntry> desired = Desired(id);
+    IndexedEntries desired = Desired(id);
     auto links = links_.find(id);
-    std::vector<IndexedEntry> indexed;
-    if (links != links_.end()) indexed = std::move(links->second.indexed);
+    IndexedEntries indexed;
+    // Swapped out, not moved: a moved-from InlinedVector keeps its inline entries (its size is
+    // unspecified), and the links must be left empty for DropLinksIfEmpty.
+    if (links != links_.end()) indexed.swap(links->second.indexed);
     std::vector<TextId> not_indexed;
     for (const IndexedEntry& old : indexed) {
       const IndexedEntry* wanted = FindModel(desired, old.model);
@@ -442,9 +444,11 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
       if (w.write.borrowed.empty()) w.write.vector = TakeVectorForIndex(id, entry, indexed);
       writes.push_back(std::move(w));
     }
-    std::erase_if(desired, [&](const IndexedEntry& e) {
-      return std::find(not_indexed.begin(), not_indexed.end(), e.model) != not_indexed.end();
-    });
+    desired.erase(std::remove_if(desired.begin(), desired.end(), [&](const IndexedEntry& e) {
+                    return std::find(not_indexed.begin(), not_indexed.end(), e.model) !=
+                           not_indexed.end();
+                  }),
+                  desired.end());
     if (!desired.empty()) {
       links_[id].indexed = std::move(desired);
     } else {
@@ -482,7 +486,7 @@ void Mirror::KeepVectorOfLeavingEntry(const Uuid& id, const IndexedEntry& old) {
 }
 
 std::vector<float> Mirror::TakeVectorForIndex(const Uuid& id, const IndexedEntry& entry,
-                                              const std::vector<IndexedEntry>& indexed) {
+                                              const IndexedEntries& indexed) {
   std::vector<float> floats = TakeUnindexed(entry.embedding_key);
   if (floats.empty()) {
     // Already in an index under this id (the same vector moving to another type): copy it.

@@ -35,6 +35,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <absl/container/inlined_vector.h>
+
 #include "index/model_catalog.h"
 #include "index/registry.h"
 #include "src/load_floats.h"
@@ -146,12 +148,16 @@ class Mirror {
       return SameIndexAs(o) && entity_type == o.entity_type && vector_id == o.vector_id;
     }
   };
+  // An entity's entries, at most one per model. Nearly every entity has one model, so the first
+  // entry sits inline in the links_ node instead of a heap block of its own: 32 bytes less per
+  // indexed entity (a 112-byte node instead of an 80-byte node and a 64-byte block).
+  using IndexedEntries = absl::InlinedVector<IndexedEntry, 1>;
   // Everything about one entity id: its current versions, its embedding rows (both lists run
   // through the records), and what it has in the indexes, at most one entry per model.
   struct EntityLinks {
     EntityNode* newest_version = nullptr;
     EmbeddingNode* embeddings = nullptr;
-    std::vector<IndexedEntry> indexed;
+    IndexedEntries indexed;
 
     bool empty() const { return !newest_version && !embeddings && indexed.empty(); }
   };
@@ -178,7 +184,7 @@ class Mirror {
   // The bad-row reason when `model` may not index a `dim`-d vector (learning it if allowed).
   std::optional<BadRowReason> CheckModel(const std::string& model, uint32_t dim);
   void CountBadRow(const std::string& key, const EmbeddingRecord& record, const std::string& detail);
-  std::vector<IndexedEntry> Desired(const Uuid& entity_id) const;
+  IndexedEntries Desired(const Uuid& entity_id) const;
   // Counts and logs, once while it lasts, an entry left out because its type got no code.
   void CountTypeLimited(const Uuid& id, const std::string& model, const std::string& entity_type);
   // Diffs desired against indexed for every touched entity; returns the writes.
@@ -189,7 +195,7 @@ class Mirror {
   // The floats of an entry about to be indexed, moved out of unindexed_vectors_: the index keeps
   // the only copy. `indexed`: what the entity has in the indexes before this write.
   std::vector<float> TakeVectorForIndex(const Uuid& id, const IndexedEntry& entry,
-                                        const std::vector<IndexedEntry>& indexed);
+                                        const IndexedEntries& indexed);
   // Frees the texts no record uses, once the pool has doubled since the last sweep.
   void SweepTextsIfGrown();
   void Publish(uint64_t lsn, int64_t commit_time_us, size_t changes, size_t transactions);

@@ -190,7 +190,7 @@ Status Mirror::RestoreState(std::string_view bytes) {
     Uuid id;
     uint64_t models = 0;
     if (!GetUuid(r, &id) || !r.Get(&models)) break;
-    std::vector<IndexedEntry>& indexed = restored.links_[id].indexed;
+    IndexedEntries& indexed = restored.links_[id].indexed;
     for (uint64_t j = 0; j < models && !r.failed(); ++j) {
       IndexedEntry entry;
       std::string model, entity_type, embedding_key;
@@ -199,7 +199,9 @@ Status Mirror::RestoreState(std::string_view bytes) {
         entry.embedding_key = RowKey(embedding_key);
         entry.model = restored.texts_.Intern(model);
         entry.entity_type = restored.texts_.Intern(entity_type);
-        std::erase_if(indexed, [&](const IndexedEntry& e) { return e.model == entry.model; });
+        indexed.erase(std::remove_if(indexed.begin(), indexed.end(),
+                                     [&](const IndexedEntry& e) { return e.model == entry.model; }),
+                      indexed.end());
         indexed.push_back(std::move(entry));
       }
     }

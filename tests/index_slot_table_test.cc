@@ -79,7 +79,7 @@ TEST(SlotTable, GrowsOneEntryPastTheThreshold) {
   universe.push_back(NearbyId(0));
   const size_t first_capacity = h.table.capacity();
   ASSERT_GT(first_capacity, 0u);
-  const size_t threshold = first_capacity / 4 * 3;
+  const size_t threshold = SlotTable::MaxEntries(first_capacity);
   for (uint32_t n = 1; n < threshold; ++n) {
     h.Upsert(NearbyId(n));
     universe.push_back(NearbyId(n));
@@ -109,18 +109,72 @@ TEST(SlotTable, ReserveKeepsEveryEntry) {
     universe.push_back(NearbyId(n));
   }
   h.table.Reserve(5000, h.ids);
-  EXPECT_GE(h.table.capacity() / 4 * 3, 5000u);
+  EXPECT_EQ(h.table.capacity(), 6667u) << "ceil(4 x 5000 / 3): sized to the count, not a power of two";
+  EXPECT_GE(SlotTable::MaxEntries(h.table.capacity()), 5000u);
   h.ExpectSame(universe);
+}
+
+TEST(SlotTable, CellsForIsTheFewestThatHoldN) {
+  EXPECT_EQ(SlotTable::CellsFor(0), SlotTable::kMinCells);
+  EXPECT_EQ(SlotTable::CellsFor(12), SlotTable::kMinCells);  // 16 x 3/4 = 12
+  EXPECT_EQ(SlotTable::CellsFor(13), 18u);
+  for (size_t n = 1; n <= 100000; n += (n < 1000 ? 1 : 997)) {
+    const size_t cells = SlotTable::CellsFor(n);
+    ASSERT_GE(SlotTable::MaxEntries(cells), n) << n;
+    if (cells > SlotTable::kMinCells) {
+      ASSERT_LT(SlotTable::MaxEntries(cells - 1), n) << n;
+    }
+  }
+  EXPECT_EQ(SlotTable::CellsFor(100000), 133334u);
+}
+
+// A table reserved for exactly n (as a build or a restore reserves it): n - 1, n entries keep its
+// cells; entry n + 1 doubles them. Every entry found at each step, across the wrap-around of a
+// table whose size is not a power of two.
+TEST(SlotTable, ReservedForNHoldsNThenGrowsOnePast) {
+  for (const size_t n : {size_t{13}, size_t{1000}, size_t{4099}}) {
+    Harness h;
+    std::vector<Uuid> universe;
+    std::mt19937_64 rng(n);
+    for (size_t i = 0; i < n + 1; ++i) universe.push_back(i % 2 ? RandomId(rng) : NearbyId(static_cast<uint32_t>(i)));
+    h.table.Reserve(n, h.ids);
+    const size_t reserved = h.table.capacity();
+    ASSERT_EQ(reserved, SlotTable::CellsFor(n));
+    ASSERT_NE(reserved & (reserved - 1), 0u) << "not a power of two: " << reserved;
+    std::vector<Uuid> added;
+    for (size_t i = 0; i < n; ++i) {
+      h.Upsert(universe[i]);
+      added.push_back(universe[i]);
+      if (i + 2 == n) {  // n - 1 entries
+        EXPECT_EQ(h.table.capacity(), reserved);
+        h.ExpectSame(universe);
+      }
+    }
+    EXPECT_EQ(h.table.capacity(), reserved) << "n entries fit the cells reserved for n";
+    h.ExpectSame(universe);
+    // Erase and re-add every other one: backward shifts across the end of the table.
+    for (size_t i = 0; i < n; i += 2) h.Erase(universe[i]);
+    h.ExpectSame(universe);
+    for (size_t i = 0; i < n; i += 2) h.Upsert(universe[i]);
+    EXPECT_EQ(h.table.capacity(), reserved);
+    h.ExpectSame(universe);
+    h.Upsert(universe[n]);  // one past
+    EXPECT_EQ(h.table.capacity(), 2 * reserved);
+    h.ExpectSame(universe);
+  }
 }
 
 // Bounded random sequences: upserts (new ids and ids already in), erases (present and absent),
 // lookups, with a full comparison every so often, over tables that grow through several
 // doublings and shrink back by erases (erase shifts entries back across the wrap-around too).
-void RunRandomSequence(bool nearby_ids, uint64_t seed) {
+// `reserve`: entries reserved first (0: none), so that the table starts at a size that is not a
+// power of two and doubles from there.
+void RunRandomSequence(bool nearby_ids, uint64_t seed, size_t reserve = 0) {
   std::mt19937_64 rng(seed);
   std::vector<Uuid> universe;
   for (uint32_t n = 0; n < 3000; ++n) universe.push_back(nearby_ids ? NearbyId(n) : RandomId(rng));
   Harness h;
+  if (reserve != 0) h.table.Reserve(reserve, h.ids);
   constexpr int kSteps = 60000;
   for (int step = 0; step < kSteps; ++step) {
     // First a phase that mostly adds, then one that mostly erases, then an even mix.
@@ -144,6 +198,10 @@ void RunRandomSequence(bool nearby_ids, uint64_t seed) {
 
 TEST(SlotTable, MatchesAMapUnderRandomOperationsOnNearbyIds) { RunRandomSequence(true, 1); }
 TEST(SlotTable, MatchesAMapUnderRandomOperationsOnRandomIds) { RunRandomSequence(false, 2); }
+TEST(SlotTable, MatchesAMapUnderRandomOperationsFromAnOddSize) {
+  RunRandomSequence(true, 3, 101);   // 135 cells, then 270, 540, ...
+  RunRandomSequence(false, 4, 101);
+}
 
 }  // namespace
 }  // namespace vecmirror

@@ -229,6 +229,91 @@ TEST_F(MirrorTest, ModelRenameUnderAnUnchangedVectorMovesItToTheOtherIndex) {
   EXPECT_EQ(moved->VectorOf(MakeUuid(1)), first);
 }
 
+// The mirror keeps an entity's first indexed entry inline and the others beside it
+// (src/mirror.h, IndexedEntries): an entity with no model, one (inline), two (one past) and three
+// indexed, then each removed again, and a restore of the three-model state. At every step each
+// model's index holds exactly the entities that have a completed row of that model, with that
+// row's vector.
+TEST_F(MirrorTest, AnEntityInZeroToThreeModelsMatchesItsRowsAtEveryStep) {
+  const std::vector<std::string> names = {kModel, "model-b", "model-c"};
+  ModelCatalog three({{names[0], kDim}, {names[1], kDim}, {names[2], kDim}});
+  Registry registry;
+  MirrorStatusBoard board;
+  Mirror mirror(registry, three, board);
+  mirror.BeginLoad();
+  mirror.FinishLoad(1);
+  uint64_t lsn = 1;
+  auto in_index = [&](int model) {
+    std::map<Uuid, std::vector<float>> out;
+    if (auto index = registry.Find(IndexKey{kTenant, names[model], kDim})) {
+      index->ForEachLive([&](const Uuid& id, EntityTypeCode, std::span<const float> v) {
+        out[id] = std::vector<float>(v.begin(), v.end());
+      });
+    }
+    return out;
+  };
+  auto normalized = [](std::vector<float> v) {
+    double norm = 0;
+    for (float x : v) norm += double(x) * x;
+    for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
+    return v;
+  };
+  // Entity 1 has rows of the first `models` models; entity 2 always has one row of model 0.
+  auto expect_models = [&](int models) {
+    for (int model = 0; model < 3; ++model) {
+      std::map<Uuid, std::vector<float>> want;
+      if (model < models) want[MakeUuid(1)] = normalized(RandomVector(100 + model));
+      if (model == 0) want[MakeUuid(2)] = normalized(RandomVector(200));
+      const auto got = in_index(model);
+      ASSERT_EQ(got.size(), want.size()) << "model " << model << " with " << models << " models";
+      for (const auto& [id, v] : want) {
+        ASSERT_TRUE(got.contains(id)) << "model " << model << " with " << models << " models";
+        for (size_t i = 0; i < kDim; ++i) {
+          ASSERT_NEAR(got.at(id)[i], v[i], 1e-6);
+        }
+      }
+    }
+  };
+  mirror.BeginTransaction(++lsn, 0);
+  mirror.UpsertEntity(Entity("v1", 1, "context"));
+  mirror.UpsertEntity(Entity("v2", 2, "context"));
+  mirror.UpsertEmbedding(Embedding("e2", 2, EmbeddingStatus::kCompleted, RandomVector(200)));
+  mirror.CommitTransaction(++lsn, 0);
+  expect_models(0);
+  for (int models = 1; models <= 3; ++models) {
+    mirror.BeginTransaction(++lsn, 0);
+    mirror.UpsertEmbedding(Embedding("e1-" + std::to_string(models - 1), 1,
+                                     EmbeddingStatus::kCompleted, RandomVector(100 + models - 1),
+                                     names[models - 1]));
+    mirror.CommitTransaction(++lsn, 0);
+    expect_models(models);
+  }
+
+  // Restored with three entries, the restored mirror takes each out and back through
+  // unchanged-TOAST updates: the vector comes back from the index, inline entry or not.
+  Mirror restored(registry, three, board);
+  ASSERT_TRUE(restored.RestoreState(mirror.EncodeState()).ok());
+  for (int model = 0; model < 3; ++model) {
+    EmbeddingRow out = Unchanged("e1-" + std::to_string(model), 1, EmbeddingStatus::kPending);
+    out.model = names[model];
+    restored.BeginTransaction(++lsn, 0);
+    restored.UpsertEmbedding(out);
+    restored.CommitTransaction(++lsn, 0);
+    EXPECT_FALSE(in_index(model).contains(MakeUuid(1))) << model;
+    out.status = EmbeddingStatus::kCompleted;
+    restored.BeginTransaction(++lsn, 0);
+    restored.UpsertEmbedding(out);
+    restored.CommitTransaction(++lsn, 0);
+    expect_models(3);
+  }
+  for (int models = 3; models >= 1; --models) {
+    restored.BeginTransaction(++lsn, 0);
+    restored.RemoveEmbedding("e1-" + std::to_string(models - 1));
+    restored.CommitTransaction(++lsn, 0);
+    expect_models(models - 1);
+  }
+}
+
 // The state in a snapshot: a second Mirror restored from the first's bytes, over the same
 // indexes, goes on exactly as the first would: a pending row's vector (held by the mirror) and
 // an indexed row's vector (held by the index) both come back through unchanged-TOAST updates.
