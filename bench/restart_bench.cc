@@ -183,17 +183,17 @@ uint64_t ResidentBytes(pid_t pid) {
   return 0;
 }
 
-// VmRSS once it has settled: the promotion frees its copies, and the snapshot after a load
-// writes, just after ANN-ready. Read every half second until two readings agree within 0.5%,
-// for at most 20 s.
-uint64_t SettledResidentBytes(pid_t pid) {
-  uint64_t last = ResidentBytes(pid);
-  for (int i = 0; i < 40; ++i) {
+// VmRSS once it has settled: just after ANN-ready the promotion frees its copies, and the
+// snapshot after a load holds a copy of the mirror's state while it writes. Read every half
+// second, once no snapshot is being written, until two readings agree within 0.5%; at most 60 s.
+uint64_t SettledResidentBytes(testing::ServerProcess& server) {
+  uint64_t last = ResidentBytes(server.pid());
+  for (int i = 0; i < 120; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    const uint64_t now = ResidentBytes(pid);
+    const uint64_t now = ResidentBytes(server.pid());
     const bool settled = now <= last + last / 200 && last <= now + now / 200;
     last = now;
-    if (settled) break;
+    if (settled && !server.Status().snapshots().writing()) break;
   }
   return last;
 }
@@ -232,7 +232,7 @@ Server StartServer(const Options& options, const std::string& conninfo, const st
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   server.seconds_to_ready = Seconds(start);
-  server.rss_bytes = SettledResidentBytes(server.process->pid());
+  server.rss_bytes = SettledResidentBytes(*server.process);
   if (const char* dir = getenv("RESTART_BENCH_SMAPS")) {
     // Where the resident set lies, mapping by mapping (heap, thread arenas, stacks, the binary's
     // pages): <dir>/<fresh|restart>.smaps, the last run's.
