@@ -171,7 +171,7 @@ bool AnnReady(v1::VectorSearch::Stub& server) {
 struct Server {
   std::unique_ptr<testing::ServerProcess> process;
   double seconds_to_ready = 0;
-  uint64_t rss_bytes = 0;  // the server's resident set once ANN-ready
+  uint64_t rss_bytes = 0;  // the server's resident set once ANN-ready and settled
 };
 
 // VmRSS of a process, from /proc/<pid>/status; 0 if unreadable.
@@ -181,6 +181,21 @@ uint64_t ResidentBytes(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
   }
   return 0;
+}
+
+// VmRSS once it has settled: just after ANN-ready the promotion frees its copies, and the
+// snapshot after a load holds a copy of the mirror's state while it writes. Read every half
+// second, once no snapshot is being written, until two readings agree within 0.5%; at most 60 s.
+uint64_t SettledResidentBytes(testing::ServerProcess& server) {
+  uint64_t last = ResidentBytes(server.pid());
+  for (int i = 0; i < 120; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const uint64_t now = ResidentBytes(server.pid());
+    const bool settled = now <= last + last / 200 && last <= now + now / 200;
+    last = now;
+    if (settled && !server.Status().snapshots().writing()) break;
+  }
+  return last;
 }
 
 Server StartServer(const Options& options, const std::string& conninfo, const std::string& snapshot_dir,
@@ -217,7 +232,7 @@ Server StartServer(const Options& options, const std::string& conninfo, const st
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   server.seconds_to_ready = Seconds(start);
-  server.rss_bytes = ResidentBytes(server.process->pid());
+  server.rss_bytes = SettledResidentBytes(*server.process);
   if (const char* dir = getenv("RESTART_BENCH_SMAPS")) {
     // Where the resident set lies, mapping by mapping (heap, thread arenas, stacks, the binary's
     // pages): <dir>/<fresh|restart>.smaps, the last run's.

@@ -45,11 +45,11 @@ constexpr float kUnitNormTolerance = 1e-4f;
 
 // The vector to store for an upsert: `v` itself if unit length, else a normalized copy in
 // `scratch`; nullptr if it can't be searched (wrong dimension, zero, NaN or Inf).
-const float* UsableVector(const std::vector<float>& v, size_t dim, std::vector<float>& scratch) {
+const float* UsableVector(std::span<const float> v, size_t dim, std::vector<float>& scratch) {
   if (v.size() != dim) return nullptr;
   const float norm2 = DotProduct(v.data(), v.data(), dim);
   if (std::isfinite(norm2) && std::fabs(norm2 - 1.0f) <= kUnitNormTolerance) return v.data();
-  scratch = v;
+  scratch.assign(v.begin(), v.end());
   return NormalizeInPlace(scratch) ? scratch.data() : nullptr;
 }
 
@@ -97,17 +97,27 @@ struct EntityIndex::Impl {
 
   // Requires the write lock.
   void ApplyOne(const IndexWrite& write) {
-    if (rebuilding.load(std::memory_order_relaxed)) write_log.push_back(write);
+    if (rebuilding.load(std::memory_order_relaxed)) LogForReplay(write);
     if (write.op == IndexWrite::Op::kRemove) {
       state->Remove(write.entity_id);
       return;
     }
-    const float* vector = UsableVector(write.vector, dim, scratch);
+    const float* vector = UsableVector(write.floats(), dim, scratch);
     if (vector == nullptr) {
       state->Remove(write.entity_id);
       return;
     }
     state->Upsert(write.entity_id, write.type, vector);
+  }
+
+  // The log outlives the write: borrowed floats are copied into it.
+  void LogForReplay(const IndexWrite& write) {
+    write_log.push_back(write);
+    IndexWrite& logged = write_log.back();
+    if (!logged.borrowed.empty()) {
+      logged.vector.assign(logged.borrowed.begin(), logged.borrowed.end());
+      logged.borrowed = {};
+    }
   }
 
   IndexKind TargetKind() const {

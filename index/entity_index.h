@@ -72,6 +72,12 @@ struct IndexWrite {
   Uuid entity_id;
   EntityTypeCode type = 0;
   std::vector<float> vector;  // kUpsert only
+  // kUpsert only, in place of `vector`: floats that the writer keeps alive until the write is
+  // applied. A bulk load hands over its rows this way, from a few large blocks, instead of
+  // one allocation per row (see src/load_floats.h).
+  std::span<const float> borrowed;
+
+  std::span<const float> floats() const { return borrowed.empty() ? std::span(vector) : borrowed; }
 };
 
 struct IndexStats {

@@ -14,4 +14,10 @@ void ReturnFreedMemory() {
 #endif
 }
 
+void ReturnLargeFreesPromptly() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(kOwnMappingBytes));
+#endif
+}
+
 }  // namespace vecmirror

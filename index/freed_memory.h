@@ -15,8 +15,25 @@
 // after large frees (a rebuild), not per request.
 #pragma once
 
+#include <cstddef>
+
 namespace vecmirror {
 
 void ReturnFreedMemory();
+
+// Blocks of this size or more are mappings of their own once ReturnLargeFreesPromptly has run.
+inline constexpr size_t kOwnMappingBytes = size_t{1} << 20;
+
+// Sets glibc's mmap threshold, for the whole process and its whole life, to kOwnMappingBytes: a
+// block that large is a mapping of its own, unmapped when freed. Call it once at the start of
+// main, before threads allocate.
+//
+// Why: by default glibc raises the threshold each time the process frees a large mapped block
+// (up to 32 MiB), so after a load or a build the transient copies (the load's writes, the
+// snapshot's buffers, the rows of a rebuild) come from the arenas, and the free top of a
+// thread's arena stays resident: malloc_trim(0) does not shrink it. That kept about 0.8 KiB per
+// row resident after a fresh load (bench/RESULTS.md, "Fresh start: the load's floats in
+// blocks"). Nothing a search allocates is that large. With another C library it does nothing.
+void ReturnLargeFreesPromptly();
 
 }  // namespace vecmirror

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 
+#include "index/freed_memory.h"
 #include "index/model_catalog.h"
 #include "index/registry.h"
 #include "src/auth/server_security.h"
@@ -158,6 +159,7 @@ int Run(Config config) {
 }  // namespace vecmirror
 
 int main(int argc, char** argv) {
+  vecmirror::ReturnLargeFreesPromptly();
   vecmirror::Config config;
   std::string message;
   int exit_code = 0;

@@ -49,6 +49,8 @@ void Mirror::BeginLoad() {
   entities_.clear();
   embeddings_.clear();
   unindexed_vectors_ = {};
+  load_floats_.Clear();
+  loading_ = true;
   skipping_ = false;
   in_transaction_ = true;
   changes_in_transaction_ = 0;
@@ -64,6 +66,12 @@ void Mirror::FinishLoad(uint64_t lsn) {
   board_.Update([](MirrorState& s) { s.loaded = true; });
   in_transaction_ = false;
   writes = {};
+  // The rows no index took (pending, failed, types over the limit) keep their floats.
+  load_floats_.ForEach([&](const RowKey& key, std::span<const float> floats) {
+    unindexed_vectors_.emplace(key, std::vector<float>(floats.begin(), floats.end()));
+  });
+  load_floats_.Clear();
+  loading_ = false;
   SweepTextsIfGrown();
   // The load's vectors passed through the writes into the indexes: give their memory back.
   ReturnFreedMemory();
@@ -215,7 +223,11 @@ void Mirror::DropLinksIfEmpty(const Uuid& id) {
 void Mirror::StoreEmbedding(const EmbeddingRow& row) {
   const RowKey key(row.key);
   EmbeddingRecord record;
-  std::vector<float> floats;  // the row's floats while no index holds them
+  // The row's floats while no index holds them. A load reuses one buffer: its rows go on into
+  // load_floats_.
+  std::vector<float> own_floats;
+  std::vector<float>& floats = loading_ ? load_scratch_ : own_floats;
+  floats.clear();
   record.entity_id = row.entity_id;
   record.model = texts_.Intern(row.model);
   record.status = row.status;
@@ -249,7 +261,13 @@ void Mirror::StoreEmbedding(const EmbeddingRow& row) {
   }
 
   if (previous != embeddings_.end()) EraseEmbeddingKey(row.key);
-  if (!floats.empty()) unindexed_vectors_.emplace(key, std::move(floats));
+  if (!floats.empty()) {
+    if (loading_) {
+      load_floats_.Put(key, floats);
+    } else {
+      unindexed_vectors_.emplace(key, std::move(floats));
+    }
+  }
   Touch(record.entity_id);
   InsertEmbedding(row.key, std::move(record));
 }
@@ -272,6 +290,7 @@ void Mirror::EraseEmbeddingKey(const std::string& key) {
   auto it = embeddings_.find(RowKey(key));
   if (it == embeddings_.end()) return;
   unindexed_vectors_.erase(it->first);
+  load_floats_.Erase(it->first);
   const Uuid id = it->second.entity_id;
   Touch(id);
   EntityLinks& links = links_[id];
@@ -421,7 +440,8 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
       w.write.op = IndexWrite::Op::kUpsert;
       w.write.entity_id = id;
       w.write.type = *code;
-      w.write.vector = TakeVectorForIndex(id, entry, indexed);
+      w.write.borrowed = load_floats_.Take(entry.embedding_key);
+      if (w.write.borrowed.empty()) w.write.vector = TakeVectorForIndex(id, entry, indexed);
       writes.push_back(std::move(w));
     }
     desired.erase(std::remove_if(desired.begin(), desired.end(), [&](const IndexedEntry& e) {
@@ -446,7 +466,10 @@ void Mirror::KeepVectorOfLeavingEntry(const Uuid& id, const IndexedEntry& old) {
   auto row = embeddings_.find(old.embedding_key);
   if (row == embeddings_.end()) return;  // the row is gone: so is the need for its vector
   EmbeddingRecord& record = row->second;
-  if (record.vector_id != old.vector_id || unindexed_vectors_.contains(row->first)) return;
+  if (record.vector_id != old.vector_id || unindexed_vectors_.contains(row->first) ||
+      load_floats_.Contains(row->first)) {
+    return;
+  }
   const IndexKey key = KeyOf(old);
   const std::shared_ptr<EntityIndex> index = registry_.Find(key);
   std::optional<std::vector<float>> stored = index ? index->VectorOf(id) : std::nullopt;

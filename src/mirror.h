@@ -39,6 +39,7 @@
 
 #include "index/model_catalog.h"
 #include "index/registry.h"
+#include "src/load_floats.h"
 #include "src/mirror_status.h"
 #include "src/row_key.h"
 #include "src/text_pool.h"
@@ -211,12 +212,17 @@ class Mirror {
   // applied), by key. A searchable row's floats live only in its index: most rows have none
   // here, so they are kept out of EmbeddingRecord.
   std::unordered_map<RowKey, std::vector<float>, RowKeyHash> unindexed_vectors_;
+  // From BeginLoad to FinishLoad, the load's floats, in place of unindexed_vectors_; the rows
+  // no index takes move to unindexed_vectors_ at the end.
+  LoadFloats load_floats_;
+  bool loading_ = false;
   std::unordered_map<Uuid, EntityLinks, IdHash> links_;
 
   // UpsertTuple decodes into these: a row's strings and vector keep their capacity from one
   // tuple to the next, which spares an allocation per row of a large load.
   EntityRow decoded_entity_;
   EmbeddingRow decoded_embedding_;
+  std::vector<float> load_scratch_;  // a loaded row's floats on their way into load_floats_
 
   std::unordered_set<Uuid, UuidHash> touched_;
   std::unordered_set<std::string> bad_keys_;  // completed rows counted as bad, still bad

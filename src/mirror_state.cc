@@ -234,6 +234,8 @@ Status Mirror::RestoreState(std::string_view bytes) {
   entities_ = std::move(restored.entities_);
   embeddings_ = std::move(restored.embeddings_);
   unindexed_vectors_ = std::move(restored.unindexed_vectors_);
+  load_floats_.Clear();
+  loading_ = false;
   links_ = std::move(restored.links_);
   bad_keys_ = std::move(restored.bad_keys_);
   type_limited_ = std::move(restored.type_limited_);

@@ -462,6 +462,64 @@ INSTANTIATE_TEST_SUITE_P(Kinds, WritesTest,
                          ::testing::Values(IndexKind::kFlat, IndexKind::kHnsw, IndexKind::kIvf),
                          [](const auto& info) { return std::string(IndexKindName(info.param)); });
 
+// A borrowed write (IndexWrite::borrowed, how a load hands over its rows) is applied like an
+// owned one, and one applied during a rebuild is copied for the replay: its floats may be gone
+// once Apply returns.
+TEST(EntityIndexTest, BorrowedWritesAreAppliedAndReplayedAfterTheirFloatsAreGone) {
+  const size_t dim = 128;
+  IndexOptions options;
+  options.forced_kind = IndexKind::kHnsw;
+  EntityIndex index(KeyOfDim(dim), options);
+  VectorStream gen(dim, 50, 17);
+  Model model = Fill(index, gen, 12000);
+
+  auto borrowed_upserts = [&](size_t first, size_t count, std::vector<float>& floats) {
+    floats.resize(count * dim);
+    std::vector<IndexWrite> writes;
+    for (size_t i = 0; i < count; ++i) {
+      float* row = floats.data() + i * dim;
+      gen.Next(row);
+      IndexWrite w;
+      w.entity_id = TestId(first + i);
+      w.type = 3;
+      w.borrowed = std::span<const float>(row, dim);
+      writes.push_back(w);
+      model[TestId(first + i)] = {3, std::vector<float>(row, row + dim)};
+    }
+    return writes;
+  };
+
+  std::vector<float> floats;
+  index.Apply(borrowed_upserts(0, 50, floats), 7);  // updates, no rebuild running
+  std::fill(floats.begin(), floats.end(), std::nanf(""));
+
+  std::thread rebuild([&] { EXPECT_TRUE(index.Rebuild().ok()); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!index.Stats().rebuilding && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(index.Stats().rebuilding);
+  index.Apply(borrowed_upserts(100, 50, floats), 8);      // updates during the build
+  index.Apply(borrowed_upserts(30000, 50, floats), 9);    // additions during the build
+  const bool wrote_while_building = index.Stats().rebuilding;
+  std::fill(floats.begin(), floats.end(), std::nanf(""));  // the writer's floats are gone
+  rebuild.join();
+  EXPECT_TRUE(wrote_while_building) << "the build finished before the writes: test is void";
+
+  EXPECT_EQ(index.Stats().live, model.size());
+  for (size_t i : {0, 49, 100, 149, 30000, 30049}) {
+    ASSERT_EQ(*index.VectorOf(TestId(i)), model.at(TestId(i)).vector) << i;
+  }
+  const Dataset data = testing::ToDataset(model, dim);
+  for (const auto& qv : Queries(gen, 5)) {
+    SearchQuery q = QueryOf(qv, 20);
+    q.effort.exact = true;
+    OracleQuery oq;
+    oq.limit = 20;
+    ExpectSameAsOracle(index.Search(q).hits, data, qv.data(), oq);
+  }
+}
+
 TEST(EntityIndexTest, WritesDuringARebuildAreNotLost) {
   const size_t dim = 128;
   IndexOptions options;

@@ -553,6 +553,52 @@ TEST_F(MirrorTest, ReloadReplacesTheWholeState) {
   EXPECT_EQ(registry_.applied_lsn(), lsn_ + 10);
 }
 
+// A load keeps its rows' floats in shared blocks until FinishLoad (src/load_floats.h): the
+// indexed rows must hold exactly their normalized vectors, and the rows no index took must keep
+// theirs for a later status-only update.
+TEST_F(MirrorTest, ALoadIndexesItsVectorsAndKeepsThoseOfRowsNotYetSearchable) {
+  mirror_.BeginLoad();
+  for (int i = 1; i <= 40; ++i) mirror_.UpsertEntity(Entity("v" + std::to_string(i), i, "context"));
+  for (int i = 1; i <= 40; ++i) {
+    const EmbeddingStatus status = i % 4 == 0   ? EmbeddingStatus::kPending
+                                   : i % 4 == 1 ? EmbeddingStatus::kFailed
+                                                : EmbeddingStatus::kCompleted;
+    mirror_.UpsertEmbedding(Embedding("e" + std::to_string(i), i, status, RandomVector(i)));
+  }
+  mirror_.FinishLoad(lsn_ + 10);
+  lsn_ += 10;
+
+  auto normalized = [](std::vector<float> v) {
+    double norm = 0;
+    for (float x : v) norm += double(x) * x;
+    for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
+    return v;
+  };
+  auto expect_indexed_as = [&](int entity) {
+    const std::vector<float> stored = IndexedVector(entity);
+    const std::vector<float> expected = normalized(RandomVector(entity));
+    ASSERT_EQ(stored.size(), expected.size()) << "entity " << entity;
+    for (size_t d = 0; d < expected.size(); ++d) {
+      ASSERT_NEAR(stored[d], expected[d], 1e-6) << "entity " << entity;
+    }
+  };
+  EXPECT_EQ(Indexed().size(), 20u);
+  for (int i = 1; i <= 40; ++i) {
+    if (i % 4 == 2 || i % 4 == 3) expect_indexed_as(i);
+  }
+
+  // The pending and failed rows complete without sending their vector again.
+  Begin();
+  for (int i = 1; i <= 40; ++i) {
+    if (i % 4 == 0 || i % 4 == 1) {
+      mirror_.UpsertEmbedding(Unchanged("e" + std::to_string(i), i, EmbeddingStatus::kCompleted));
+    }
+  }
+  Commit();
+  EXPECT_EQ(Indexed().size(), 40u);
+  for (int i = 1; i <= 40; ++i) expect_indexed_as(i);
+}
+
 // Tuples, as the load and the stream hand them over: decoded by their table's decoder, then
 // applied as rows; a tuple that does not decode is counted as malformed and changes nothing.
 TEST_F(MirrorTest, TuplesAreDecodedByTheirTablesDecoder) {
