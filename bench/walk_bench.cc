@@ -56,6 +56,7 @@
 #include "index/kernels.h"
 #include "index/sealed_structure.h"
 #include "index/sq8_codec.h"
+#include "index/visited_marks.h"
 #include "tests/support/vector_stream.h"
 
 namespace vecmirror {
@@ -138,26 +139,6 @@ const T* PlacedCopy(const T* src, size_t n, bool huge) {
 }
 
 // ---- the walk, with its variants ----
-
-class VisitedMarks {
- public:
-  void Begin(size_t rows) {
-    if (marks_.size() < rows) marks_.resize(rows, 0);
-    if (++epoch_ == 0) {
-      std::fill(marks_.begin(), marks_.end(), 0);
-      epoch_ = 1;
-    }
-  }
-  bool TestAndSet(size_t row) {
-    if (marks_[row] == epoch_) return true;
-    marks_[row] = epoch_;
-    return false;
-  }
-
- private:
-  std::vector<uint16_t> marks_;
-  uint16_t epoch_ = 0;
-};
 
 struct Scored {
   float similarity;

@@ -7,31 +7,10 @@
 
 #include "index/kernels.h"
 #include "index/sq8_codec.h"
+#include "index/visited_marks.h"
 
 namespace vecmirror {
 namespace {
-
-// Visited marks with an epoch, so clearing them is O(1) per search instead of O(rows).
-class VisitedMarks {
- public:
-  void Begin(size_t rows) {
-    if (marks_.size() < rows) marks_.resize(rows, 0);
-    if (++epoch_ == 0) {  // wrapped: old marks could collide with the new epoch
-      std::fill(marks_.begin(), marks_.end(), 0);
-      epoch_ = 1;
-    }
-  }
-  // Marks `row`; returns whether it was already marked in this search.
-  bool TestAndSet(size_t row) {
-    if (marks_[row] == epoch_) return true;
-    marks_[row] = epoch_;
-    return false;
-  }
-
- private:
-  std::vector<uint16_t> marks_;
-  uint16_t epoch_ = 0;
-};
 
 thread_local uint64_t rows_scored_by_thread = 0;
 

@@ -52,6 +52,17 @@ Model Fill(
   return model;
 }
 
+// Runs index.Rebuild() on a thread, returned once the index says it is rebuilding (or after
+// 10 s: the caller checks Stats().rebuilding).
+std::thread StartRebuild(EntityIndex& index) {
+  std::thread rebuild([&index] { EXPECT_TRUE(index.Rebuild().ok()); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!index.Stats().rebuilding && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  return rebuild;
+}
+
 SearchQuery QueryOf(const std::vector<float>& v, size_t limit = 10) {
   SearchQuery q;
   q.vector = v;
@@ -288,7 +299,7 @@ TEST_P(AnnIndexTest, FiltersAreNeverShortAndKeepRecall) {
       q.types = MaskOf({c.type});
       q.limit = limit;
       OracleQuery oq;
-      oq.types = std::vector<uint8_t>{c.type};
+      oq.types = std::vector<uint8_t>{static_cast<uint8_t>(c.type)};
       oq.limit = limit;
       const double recall = MeanRecall(*b.index, b.data, queries, q, oq);
       EXPECT_GE(recall, 0.95) << "type " << int(c.type) << " limit " << limit;
@@ -326,7 +337,7 @@ TEST_P(AnnIndexTest, AnnPathWithSelectiveFiltersIsNeverShort) {
     q.types = MaskOf({type});
     q.limit = 30;
     OracleQuery oq;
-    oq.types = std::vector<uint8_t>{type};
+    oq.types = std::vector<uint8_t>{static_cast<uint8_t>(type)};
     oq.limit = 30;
     EXPECT_GE(MeanRecall(index, data, queries, q, oq), 0.95) << "type " << int(type);
     q.vector = queries[0];
@@ -493,11 +504,7 @@ TEST(EntityIndexTest, BorrowedWritesAreAppliedAndReplayedAfterTheirFloatsAreGone
   index.Apply(borrowed_upserts(0, 50, floats), 7);  // updates, no rebuild running
   std::fill(floats.begin(), floats.end(), std::nanf(""));
 
-  std::thread rebuild([&] { EXPECT_TRUE(index.Rebuild().ok()); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!index.Stats().rebuilding && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
+  std::thread rebuild = StartRebuild(index);
   ASSERT_TRUE(index.Stats().rebuilding);
   index.Apply(borrowed_upserts(100, 50, floats), 8);      // updates during the build
   index.Apply(borrowed_upserts(30000, 50, floats), 9);    // additions during the build
@@ -528,11 +535,7 @@ TEST(EntityIndexTest, WritesDuringARebuildAreNotLost) {
   VectorStream gen(dim, 50, 9);
   Model model = Fill(index, gen, 12000);
 
-  std::thread rebuild([&] { EXPECT_TRUE(index.Rebuild().ok()); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!index.Stats().rebuilding && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
+  std::thread rebuild = StartRebuild(index);
   ASSERT_TRUE(index.Stats().rebuilding);
 
   // While it builds: update, remove and add rows.

@@ -683,7 +683,9 @@ TEST_F(MirrorTest, ManyShortLivedEntityTypesLeaveEveryRowItsOwnType) {
       expected[MakeUuid(k)] = type;
     }
     Commit();
-    if (round % 25 == 24) ASSERT_EQ(Indexed(), expected) << "after round " << round;
+    if (round % 25 == 24) {
+      ASSERT_EQ(Indexed(), expected) << "after round " << round;
+    }
   }
   EXPECT_EQ(Indexed(), expected);
   EXPECT_EQ(mirror_.entity_count(), static_cast<size_t>(kEntities));
