@@ -287,17 +287,17 @@ TEST_F(ConfigTest, VectorStorageIsFp32UnlessFp16OrSq8IsAskedFor) {
       << p.message;
 }
 
-TEST_F(ConfigTest, TheGraphIsBuiltOnTheStoredRowsUnlessAnotherStorageIsAskedFor) {
+TEST_F(ConfigTest, TheGraphIsBuiltOnSq8CodesUnlessAnotherStorageIsAskedFor) {
   Parsed p = Parse({});
   ASSERT_TRUE(p.ok) << p.message;
-  EXPECT_FALSE(p.config.index.hnsw_build_storage.has_value());
-  EXPECT_EQ(p.Setting("hnsw-build-storage").values, std::vector<std::string>{"stored"});
+  EXPECT_EQ(p.config.index.hnsw_build_storage, VectorStorage::kSq8);
+  EXPECT_EQ(p.Setting("hnsw-build-storage").values, std::vector<std::string>{"sq8"});
   p = Parse({"--hnsw-build-storage", "fp16"});
   ASSERT_TRUE(p.ok) << p.message;
   EXPECT_EQ(p.config.index.hnsw_build_storage, VectorStorage::kFp16);
-  p = Parse({"--hnsw-build-storage", "sq8"});
+  p = Parse({"--hnsw-build-storage", "stored"});
   ASSERT_TRUE(p.ok) << p.message;
-  EXPECT_EQ(p.config.index.hnsw_build_storage, VectorStorage::kSq8);
+  EXPECT_FALSE(p.config.index.hnsw_build_storage.has_value());
   p = Parse({"--hnsw-build-storage", "half"});
   EXPECT_FALSE(p.ok);
   EXPECT_EQ(p.exit_code, 2);
