@@ -507,10 +507,18 @@ TEST(StandbyStatus, Encodes34Bytes) {
   EXPECT_EQ(EncodeStandbyStatus(0, 0, 0, 0, false).back(), '\0');
 }
 
+// Brackets the call with the precise wall clock: time() reads the coarse clock, which may lag
+// behind it by a tick, so bracketing with time() fails now and then.
 TEST(PgEpoch, MatchesTheWallClock) {
-  const int64_t before = (static_cast<int64_t>(std::time(nullptr)) - 946684800) * 1000000;
+  constexpr int64_t kJan2000UnixMicros = int64_t{946684800} * 1000000;
+  const auto unix_micros = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
+  };
+  const int64_t before = unix_micros() - kJan2000UnixMicros;
   const int64_t now = PgEpochMicrosNow();
-  const int64_t after = (static_cast<int64_t>(std::time(nullptr)) - 946684800 + 1) * 1000000;
+  const int64_t after = unix_micros() - kJan2000UnixMicros;
   EXPECT_GE(now, before);
   EXPECT_LE(now, after);
 }
