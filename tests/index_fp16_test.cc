@@ -16,31 +16,34 @@
 #include "index/index_file.h"
 #include "index/kernels.h"
 #include "tests/support/index_test_util.h"
+#include "tests/support/stored_index.h"
 #include "tests/support/scratch_files.h"
 
 namespace vecmirror {
 namespace {
 
-using testing::Dataset;
-using testing::Model;
 using testing::OracleQuery;
 using testing::TestId;
 using testing::VectorStream;
 
-constexpr size_t kDim = 384;
-constexpr size_t kRows = 8000;
+constexpr size_t kDim = testing::kStoredDim;
+constexpr size_t kRows = testing::kStoredRows;
 // An fp16 component of a unit vector is within 2^-12 of the float one (relative), so a dot
 // product of unit vectors moves by far less than this.
 constexpr float kFp16Tolerance = 1e-3f;
 
-IndexKey Key(const std::string& model = "test-model") { return IndexKey{Uuid{}, model, uint32_t(kDim)}; }
+using Built = testing::StoredIndex;
 
-IndexOptions Fp16Options() {
-  IndexOptions options;
-  options.forced_kind = IndexKind::kHnsw;
-  options.storage = VectorStorage::kFp16;
-  return options;
+IndexKey Key() { return testing::StoredKey(); }
+
+IndexOptions Fp16Options() { return testing::HnswStoring(VectorStorage::kFp16); }
+
+Built Build(const IndexOptions& options, size_t rows = kRows,
+            const std::string& model = "test-model") {
+  return testing::BuildStoredIndex(options, rows, model);
 }
+
+std::vector<std::vector<float>> Queries(size_t n) { return testing::StoredQueries(n); }
 
 std::vector<float> Rounded(const std::vector<float>& v) {
   std::vector<uint16_t> h(v.size());
@@ -54,37 +57,6 @@ double Dot(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;
   for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
   return s;
-}
-
-struct Built {
-  std::unique_ptr<EntityIndex> index;
-  Model model;
-  Dataset data;
-};
-
-Built Build(const IndexOptions& options, size_t rows = kRows, const std::string& model = "test-model") {
-  Built b;
-  b.index = std::make_unique<EntityIndex>(Key(model), options);
-  VectorStream gen(kDim, 50, 7);
-  std::vector<IndexWrite> writes;
-  std::vector<float> v(kDim);
-  for (size_t i = 0; i < rows; ++i) {
-    gen.Next(v.data());
-    writes.push_back(testing::Upsert(TestId(i), EntityTypeCode(i % 3), v));
-    b.model[TestId(i)] = {EntityTypeCode(i % 3), v};
-  }
-  b.index->Apply(writes, 1);
-  EXPECT_TRUE(b.index->Rebuild().ok());
-  b.data = testing::ToDataset(b.model, kDim);
-  return b;
-}
-
-std::vector<std::vector<float>> Queries(size_t n) {
-  VectorStream gen(kDim, 50, 7);
-  gen.Skip(kRows);
-  std::vector<std::vector<float>> out(n, std::vector<float>(kDim));
-  for (auto& q : out) gen.Next(q.data());
-  return out;
 }
 
 // The fp32 oracle's top `limit`, position by position: each hit's fp32 similarity within
@@ -174,18 +146,10 @@ TEST(Fp16IndexTest, FiltersAndExclusionsStayExactUpToFp16Ties) {
   }
 }
 
+// The rows shrink by exactly half.
 TEST(Fp16IndexTest, HalvesTheRowsMemoryOfFp32) {
-  IndexOptions fp32 = Fp16Options();
-  fp32.storage = VectorStorage::kFp32;
-  const Built full = Build(fp32, 3000);
-  const Built half = Build(Fp16Options(), 3000);
-  const size_t full_bytes = full.index->Stats().memory_bytes;
-  const size_t half_bytes = half.index->Stats().memory_bytes;
-  const size_t saved = 3000 * kDim * (sizeof(float) - sizeof(uint16_t));
-  std::printf("  fp32 %zu bytes, fp16 %zu bytes\n", full_bytes, half_bytes);
-  // The rows shrink by exactly half; the graph and slot tables are the same size (within the
-  // different graphs' slack).
-  EXPECT_NEAR(double(full_bytes - half_bytes), double(saved), 0.02 * double(saved));
+  testing::ExpectRowsShrinkBy(VectorStorage::kFp16,
+                              3000.0 * kDim * (sizeof(float) - sizeof(uint16_t)));
 }
 
 // One set of options serves every model: an index takes its model's override, else the default.
@@ -232,19 +196,7 @@ TEST(Fp16IndexTest, VectorsReadBackAreTheFp16RoundedOnesOnceSealed) {
 }
 
 TEST(Fp16IndexTest, AReplayedWriteKeepsItsSealedSlot) {
-  Built b = Build(Fp16Options(), 6000);
-  // The same vector again (a replayed write) matches the fp16 row it was sealed as.
-  b.index->Apply(
-      std::vector{testing::Upsert(TestId(7), EntityTypeCode(7 % 3), b.model.at(TestId(7)).vector)},
-      2);
-  EXPECT_EQ(b.index->Stats().dead, 0u);
-  EXPECT_EQ(b.index->Stats().tail, 0u);
-  // A different vector is an update: the sealed slot is tombstoned.
-  VectorStream gen(kDim, 50, 98);
-  b.index->Apply(std::vector{testing::Upsert(TestId(7), EntityTypeCode(7 % 3), gen.Generate(1))},
-                 3);
-  EXPECT_EQ(b.index->Stats().dead, 1u);
-  EXPECT_EQ(b.index->Stats().tail, 1u);
+  testing::ExpectAReplayedWriteKeepsItsSealedSlot(VectorStorage::kFp16);
 }
 
 TEST(Fp16IndexTest, AnAbsorbedTailIsStoredAsFp16AndSearchable) {
@@ -252,16 +204,7 @@ TEST(Fp16IndexTest, AnAbsorbedTailIsStoredAsFp16AndSearchable) {
   options.tail_absorb_rows = 500;
   Built b = Build(options, 6000);
   const size_t before = b.index->Stats().memory_bytes;
-  VectorStream gen(kDim, 50, 7);
-  gen.Skip(20000);
-  std::vector<IndexWrite> writes;
-  std::vector<float> v(kDim);
-  for (size_t i = 0; i < 1000; ++i) {
-    gen.Next(v.data());
-    writes.push_back(testing::Upsert(TestId(6000 + i), 0, v));
-    b.model[TestId(6000 + i)] = {0, v};
-  }
-  b.index->Apply(writes, 2);
+  b.index->Apply(testing::NewStoredRows(b, 6000, 1000), 2);
   ASSERT_TRUE(b.index->NeedsRebuild());
   ASSERT_TRUE(b.index->Rebuild().ok());
   ASSERT_EQ(b.index->Stats().tail, 0u);

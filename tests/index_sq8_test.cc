@@ -25,6 +25,7 @@
 #include "index/sq8_codec.h"
 #include "index/sq8_flat.h"
 #include "tests/support/index_test_util.h"
+#include "tests/support/stored_index.h"
 #include "tests/support/scratch_files.h"
 
 namespace vecmirror {
@@ -36,17 +37,12 @@ using testing::OracleQuery;
 using testing::TestId;
 using testing::VectorStream;
 
-constexpr size_t kDim = 384;
-constexpr size_t kRows = 8000;
+constexpr size_t kDim = testing::kStoredDim;
+constexpr size_t kRows = testing::kStoredRows;
 
-IndexKey Key() { return IndexKey{Uuid{}, "test-model", uint32_t(kDim)}; }
+IndexKey Key() { return testing::StoredKey(); }
 
-IndexOptions Sq8Options() {
-  IndexOptions options;
-  options.forced_kind = IndexKind::kHnsw;
-  options.storage = VectorStorage::kSq8;
-  return options;
-}
+IndexOptions Sq8Options() { return testing::HnswStoring(VectorStorage::kSq8); }
 
 std::vector<float> RandomVector(size_t n, std::mt19937& rng, float lo = -1, float hi = 1) {
   std::uniform_real_distribution<float> u(lo, hi);
@@ -373,12 +369,10 @@ TEST(Sq8FlatIPTest, StoresCodesAndItsDistanceComputerScoresThem) {
 
 // --- the index ------------------------------------------------------------------------------
 
-struct Built {
-  std::unique_ptr<EntityIndex> index;
-  Model model;
-  Dataset data;          // the rows as written (fp32)
-  Dataset decoded;       // the rows as the SQ8 storage holds them, decoded by definition
-  OracleRanges ranges;   // of the rows sealed by the first build
+// The index, and the rows as its SQ8 storage holds them, decoded by definition.
+struct Built : testing::StoredIndex {
+  Dataset decoded;
+  OracleRanges ranges;  // of the rows sealed by the first build
 };
 
 Dataset DecodedDataset(const Model& model, const OracleRanges& ranges) {
@@ -388,33 +382,15 @@ Dataset DecodedDataset(const Model& model, const OracleRanges& ranges) {
 }
 
 Built Build(const IndexOptions& options, size_t rows = kRows) {
-  Built b;
-  b.index = std::make_unique<EntityIndex>(Key(), options);
-  VectorStream gen(kDim, 50, 7);
-  std::vector<IndexWrite> writes;
+  Built b{testing::BuildStoredIndex(options, rows), {}, {}};
   std::vector<std::vector<float>> all;
-  std::vector<float> v(kDim);
-  for (size_t i = 0; i < rows; ++i) {
-    gen.Next(v.data());
-    writes.push_back(testing::Upsert(TestId(i), EntityTypeCode(i % 3), v));
-    b.model[TestId(i)] = {EntityTypeCode(i % 3), v};
-    all.push_back(v);
-  }
-  b.index->Apply(writes, 1);
-  EXPECT_TRUE(b.index->Rebuild().ok());
-  b.data = testing::ToDataset(b.model, kDim);
+  for (const auto& [id, row] : b.model) all.push_back(row.vector);
   b.ranges = RangesOf(all);
   b.decoded = DecodedDataset(b.model, b.ranges);
   return b;
 }
 
-std::vector<std::vector<float>> Queries(size_t n) {
-  VectorStream gen(kDim, 50, 7);
-  gen.Skip(kRows);
-  std::vector<std::vector<float>> out(n, std::vector<float>(kDim));
-  for (auto& q : out) gen.Next(q.data());
-  return out;
-}
+std::vector<std::vector<float>> Queries(size_t n) { return testing::StoredQueries(n); }
 
 const Built& Sq8() {
   static const Built built = Build(Sq8Options());
@@ -536,42 +512,23 @@ TEST(Sq8IndexTest, VectorsReadBackAreTheDecodedOnesOnceSealed) {
 }
 
 TEST(Sq8IndexTest, AReplayedWriteKeepsItsSealedSlot) {
-  Built b = Build(Sq8Options(), 6000);
-  b.index->Apply(
-      std::vector{testing::Upsert(TestId(7), EntityTypeCode(7 % 3), b.model.at(TestId(7)).vector)},
-      2);
-  EXPECT_EQ(b.index->Stats().dead, 0u);
-  EXPECT_EQ(b.index->Stats().tail, 0u);
-  VectorStream gen(kDim, 50, 98);
-  b.index->Apply(std::vector{testing::Upsert(TestId(7), EntityTypeCode(7 % 3), gen.Generate(1))},
-                 3);
-  EXPECT_EQ(b.index->Stats().dead, 1u);
-  EXPECT_EQ(b.index->Stats().tail, 1u);
+  testing::ExpectAReplayedWriteKeepsItsSealedSlot(VectorStorage::kSq8);
 }
 
 TEST(Sq8IndexTest, ATailIsAbsorbedInTheBaseRangesClampedAndSearchable) {
   IndexOptions options = Sq8Options();
   options.tail_absorb_rows = 500;
   Built b = Build(options, 6000);
-  VectorStream gen(kDim, 50, 7);
-  gen.Skip(20000);
-  std::vector<IndexWrite> writes;
-  std::vector<float> v(kDim);
-  for (size_t i = 0; i < 1000; ++i) {
-    gen.Next(v.data());
-    if (i == 999) {
-      // A unit vector (the index would normalize another) past the base's range in its first
-      // two dimensions: clamped to the range's ends there.
-      std::fill(v.begin(), v.end(), 0.0f);
-      v[0] = 0.8f;
-      v[1] = -0.6f;
-      ASSERT_GT(v[0], b.ranges.hi[0]);
-      ASSERT_LT(v[1], b.ranges.lo[1]);
-    }
-    writes.push_back(testing::Upsert(TestId(6000 + i), 0, v));
-    b.model[TestId(6000 + i)] = {0, v};
-  }
-  b.index->Apply(writes, 2);
+  // The last new row is a unit vector (the index would normalize another) past the base's range
+  // in its first two dimensions: clamped to the range's ends there.
+  b.index->Apply(testing::NewStoredRows(b, 6000, 1000, [](std::vector<float>& v) {
+                   std::fill(v.begin(), v.end(), 0.0f);
+                   v[0] = 0.8f;
+                   v[1] = -0.6f;
+                 }),
+                 2);
+  ASSERT_GT(0.8, b.ranges.hi[0]);
+  ASSERT_LT(-0.6, b.ranges.lo[1]);
   ASSERT_TRUE(b.index->NeedsRebuild());
   // The maintenance path: a tail past tail_absorb_rows is added to the graph (ExtendHnsw).
   ASSERT_TRUE(b.index->RebuildIfNeeded());
@@ -641,17 +598,10 @@ TEST(Sq8IndexTest, FullRebuildsKeepTheDecodedRowsAndWidenTheRangesForTheTail) {
   EXPECT_GT(kept, kDim / 2);
 }
 
+// 3 bytes saved per component; the ranges (2 x dim floats) are added once.
 TEST(Sq8IndexTest, StoresTheRowsInAQuarterOfTheirFp32Memory) {
-  IndexOptions fp32 = Sq8Options();
-  fp32.storage = VectorStorage::kFp32;
-  const Built full = Build(fp32, 3000);
-  const Built sq8 = Build(Sq8Options(), 3000);
-  const size_t full_bytes = full.index->Stats().memory_bytes;
-  const size_t sq8_bytes = sq8.index->Stats().memory_bytes;
-  // 3 bytes saved per component; the ranges (2 x dim floats) are added once.
-  const size_t saved = 3000 * kDim * (sizeof(float) - 1) - 2 * kDim * sizeof(float);
-  std::printf("  fp32 %zu bytes, sq8 %zu bytes\n", full_bytes, sq8_bytes);
-  EXPECT_NEAR(double(full_bytes - sq8_bytes), double(saved), 0.02 * double(saved));
+  testing::ExpectRowsShrinkBy(VectorStorage::kSq8,
+                              3000.0 * kDim * (sizeof(float) - 1) - 2.0 * kDim * sizeof(float));
 }
 
 // --- index files ----------------------------------------------------------------------------
