@@ -8,6 +8,8 @@
 //     engine    Registry::Search on the same queries in one thread per core, no gRPC, for
 //               --seconds: the throughput the cores give without serving, measured just before
 //               the level so that both see the same load on a shared machine;
+//     engine 1  at the 1-client level only, the same searches one at a time in one thread: the
+//               p50 that one client's calls are compared with ("added p50 µs");
 //     clients   that many closed-loop clients over loopback for --seconds. Each client has a
 //               connection of its own and keeps exactly one SearchSimilarEntities call in
 //               flight (the next call starts from the completion of the last, gRPC's callback
@@ -40,6 +42,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -109,13 +112,16 @@ LevelResult MeasureEngine(SearchWorld& world, IndexKind kind, int threads, doubl
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   std::vector<std::thread> workers;
+  std::vector<std::vector<double>> latencies_ms(threads);
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       for (size_t i = t * 7919; Clock::now() < end; ++i) {
         SearchQuery query;
         query.vector = world.query(i);
         query.limit = SearchWorld::kLimit;
+        const auto started = Clock::now();
         const SearchResult result = world.registry().Search(key, query);
+        latencies_ms[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
         if (result.hits.size() != SearchWorld::kLimit || result.exact != (kind == IndexKind::kFlat)) ++errors;
         ++calls;
       }
@@ -124,6 +130,11 @@ LevelResult MeasureEngine(SearchWorld& world, IndexKind kind, int threads, doubl
   for (std::thread& w : workers) w.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   LevelResult r;
+  std::vector<double> latencies;
+  for (const auto& own : latencies_ms) latencies.insert(latencies.end(), own.begin(), own.end());
+  std::sort(latencies.begin(), latencies.end());
+  r.p50_ms = Percentile(latencies, 0.50);
+  r.p99_ms = Percentile(latencies, 0.99);
   r.calls = calls.load();
   r.errors = errors.load();
   r.qps = static_cast<double>(r.calls) / elapsed;
@@ -354,8 +365,11 @@ int Main(const Options& options) {
   // Each level is measured right after an engine measurement of its own, and its ratios are to
   // that one: on a shared machine the load drifts, and a baseline taken minutes apart would turn
   // the drift into a gain or a loss.
+  // One client's calls are compared with the engine's searches one at a time: served p50 minus
+  // the engine's p50 in one thread is what a call adds to a search's latency (issue 10 item 3).
   struct Pair {
     LevelResult engine, served;
+    std::optional<LevelResult> engine_one_thread;  // 1-client levels only
   };
   std::map<std::string, std::map<int, std::vector<Pair>>> series;
   for (int run = 1; run <= options.runs; ++run) {
@@ -374,6 +388,7 @@ int Main(const Options& options) {
       for (int n : options.clients) {
         Pair pair;
         pair.engine = MeasureEngine(world, kind, workers, options.seconds);
+        if (n == 1) pair.engine_one_thread = MeasureEngine(world, kind, 1, options.seconds);
         pair.served = options.clients_in_process
                           ? MeasureClients(world.address(), kind, requests, n, options.seconds)
                           : RunClientProcess(options, world.address(), kind_name, requests_file, n);
@@ -382,6 +397,11 @@ int Main(const Options& options) {
                     (std::to_string(n) + " clients").c_str(), r.qps, r.p50_ms, r.p99_ms,
                     static_cast<unsigned long long>(r.errors + pair.engine.errors), r.cpu_us_per_query,
                     pair.engine.qps, pair.engine.cpu_us_per_query, r.qps / pair.engine.qps);
+        if (pair.engine_one_thread) {
+          std::printf("  %-10s %10.1f %9.3f %9.3f   (one search at a time, in process)\n", "engine",
+                      pair.engine_one_thread->qps, pair.engine_one_thread->p50_ms,
+                      pair.engine_one_thread->p99_ms);
+        }
         for (const auto& [what, count] : r.error_kinds) {
           std::printf("      %llu x %s\n", static_cast<unsigned long long>(count), what.c_str());
         }
@@ -407,11 +427,13 @@ int Main(const Options& options) {
                                          : "clients in their own process: served CPU is the server's; "
                                            "gRPC µs = served CPU - engine CPU");
   std::printf("| index | clients | QPS | p50 ms | p99 ms | errors | engine QPS | QPS ratio | CPU µs/query "
-              "| engine CPU µs/query | CPU ratio | gRPC µs/query | client CPU µs/query |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+              "| engine CPU µs/query | CPU ratio | gRPC µs/query | client CPU µs/query | engine p50 ms, 1 thread "
+              "| added p50 µs |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& kind_name : options.kinds) {
     for (int n : options.clients) {
-      std::vector<double> qps, p50, p99, engine_qps, ratio, cpu, engine_cpu, cpu_ratio, grpc_cpu, client_cpu;
+      std::vector<double> qps, p50, p99, engine_qps, ratio, cpu, engine_cpu, cpu_ratio, grpc_cpu, client_cpu,
+          engine_p50, added_p50;
       uint64_t errors = 0;
       for (const Pair& p : series[kind_name][n]) {
         qps.push_back(p.served.qps);
@@ -425,13 +447,24 @@ int Main(const Options& options) {
         grpc_cpu.push_back(p.served.cpu_us_per_query - p.engine.cpu_us_per_query);
         client_cpu.push_back(p.served.client_cpu_us_per_query);
         errors += p.served.errors + p.engine.errors;
+        if (p.engine_one_thread) {
+          engine_p50.push_back(p.engine_one_thread->p50_ms);
+          added_p50.push_back((p.served.p50_ms - p.engine_one_thread->p50_ms) * 1000);
+        }
       }
-      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %.0f | %.3f | %.0f | %.0f | %.3f | %s | %s |\n",
+      const auto median_or_dash = [](const std::vector<double>& v, const char* format) {
+        if (v.empty()) return std::string("-");
+        char text[32];
+        std::snprintf(text, sizeof text, format, Median(v));
+        return std::string(text);
+      };
+      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %.0f | %.3f | %.0f | %.0f | %.3f | %s | %s | %s | %s |\n",
                   kind_name.c_str(), n, Median(qps), Median(p50), Median(p99),
                   static_cast<unsigned long long>(errors), Median(engine_qps), Median(ratio), Median(cpu),
                   Median(engine_cpu), Median(cpu_ratio),
                   options.clients_in_process ? "-" : std::to_string(std::lround(Median(grpc_cpu))).c_str(),
-                  options.clients_in_process ? "-" : std::to_string(std::lround(Median(client_cpu))).c_str());
+                  options.clients_in_process ? "-" : std::to_string(std::lround(Median(client_cpu))).c_str(),
+                  median_or_dash(engine_p50, "%.3f").c_str(), median_or_dash(added_p50, "%.0f").c_str());
     }
   }
   std::printf("\nload average after: %s\n", bench::LoadAverage().c_str());
