@@ -19,7 +19,7 @@
 // anything else is an error, counted by status code. Reported per level: QPS, p50 and p99
 // latency, errors, the engine's QPS and QPS / engine QPS, and the process CPU per query (every
 // thread: clients, gRPC, the search workers) with engine CPU / served CPU, a ratio that other
-// programs taking the cores do not move. The summary gives the medians over --runs runs,
+// programs taking the cores do not move, and the context switches per query of each side. The summary gives the medians over --runs runs,
 // errors summed.
 //
 // The clients run in a second process (this program again, with --client-of), so the server's
@@ -91,6 +91,8 @@ struct LevelResult {
   std::map<std::string, uint64_t> error_kinds;  // "RESOURCE_EXHAUSTED: ..." -> count
   double cpu_us_per_query = 0;         // the process's own CPU: the server's when apart
   double client_cpu_us_per_query = 0;  // the client process's, when apart
+  double switches_per_query = 0;         // the process's context switches, as the CPU above
+  double client_switches_per_query = 0;  // the client process's, when apart
 };
 
 double Percentile(std::vector<double>& sorted, double p) {
@@ -222,6 +224,7 @@ LevelResult MeasureClients(const std::string& address, IndexKind kind,
   std::condition_variable cv;
   int finished = 0;
   const double cpu_start = bench::ProcessCpuSeconds();
+  const uint64_t switches_start = bench::ProcessContextSwitches();
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   for (auto& client : clients) {
@@ -251,6 +254,8 @@ LevelResult MeasureClients(const std::string& address, IndexKind kind,
   r.p50_ms = Percentile(latencies, 0.50);
   r.p99_ms = Percentile(latencies, 0.99);
   r.cpu_us_per_query = (bench::ProcessCpuSeconds() - cpu_start) * 1e6 / static_cast<double>(r.calls);
+  r.switches_per_query =
+      static_cast<double>(bench::ProcessContextSwitches() - switches_start) / static_cast<double>(r.calls);
   return r;
 }
 
@@ -292,9 +297,9 @@ int ClientMain(const ClientMode& mode) {
   }
   const IndexKind kind = mode.kind == "flat" ? IndexKind::kFlat : IndexKind::kHnsw;
   const LevelResult r = MeasureClients(mode.address, kind, requests, mode.clients, mode.seconds);
-  std::printf("result %.3f %.4f %.4f %llu %llu %.3f\n", r.qps, r.p50_ms, r.p99_ms,
+  std::printf("result %.3f %.4f %.4f %llu %llu %.3f %.3f\n", r.qps, r.p50_ms, r.p99_ms,
               static_cast<unsigned long long>(r.calls), static_cast<unsigned long long>(r.errors),
-              r.cpu_us_per_query);
+              r.cpu_us_per_query, r.switches_per_query);
   for (const auto& [what, count] : r.error_kinds) {
     std::printf("error %llu %s\n", static_cast<unsigned long long>(count), what.c_str());
   }
@@ -310,6 +315,7 @@ LevelResult RunClientProcess(const Options& options, const std::string& address,
           << " --kinds " << kind << " --clients " << n << " --seconds " << options.seconds;
   LevelResult r;
   const double cpu_start = bench::ProcessCpuSeconds();
+  const uint64_t switches_start = bench::ProcessContextSwitches();
   std::FILE* child = popen(command.str().c_str(), "r");
   if (child == nullptr) {
     std::fprintf(stderr, "cannot run the client process\n");
@@ -320,8 +326,8 @@ LevelResult RunClientProcess(const Options& options, const std::string& address,
   while (std::fgets(line, sizeof line, child) != nullptr) {
     unsigned long long calls = 0, errors = 0;
     int used = 0;
-    if (std::sscanf(line, "result %lf %lf %lf %llu %llu %lf", &r.qps, &r.p50_ms, &r.p99_ms, &calls, &errors,
-                    &r.client_cpu_us_per_query) == 6) {
+    if (std::sscanf(line, "result %lf %lf %lf %llu %llu %lf %lf", &r.qps, &r.p50_ms, &r.p99_ms, &calls,
+                    &errors, &r.client_cpu_us_per_query, &r.client_switches_per_query) == 7) {
       r.calls = calls;
       r.errors = errors;
       got_result = true;
@@ -336,6 +342,8 @@ LevelResult RunClientProcess(const Options& options, const std::string& address,
     std::exit(1);
   }
   r.cpu_us_per_query = (bench::ProcessCpuSeconds() - cpu_start) * 1e6 / static_cast<double>(r.calls);
+  r.switches_per_query =
+      static_cast<double>(bench::ProcessContextSwitches() - switches_start) / static_cast<double>(r.calls);
   return r;
 }
 
@@ -428,12 +436,12 @@ int Main(const Options& options) {
                                            "gRPC µs = served CPU - engine CPU");
   std::printf("| index | clients | QPS | p50 ms | p99 ms | errors | engine QPS | QPS ratio | CPU µs/query "
               "| engine CPU µs/query | CPU ratio | gRPC µs/query | client CPU µs/query | engine p50 ms, 1 thread "
-              "| added p50 µs |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+              "| added p50 µs | server switches/query | client switches/query |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& kind_name : options.kinds) {
     for (int n : options.clients) {
       std::vector<double> qps, p50, p99, engine_qps, ratio, cpu, engine_cpu, cpu_ratio, grpc_cpu, client_cpu,
-          engine_p50, added_p50;
+          engine_p50, added_p50, switches, client_switches;
       uint64_t errors = 0;
       for (const Pair& p : series[kind_name][n]) {
         qps.push_back(p.served.qps);
@@ -446,6 +454,8 @@ int Main(const Options& options) {
         cpu_ratio.push_back(p.engine.cpu_us_per_query / p.served.cpu_us_per_query);
         grpc_cpu.push_back(p.served.cpu_us_per_query - p.engine.cpu_us_per_query);
         client_cpu.push_back(p.served.client_cpu_us_per_query);
+        switches.push_back(p.served.switches_per_query);
+        client_switches.push_back(p.served.client_switches_per_query);
         errors += p.served.errors + p.engine.errors;
         if (p.engine_one_thread) {
           engine_p50.push_back(p.engine_one_thread->p50_ms);
@@ -458,13 +468,15 @@ int Main(const Options& options) {
         std::snprintf(text, sizeof text, format, Median(v));
         return std::string(text);
       };
-      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %.0f | %.3f | %.0f | %.0f | %.3f | %s | %s | %s | %s |\n",
+      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %.0f | %.3f | %.0f | %.0f | %.3f | %s | %s | %s | %s | %.1f | %s |\n",
                   kind_name.c_str(), n, Median(qps), Median(p50), Median(p99),
                   static_cast<unsigned long long>(errors), Median(engine_qps), Median(ratio), Median(cpu),
                   Median(engine_cpu), Median(cpu_ratio),
                   options.clients_in_process ? "-" : std::to_string(std::lround(Median(grpc_cpu))).c_str(),
                   options.clients_in_process ? "-" : std::to_string(std::lround(Median(client_cpu))).c_str(),
-                  median_or_dash(engine_p50, "%.3f").c_str(), median_or_dash(added_p50, "%.0f").c_str());
+                  median_or_dash(engine_p50, "%.3f").c_str(), median_or_dash(added_p50, "%.0f").c_str(),
+                  Median(switches),
+                  options.clients_in_process ? "-" : median_or_dash(client_switches, "%.1f").c_str());
     }
   }
   std::printf("\nload average after: %s\n", bench::LoadAverage().c_str());
