@@ -165,6 +165,17 @@ TEST(EntityIndexTest, TrySearchNeverWaitsForAWriter) {
       auto w = index.LockForWrite();  // waits for slow_reader, holding the turnstile
       writer_done = true;
     });
+    // Until the writer thread has run as far as the turnstile, TrySearch rightly shares the
+    // read lock with slow_reader: wait (bounded) for the first refusal rather than for a fixed
+    // time, which a loaded machine may spend before it schedules the new thread at all.
+    bool turned_away = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!turned_away && std::chrono::steady_clock::now() < deadline) {
+      turned_away = !index.TrySearch(QueryOf(queries[0])).has_value();
+      if (!turned_away) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_TRUE(turned_away) << "TrySearch still searched 10 s after a writer started waiting";
+    // The writer waits as long as the reader holds the index, and TrySearch keeps turning away.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_FALSE(writer_done.load());
     EXPECT_FALSE(index.TrySearch(QueryOf(queries[0])).has_value());
