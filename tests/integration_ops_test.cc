@@ -285,7 +285,14 @@ TEST_F(OpsTest, ConfigFromFileEnvironmentAndFlagsAndJsonLogs) {
   EXPECT_TRUE(metrics.Find("vecmirror_index_live_rows").empty());
   EXPECT_EQ(Get(metrics, "vecmirror_mirror_bad_rows_total", {{"reason", "non_finite"}}), 1);
 
-  // Every line of the log is one JSON object (the environment beat the file's "text").
+  // Every line of the log is one JSON object (the environment beat the file's "text"). The
+  // server's main loop logs "first load complete" at its next 200 ms tick after the load, and
+  // nothing at all if a SIGTERM comes first: wait (bounded) for that line before stopping it.
+  const auto logged_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (mirror_.server().Log().find("first load complete") == std::string::npos &&
+         std::chrono::steady_clock::now() < logged_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   mirror_.StopServer(SIGTERM);
   std::istringstream log(mirror_.server().Log());
   std::vector<nlohmann::json> lines;
