@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -52,14 +54,43 @@ Model Fill(
   return model;
 }
 
-// Runs index.Rebuild() on a thread, returned once the index says it is rebuilding (or after
-// 10 s: the caller checks Stats().rebuilding).
-std::thread StartRebuild(EntityIndex& index) {
-  std::thread rebuild([&index] { EXPECT_TRUE(index.Rebuild().ok()); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!index.Stats().rebuilding && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
+// Holds a rebuild at its first report after a chunk of the build (IndexOptions::
+// on_rebuild_progress, called on the rebuilding thread) until Open(), so that writes made
+// meanwhile land during the build however fast this machine builds and however late it
+// schedules the writer. Declare it before the index whose options report to it.
+class BuildGate {
+ public:
+  std::function<void(const IndexKey&, const RebuildProgress&)> Reporter() {
+    return [this](const IndexKey&, const RebuildProgress& p) {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (open_ || p.finished || p.rows_done == 0) return;
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return open_; });
+    };
   }
+  bool WaitHeld(std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return held_; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  bool open_ = false;
+};
+
+// Runs index.Rebuild() on a thread, returned once `gate` holds its build after the first chunk
+// (or after 60 s: the caller checks Stats().rebuilding). Open the gate before joining.
+std::thread StartRebuild(EntityIndex& index, BuildGate& gate) {
+  std::thread rebuild([&index] { EXPECT_TRUE(index.Rebuild().ok()); });
+  EXPECT_TRUE(gate.WaitHeld(std::chrono::seconds(60))) << "the build reported no chunk in 60 s";
   return rebuild;
 }
 
@@ -165,6 +196,17 @@ TEST(EntityIndexTest, TrySearchNeverWaitsForAWriter) {
       auto w = index.LockForWrite();  // waits for slow_reader, holding the turnstile
       writer_done = true;
     });
+    // Until the writer thread has run as far as the turnstile, TrySearch rightly shares the
+    // read lock with slow_reader: wait (bounded) for the first refusal rather than for a fixed
+    // time, which a loaded machine may spend before it schedules the new thread at all.
+    bool turned_away = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!turned_away && std::chrono::steady_clock::now() < deadline) {
+      turned_away = !index.TrySearch(QueryOf(queries[0])).has_value();
+      if (!turned_away) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_TRUE(turned_away) << "TrySearch still searched 10 s after a writer started waiting";
+    // The writer waits as long as the reader holds the index, and TrySearch keeps turning away.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_FALSE(writer_done.load());
     EXPECT_FALSE(index.TrySearch(QueryOf(queries[0])).has_value());
@@ -478,8 +520,10 @@ INSTANTIATE_TEST_SUITE_P(Kinds, WritesTest,
 // once Apply returns.
 TEST(EntityIndexTest, BorrowedWritesAreAppliedAndReplayedAfterTheirFloatsAreGone) {
   const size_t dim = 128;
+  BuildGate gate;
   IndexOptions options;
   options.forced_kind = IndexKind::kHnsw;
+  options.on_rebuild_progress = gate.Reporter();
   EntityIndex index(KeyOfDim(dim), options);
   VectorStream gen(dim, 50, 17);
   Model model = Fill(index, gen, 12000);
@@ -504,12 +548,13 @@ TEST(EntityIndexTest, BorrowedWritesAreAppliedAndReplayedAfterTheirFloatsAreGone
   index.Apply(borrowed_upserts(0, 50, floats), 7);  // updates, no rebuild running
   std::fill(floats.begin(), floats.end(), std::nanf(""));
 
-  std::thread rebuild = StartRebuild(index);
-  ASSERT_TRUE(index.Stats().rebuilding);
+  std::thread rebuild = StartRebuild(index, gate);
+  EXPECT_TRUE(index.Stats().rebuilding);
   index.Apply(borrowed_upserts(100, 50, floats), 8);      // updates during the build
   index.Apply(borrowed_upserts(30000, 50, floats), 9);    // additions during the build
   const bool wrote_while_building = index.Stats().rebuilding;
   std::fill(floats.begin(), floats.end(), std::nanf(""));  // the writer's floats are gone
+  gate.Open();
   rebuild.join();
   EXPECT_TRUE(wrote_while_building) << "the build finished before the writes: test is void";
 
@@ -529,14 +574,16 @@ TEST(EntityIndexTest, BorrowedWritesAreAppliedAndReplayedAfterTheirFloatsAreGone
 
 TEST(EntityIndexTest, WritesDuringARebuildAreNotLost) {
   const size_t dim = 128;
+  BuildGate gate;
   IndexOptions options;
   options.forced_kind = IndexKind::kHnsw;
+  options.on_rebuild_progress = gate.Reporter();
   EntityIndex index(KeyOfDim(dim), options);
   VectorStream gen(dim, 50, 9);
   Model model = Fill(index, gen, 12000);
 
-  std::thread rebuild = StartRebuild(index);
-  ASSERT_TRUE(index.Stats().rebuilding);
+  std::thread rebuild = StartRebuild(index, gate);
+  EXPECT_TRUE(index.Stats().rebuilding);
 
   // While it builds: update, remove and add rows.
   std::vector<float> v(dim);
@@ -555,6 +602,7 @@ TEST(EntityIndexTest, WritesDuringARebuildAreNotLost) {
     index.Apply(writes, 10 + batch);
   }
   const bool wrote_while_building = index.Stats().rebuilding;
+  gate.Open();
   rebuild.join();
   EXPECT_TRUE(wrote_while_building) << "the build finished before the writes: test is void";
 

@@ -120,9 +120,16 @@ TEST(RegistryTest, TransactionsAreAtomicAcrossIndexes) {
   };
   std::thread ra(reader, a, true), rb(reader, b, false);
 
-  const auto end = std::chrono::steady_clock::now() + 1500ms;
+  // 1.5 s of moves, and on a loaded machine longer (bounded), until there were enough moves and
+  // searches to mean anything.
+  const auto start = std::chrono::steady_clock::now();
+  auto enough = [&](uint64_t lsn) {
+    const auto ran = std::chrono::steady_clock::now() - start;
+    if (ran > 60s) return true;
+    return ran >= 1500ms && lsn - 100 > 50 && searches.load() > 100;
+  };
   uint64_t lsn = 100;
-  while (std::chrono::steady_clock::now() < end) {
+  while (!enough(lsn)) {
     ++lsn;
     const bool to_b = !e_in_a_at(lsn);
     // The remove and the upsert in one transaction, in either order within it.

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/live_mirror.h"
@@ -63,6 +64,21 @@ Exposition Scrape(int port) {
 double Get(const Exposition& e, const std::string& name,
            const std::map<std::string, std::string>& labels = {}) {
   return e.Value(name, labels).value_or(0);
+}
+
+// A scrape once the mirror's status shows `lsn` applied (bounded). The mirror applies a
+// transaction to the indexes, which wakes the searches waiting for it, and only then publishes
+// it to the status the metrics read (the applied LSN with the transaction and change counts):
+// a scrape right after a search waited for `lsn` may still show the commit before.
+Exposition ScrapeApplied(int port, uint64_t lsn) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  Exposition e = Scrape(port);
+  while (Get(e, "vecmirror_mirror_applied_lsn_bytes") < double(lsn) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    e = Scrape(port);
+  }
+  return e;
 }
 
 std::map<std::string, std::string> Rpc(const std::string& method,
@@ -121,7 +137,7 @@ TEST_F(OpsTest, MetricsMoveWithRealTraffic) {
   const uint64_t first_commit = sql.CurrentLsn();
   ASSERT_GT(testing::WaitApplied(mirror_.stub(), first_commit), 0u);
 
-  const Exposition before = Scrape(metrics_port);
+  const Exposition before = ScrapeApplied(metrics_port, first_commit);
   EXPECT_EQ(Get(before, "vecmirror_mirror_loaded"), 1);
   EXPECT_EQ(Get(before, "vecmirror_mirror_state", {{"state", "streaming"}}), 1);
   EXPECT_GE(Get(before, "vecmirror_mirror_applied_lsn_bytes"), double(first_commit));
@@ -180,7 +196,7 @@ TEST_F(OpsTest, MetricsMoveWithRealTraffic) {
   const uint64_t second_commit = sql.CurrentLsn();
   ASSERT_GT(second_commit, first_commit);
   ASSERT_GT(testing::WaitApplied(mirror_.stub(), second_commit), 0u);
-  const Exposition later = Scrape(metrics_port);
+  const Exposition later = ScrapeApplied(metrics_port, second_commit);
   EXPECT_GE(Get(later, "vecmirror_mirror_applied_lsn_bytes"), double(second_commit));
   EXPECT_GT(Get(later, "vecmirror_mirror_applied_lsn_bytes"),
             Get(after, "vecmirror_mirror_applied_lsn_bytes"));
@@ -269,7 +285,14 @@ TEST_F(OpsTest, ConfigFromFileEnvironmentAndFlagsAndJsonLogs) {
   EXPECT_TRUE(metrics.Find("vecmirror_index_live_rows").empty());
   EXPECT_EQ(Get(metrics, "vecmirror_mirror_bad_rows_total", {{"reason", "non_finite"}}), 1);
 
-  // Every line of the log is one JSON object (the environment beat the file's "text").
+  // Every line of the log is one JSON object (the environment beat the file's "text"). The
+  // server's main loop logs "first load complete" at its next 200 ms tick after the load, and
+  // nothing at all if a SIGTERM comes first: wait (bounded) for that line before stopping it.
+  const auto logged_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (mirror_.server().Log().find("first load complete") == std::string::npos &&
+         std::chrono::steady_clock::now() < logged_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   mirror_.StopServer(SIGTERM);
   std::istringstream log(mirror_.server().Log());
   std::vector<nlohmann::json> lines;

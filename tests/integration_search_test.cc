@@ -471,10 +471,12 @@ class IntegrationSearchTest : public ::testing::Test {
 void CheckLoadedState(ServerProcess& server, const RunSpec& run) {
   auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
   for (const std::string service : {"", "vecmirror.v1.VectorSearch"}) {
-    // main() turns health on in its next tick (200 ms) after the load: allow a few.
+    // The server's readiness check turns health on in its next tick (200 ms) after the load;
+    // a loaded machine may run that tick late: wait for it, bounded.
     cli::ServingStatus health = cli::ServingStatus::kUnknown;
-    for (int attempt = 0; attempt < 20 && health != cli::ServingStatus::kServing; ++attempt) {
-      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    for (bool first = true; health != cli::ServingStatus::kServing && Clock::now() < deadline; first = false) {
+      if (!first) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       const grpc::Status s = cli::CheckHealth(channel, service, std::chrono::seconds(2), &health);
       ASSERT_TRUE(s.ok()) << "health of \"" << service << "\": " << s.error_message();
     }

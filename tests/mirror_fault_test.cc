@@ -128,17 +128,22 @@ class MirrorFaultTest : public ::testing::Test {
     if (HasFailure()) std::cerr << "server log (tail):\n" << mirror_.LogTail(60) << "\n";
   }
 
-  // Ends the walsender that holds the server's slot, once the server holds it.
+  // Ends the walsender that holds the server's slot, once the server holds it. A walsender
+  // ended before is passed over: until it has exited it may still show as the slot's holder,
+  // and ending it again would not make the server reconnect.
   bool TerminateWalsender() {
     const auto deadline = Clock::now() + seconds(20);
     while (Clock::now() < deadline) {
-      std::string result;
+      std::string pid;
       const Status s = QueryValue(mirror_.admin_conninfo(),
-                                  "SELECT coalesce(bool_or(pg_terminate_backend(active_pid)), false)::text "
+                                  "SELECT coalesce(max(active_pid) FILTER (WHERE pg_terminate_backend(active_pid)), 0)::text "
                                   "FROM pg_replication_slots WHERE slot_name = " + Quote(mirror_.slot()) +
-                                  " AND active_pid IS NOT NULL",
-                                  &result);
-      if (s.ok() && result == "true") return true;
+                                  " AND active_pid IS NOT NULL AND active_pid <> " + terminated_pid_,
+                                  &pid);
+      if (s.ok() && pid != "0" && !pid.empty()) {
+        terminated_pid_ = pid;
+        return true;
+      }
       std::this_thread::sleep_for(milliseconds(50));
     }
     return false;
@@ -165,6 +170,7 @@ class MirrorFaultTest : public ::testing::Test {
   LiveMirror mirror_;
   std::vector<std::pair<std::string, std::string>> entities_;
   std::vector<std::string> tenants_;
+  std::string terminated_pid_ = "0";  // the walsender TerminateWalsender ended last
 };
 
 // (a) The walsender is terminated twice in the middle of the writes.

@@ -297,17 +297,21 @@ class RandomWriter {
 };
 
 // Runs writer.Step(i) for i in [0, total) on its own thread, pausing before `pause_at` until
-// Resume(). The destructor resumes, stops and joins, so a failed ASSERT never leaves it running.
+// Resume(). `time_limit` bounds the time spent writing; the pause does not count (the test
+// starts the server and checks the whole mirror meanwhile, which a loaded machine may take long
+// over). The destructor resumes, stops and joins, so a failed ASSERT never leaves it running.
 class WriterThread {
  public:
-  WriterThread(RandomWriter& writer, int pause_at, int total, std::chrono::seconds time_limit)
-      : deadline_(std::chrono::steady_clock::now() + time_limit) {
-    thread_ = std::thread([this, &writer, pause_at, total] {
+  WriterThread(RandomWriter& writer, int pause_at, int total, std::chrono::seconds time_limit) {
+    thread_ = std::thread([this, &writer, pause_at, total, time_limit] {
+      auto deadline = std::chrono::steady_clock::now() + time_limit;
       for (int i = 0; i < total && !stop_; ++i) {
         if (i == pause_at) {
+          const auto paused_at = std::chrono::steady_clock::now();
           while (!resumed_ && !stop_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          deadline += std::chrono::steady_clock::now() - paused_at;
         }
-        if (std::chrono::steady_clock::now() > deadline_) {
+        if (std::chrono::steady_clock::now() > deadline) {
           timed_out_ = true;
           break;
         }
@@ -340,7 +344,6 @@ class WriterThread {
   }
 
  private:
-  const std::chrono::steady_clock::time_point deadline_;
   std::atomic<int> done_{0};
   std::atomic<bool> resumed_{false}, stop_{false}, failed_{false}, timed_out_{false};
   mutable std::mutex mu_;

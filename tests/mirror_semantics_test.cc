@@ -590,8 +590,17 @@ TEST_F(MirrorSemanticsTest, SwapsAreAtomicForConcurrentSearches) {
   int searches = 0;
   std::set<std::string> e_types_seen, ab_seen;
   std::vector<std::string> violations;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (std::chrono::steady_clock::now() < deadline && violations.size() < 10) {
+  // Two seconds at least, and until the searches have seen the swaps happen (both types of e,
+  // both of a and b) over enough swaps and searches: a loaded machine may commit, stream or
+  // search slower than that, so it runs longer, up to a bound.
+  const auto started = std::chrono::steady_clock::now();
+  auto enough = [&] {
+    const auto ran = std::chrono::steady_clock::now() - started;
+    if (ran > std::chrono::seconds(60)) return true;
+    return ran >= std::chrono::seconds(2) && swaps.load() >= 20 && searches >= 20 &&
+           e_types_seen.size() == 2 && ab_seen.size() == 2;
+  };
+  while (!enough() && violations.size() < 10) {
     v1::SearchResponse response;
     const grpc::Status s = ExactSearch(Stub(), tenant_, kMiniLm, ve, 10, 0, std::chrono::seconds(5), &response);
     if (!s.ok()) {

@@ -2,6 +2,8 @@
 // server over loopback: the call returns while a large HNSW build runs, ListIndexes shows its
 // progress, searches stay exact meanwhile, a second call joins or is ALREADY_EXISTS, and a
 // cancelled rebuild leaves the index as it was.
+#include <condition_variable>
+#include <mutex>
 #include <sstream>
 #include <tuple>
 #include <thread>
@@ -15,12 +17,66 @@ namespace {
 
 using std::chrono::seconds;
 
-// Big enough that an HNSW build of it takes seconds on any machine (several chunks of 10,000
-// rows, the granularity of progress and cancellation), small enough to fill quickly.
+// Several chunks of 10,000 rows, the granularity of progress and cancellation, so that a build
+// can be held after its first chunk and cancelled with chunks still to go; small enough to fill
+// quickly.
 constexpr size_t kLargeRows = 50000;
+
+// Holds a rebuild of an armed model at its first report after a chunk, until opened, so that a
+// test sees it running however fast the machine builds and however slowly the test itself is
+// scheduled. Reports come from the rebuild thread (IndexOptions::on_rebuild_progress).
+class RebuildGate {
+ public:
+  void Arm(const std::string& model) {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_model_ = model;
+    held_ = false;
+    open_ = false;
+  }
+  void OnProgress(const IndexKey& key, const RebuildProgress& p) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (open_ || key.model != armed_model_ || p.finished || p.rows_done == 0) return;
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return open_; });
+  }
+  // Waits (bounded) until a build is held.
+  bool WaitHeld(std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return held_; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    armed_model_.clear();
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string armed_model_;
+  bool held_ = false;
+  bool open_ = true;
+};
+
+RebuildGate& Gate() {
+  static RebuildGate gate;
+  return gate;
+}
 
 class ServiceRebuildTest : public SharedWorldTest {
  protected:
+  static void SetUpTestSuite() {
+    IndexOptions index_options;
+    index_options.on_rebuild_progress = [](const IndexKey& key, const RebuildProgress& p) {
+      Gate().OnProgress(key, p);
+    };
+    StartWorld({}, std::move(index_options));
+  }
+  // Whatever a test asserted, a held build goes on, so the world can be stopped.
+  void TearDown() override { Gate().Open(); }
+
   static grpc::Status Rebuild(const Uuid& tenant, const std::string& model, v1::IndexKind kind,
                               v1::RebuildIndexResponse* response) {
     grpc::ClientContext context;
@@ -85,6 +141,7 @@ class ServiceRebuildTest : public SharedWorldTest {
 TEST_F(ServiceRebuildTest, ReturnsBeforeTheBuildEndsJoinsRefusesAndCancels) {
   const Uuid tenant = LargeTenant();
   ASSERT_EQ(Listed(tenant, kMiniLm).kind(), v1::INDEX_KIND_FLAT);
+  Gate().Arm(kMiniLm);
 
   // Both indexes of the tenant: the large one runs first (keys in order), the small one waits.
   v1::RebuildIndexResponse started;
@@ -99,17 +156,12 @@ TEST_F(ServiceRebuildTest, ReturnsBeforeTheBuildEndsJoinsRefusesAndCancels) {
   EXPECT_EQ(started.rebuilt(1).rebuild().state(), v1::REBUILD_STATE_QUEUED);
   EXPECT_EQ(started.rebuilt(0).kind(), v1::INDEX_KIND_FLAT) << "nothing is rebuilt yet";
 
-  // ListIndexes shows the build running, part done.
-  v1::IndexInfo running;
-  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    running = Listed(tenant, kMiniLm);
-    if (running.rebuild().state() != v1::REBUILD_STATE_QUEUED) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  // ListIndexes shows the build running, part done (held after its first chunk until the
+  // cancels below).
+  ASSERT_TRUE(Gate().WaitHeld(seconds(60))) << "the build of " << kLargeRows << " rows never got past its first chunk";
+  const v1::IndexInfo running = Listed(tenant, kMiniLm);
   EXPECT_EQ(running.rebuild().job_id(), large_job);
-  ASSERT_EQ(running.rebuild().state(), v1::REBUILD_STATE_RUNNING)
-      << "the build of " << kLargeRows << " rows ended before ListIndexes saw it run";
+  ASSERT_EQ(running.rebuild().state(), v1::REBUILD_STATE_RUNNING);
   EXPECT_TRUE(running.rebuilding());
   EXPECT_EQ(running.rebuild().target_kind(), v1::INDEX_KIND_HNSW);
   EXPECT_EQ(running.rebuild().rows_total(), kLargeRows);
@@ -147,6 +199,7 @@ TEST_F(ServiceRebuildTest, ReturnsBeforeTheBuildEndsJoinsRefusesAndCancels) {
   ASSERT_EQ(cancelled.cancelled_size(), 1);
   EXPECT_EQ(cancelled.cancelled(0).model(), kMiniLm);
   EXPECT_EQ(cancelled.cancelled(0).rebuild().state(), v1::REBUILD_STATE_CANCELLING);
+  Gate().Open();  // the build goes on to its next chunk's end, where it sees the cancel
 
   std::map<std::string, v1::IndexInfo> ended = testing::AwaitRebuilds(*world().stub, started);
   ASSERT_EQ(ended.size(), 2u);

@@ -385,6 +385,12 @@ TEST_F(ServiceSearchTest, ConcurrentSearchesDuringWritesStayConsistent) {
       }
     });
   }
+  // The writes start once the clients are searching: a loaded machine may start their threads
+  // late, and searches after the last write would test nothing concurrent.
+  const auto searching_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (calls.load() < 4 && std::chrono::steady_clock::now() < searching_by) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
   for (const auto& [row, lsn] : commits) {
     world().Upsert(tenant, kMiniLm, {row}, lsn);
     std::this_thread::sleep_for(milliseconds(5));

@@ -97,6 +97,32 @@ bool WaitForServing(TestWorld& world, const std::function<bool(const v1::Serving
   return false;
 }
 
+// Polls the service's counters (bounded) until `condition` holds: for the parts GetMirrorStatus
+// does not show, such as how many of the running searches hold a gRPC thread.
+bool WaitForCounters(TestWorld& world, const std::function<bool(const ServingCounters&)>& condition,
+                     milliseconds timeout = milliseconds(10000)) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (condition(world.service->Counters())) return true;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return condition(world.service->Counters());
+}
+
+// `running` searches on pool workers, none in a gRPC thread and none queued. A search that
+// finds its index held passes through a handler's slot (counted as running) and the queue on
+// its way to a worker; waiting for this state, not for the count alone, keeps the next call
+// from arriving while the previous one is still on that way.
+bool OnWorkers(const ServingCounters& c, size_t running) {
+  return c.searches_running == running && c.searches_running_in_handler == 0 && c.searches_queued == 0;
+}
+
+// The deadline of the calls that must expire while they wait: long enough that a loaded machine
+// still delivers them to the server before it passes, and the margin after it by which the
+// server has cancelled them (its deadline runs from the call's arrival, a little later).
+constexpr milliseconds kExpiringTimeout(2000);
+constexpr milliseconds kExpiryMargin(500);
+
 // The write lock of one index: while a test holds it, every search of that index waits inside
 // its worker (as it would behind a long apply), which fills the worker pool deterministically.
 std::unique_lock<std::shared_mutex> HoldIndex(TestWorld& world, const Uuid& tenant,
@@ -165,10 +191,13 @@ TEST_P(ServiceServingClientsTest, SixtyFourClientsOnTwoWorkersAreAllAnsweredCorr
   EXPECT_EQ(errors.load(), 0) << "first error: " << first_error;
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(ok.load(), kClients * kCallsPerClient);
+  // A worker (or a handler) gives its slot back only after it has sent its answer, so the last
+  // client may see its answer a moment before searches_running drops: wait for it to drain.
+  EXPECT_TRUE(WaitForServing(world, [](const v1::ServingStatus& s) { return s.searches_running() == 0; }))
+      << "searches_running stays at " << Serving(world).searches_running();
   const v1::ServingStatus serving = Serving(world);
   EXPECT_EQ(serving.worker_threads(), 2u);
   EXPECT_EQ(serving.refused_queue_full(), 0u);
-  EXPECT_EQ(serving.searches_running(), 0u);
   const uint64_t in_handler = world.service->Counters().admission.run_in_handler;
   if (GetParam() == 0) {
     EXPECT_EQ(in_handler, 0u);
@@ -194,9 +223,7 @@ TEST(ServiceServingTest, ASearchInItsHandlerNeverWaitsForAWriterAndOthersAreStil
   const std::vector<Expected> expected = BruteForce(world.RowsOf(tenant, kMiniLm), {query, {}, 10, {}, {}});
   auto counters = [&] { return world.service->Counters(); };
   auto wait_counters = [&](const std::function<bool(const ServingCounters&)>& condition) {
-    const auto deadline = Clock::now() + seconds(10);
-    while (Clock::now() < deadline && !condition(counters())) std::this_thread::sleep_for(milliseconds(5));
-    return condition(counters());
+    return WaitForCounters(world, condition);
   };
 
   // Free: the search runs in its handler.
@@ -214,15 +241,16 @@ TEST(ServiceServingTest, ASearchInItsHandlerNeverWaitsForAWriterAndOthersAreStil
   std::vector<InFlight::Call*> answered;
   {
     auto held = HoldIndex(world, tenant, kMiniLm);
-    expiring = calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), milliseconds(400));
-    ASSERT_TRUE(wait_counters([](const ServingCounters& c) { return c.searches_running == 1; }));
+    expiring = calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), kExpiringTimeout);
+    ASSERT_TRUE(wait_counters([](const ServingCounters& c) { return OnWorkers(c, 1); }));
+    const auto expired_by = Clock::now() + kExpiringTimeout + kExpiryMargin;
     answered.push_back(calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), milliseconds(60000)));
-    ASSERT_TRUE(wait_counters([](const ServingCounters& c) { return c.searches_running == 2; }));
+    ASSERT_TRUE(wait_counters([](const ServingCounters& c) { return OnWorkers(c, 2); }));
     answered.push_back(calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), milliseconds(60000)));
     ASSERT_TRUE(wait_counters([](const ServingCounters& c) { return c.searches_queued == 1; }));
     // Past the first call's deadline: the server answers other calls, no search holds a gRPC
     // thread, and never more than two searches run.
-    std::this_thread::sleep_for(milliseconds(600));
+    std::this_thread::sleep_until(expired_by);
     const v1::ServingStatus serving = Serving(world);
     EXPECT_EQ(serving.searches_running(), 2u);
     EXPECT_EQ(serving.searches_queued(), 1u);
@@ -373,10 +401,13 @@ TEST(ServiceServingTest, AQueuedCallPastItsDeadlineIsDroppedWithoutRunning) {
   {
     auto held = HoldIndex(world, tenant, kMiniLm);
     first = calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), milliseconds(60000));
-    ASSERT_TRUE(WaitForServing(world, [](const v1::ServingStatus& s) { return s.searches_running() == 1; }));
-    expiring = calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), milliseconds(300));
+    // On the worker, so that `expiring` queues behind it rather than ahead of it.
+    ASSERT_TRUE(WaitForCounters(world, [](const ServingCounters& c) { return OnWorkers(c, 1); }));
+    expiring = calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), kExpiringTimeout);
     ASSERT_TRUE(WaitForServing(world, [](const v1::ServingStatus& s) { return s.searches_queued() == 1; }));
-    std::this_thread::sleep_for(milliseconds(600));  // past `expiring`'s deadline, still queued
+    // Past `expiring`'s deadline, as the server counts it from the call's arrival (before it was
+    // seen queued), and still queued.
+    std::this_thread::sleep_until(Clock::now() + kExpiringTimeout + kExpiryMargin);
   }
   ASSERT_TRUE(calls.WaitAll(milliseconds(20000)));
   EXPECT_TRUE(first->status.ok()) << first->status.error_message();
@@ -416,7 +447,8 @@ TEST(ServiceServingTest, AQueuePastItsBoundIsRefusedNamingTheBoundAndHealthFollo
   {
     auto held = HoldIndex(world, tenant, kMiniLm);
     calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), milliseconds(60000));
-    ASSERT_TRUE(WaitForServing(world, [](const v1::ServingStatus& s) { return s.searches_running() == 1; }));
+    // On the worker: on its way there it passes through the queue, where it would take a place.
+    ASSERT_TRUE(WaitForCounters(world, [](const ServingCounters& c) { return OnWorkers(c, 1); }));
     // Exactly at the bound: all four are queued, none refused.
     for (int i = 0; i < 4; ++i) {
       calls.Start(*world.stub, VectorRequest(tenant, kMiniLm, query, 10), milliseconds(60000));

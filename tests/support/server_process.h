@@ -136,8 +136,14 @@ class ServerProcess {
         pid_ = -1;
         return false;
       }
+      // wait_for_ready: the call waits (up to its deadline) while the channel connects, and
+      // meanwhile polls the connection attempt. A fail-fast call returns at once while the
+      // channel is in TRANSIENT_FAILURE, leaving the attempt to gRPC's backup poller, which runs
+      // every 5 s; with the backoffs above an attempt gets at most 250 ms, so attempts timed
+      // out unpolled and a server loaded in a second was seen loaded 5 or 10 s later.
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+      context.set_wait_for_ready(true);
       v1::MirrorStatus mirror;
       if (stub_->GetMirrorStatus(&context, v1::GetMirrorStatusRequest(), &mirror).ok() &&
           mirror.loaded()) {

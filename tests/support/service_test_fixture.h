@@ -23,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "base/uuid.h"
+#include "index/index_options.h"
 #include "index/model_catalog.h"
 #include "index/registry.h"
 #include "src/grpc_server.h"
@@ -127,11 +128,14 @@ inline v1::SearchRequest VectorRequest(const Uuid& tenant, const std::string& mo
   return request;
 }
 
-// The registry, the service and a running server, filled and marked loaded.
+// The registry (with `index_options`), the service and a running server, filled and marked
+// loaded.
 class TestWorld {
  public:
-  explicit TestWorld(SearchServiceOptions options = {})
-      : models_list_{{kMiniLm, kMiniLmDim}, {kSmall, kSmallDim}}, models(models_list_) {
+  explicit TestWorld(SearchServiceOptions options = {}, IndexOptions index_options = {})
+      : models_list_{{kMiniLm, kMiniLmDim}, {kSmall, kSmallDim}},
+        registry(std::move(index_options)),
+        models(models_list_) {
     tenant_a = RandomUuid();
     tenant_b = RandomUuid();
     for (const Uuid& tenant : {tenant_a, tenant_b}) {
@@ -277,10 +281,14 @@ class TestWorld {
 };
 
 // A suite whose tests share one TestWorld, started before its first test and stopped after its
-// last: building the world (rows, server, channel) costs more than most tests.
+// last: building the world (rows, server, channel) costs more than most tests. A suite that
+// needs other options hides SetUpTestSuite with one that calls StartWorld.
 class SharedWorldTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { world_ = new TestWorld(); }
+  static void SetUpTestSuite() { StartWorld(); }
+  static void StartWorld(SearchServiceOptions options = {}, IndexOptions index_options = {}) {
+    world_ = new TestWorld(std::move(options), std::move(index_options));
+  }
   static void TearDownTestSuite() {
     delete world_;
     world_ = nullptr;
