@@ -67,8 +67,8 @@ void Mirror::FinishLoad(uint64_t lsn) {
   in_transaction_ = false;
   writes = {};
   // The rows no index took (pending, failed, types over the limit) keep their floats.
-  load_floats_.ForEach([&](const RowKey& key, std::span<const float> floats) {
-    unindexed_vectors_.emplace(key, std::vector<float>(floats.begin(), floats.end()));
+  load_floats_.ForEach([&](std::string_view key, std::span<const float> floats) {
+    unindexed_vectors_.emplace(RowKey(key), std::vector<float>(floats.begin(), floats.end()));
   });
   load_floats_.Clear();
   loading_ = false;
