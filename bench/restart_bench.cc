@@ -184,16 +184,21 @@ uint64_t ResidentBytes(pid_t pid) {
 }
 
 // VmRSS once it has settled: just after ANN-ready the promotion frees its copies, and the
-// snapshot after a load holds a copy of the mirror's state while it writes. Read every half
-// second, once no snapshot is being written, until two readings agree within 0.5%; at most 60 s.
+// snapshot after a load holds a copy of the mirror's state while it writes (and for a moment
+// after its status says it is done: the writer frees the copy then). Read every half second
+// until two readings in a row, each taken when no snapshot was being written, agree within 0.5%;
+// at most 60 s.
 uint64_t SettledResidentBytes(testing::ServerProcess& server) {
-  uint64_t last = ResidentBytes(server.pid());
+  uint64_t last = 0;
+  bool last_quiet = false;
   for (int i = 0; i < 120; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const bool quiet = !server.Status().snapshots().writing();
     const uint64_t now = ResidentBytes(server.pid());
     const bool settled = now <= last + last / 200 && last <= now + now / 200;
+    if (settled && quiet && last_quiet) return now;
     last = now;
-    if (settled && !server.Status().snapshots().writing()) break;
+    last_quiet = quiet;
   }
   return last;
 }
@@ -356,6 +361,16 @@ void RunSize(const Options& options, uint32_t rows, const std::filesystem::path&
     Server fresh = StartServer(options, db->conninfo(), snapshot_dir, 1000000000, log("fresh"));
     fresh_s.push_back(fresh.seconds_to_ready);
     fresh_rss.push_back(double(fresh.rss_bytes) / rows);
+    {
+      // The load's own account: each table's COPY (rows/s) and the hand-over to the indexes.
+      std::istringstream lines(fresh.process->Log());
+      for (std::string line; std::getline(lines, line);) {
+        if (line.find("(done)") != std::string::npos ||
+            line.find("initial load applied") != std::string::npos) {
+          std::printf("     fresh log: %s\n", line.c_str());
+        }
+      }
+    }
     Stop(fresh);  // writes the snapshot
     Server again = StartServer(options, db->conninfo(), snapshot_dir, 1000000000, log("restart"));
     restart_s.push_back(again.seconds_to_ready);

@@ -38,10 +38,11 @@ Mirror::Mirror(Registry& registry, ModelCatalog& models, MirrorStatusBoard& boar
 // ---- Initial load ------------------------------------------------------------------------
 
 void Mirror::BeginLoad() {
-  // Everything indexed now must be reconsidered: the snapshot replaces the whole state.
+  // Everything indexed now must be reconsidered: the snapshot replaces the whole state. The
+  // entities with something indexed keep their links, and FinishLoad diffs every entity that
+  // has links.
   for (auto it = links_.begin(); it != links_.end();) {
     EntityLinks& links = it->second;
-    if (!links.indexed.empty()) Touch(it->first);
     links.newest_version = nullptr;
     links.embeddings = nullptr;
     it = links.indexed.empty() ? links_.erase(it) : std::next(it);
@@ -58,7 +59,14 @@ void Mirror::BeginLoad() {
 
 void Mirror::FinishLoad(uint64_t lsn) {
   const size_t changes = changes_in_transaction_;
-  std::vector<KeyedWrite> writes = DrainTouched();
+  // The load touched every entity (Touch recorded none of them): diff every entity that has
+  // links. One whose links the load dropped had nothing indexed, so it has nothing to write.
+  std::vector<Uuid> ids;
+  ids.reserve(links_.size());
+  for (const auto& [id, links] : links_) ids.push_back(id);
+  std::vector<KeyedWrite> writes = Diff(ids);
+  ids = {};
+  touched_ = {};  // what a transaction cut short before the load may have left
   // Counted before its LSN is visible: whoever sees the load's data sees the load counted.
   board_.Update([](MirrorState& s) { s.initial_loads++; });
   registry_.ApplyTransaction(writes, lsn);
@@ -67,8 +75,8 @@ void Mirror::FinishLoad(uint64_t lsn) {
   in_transaction_ = false;
   writes = {};
   // The rows no index took (pending, failed, types over the limit) keep their floats.
-  load_floats_.ForEach([&](const RowKey& key, std::span<const float> floats) {
-    unindexed_vectors_.emplace(key, std::vector<float>(floats.begin(), floats.end()));
+  load_floats_.ForEach([&](std::string_view key, std::span<const float> floats) {
+    unindexed_vectors_.emplace(RowKey(key), std::vector<float>(floats.begin(), floats.end()));
   });
   load_floats_.Clear();
   loading_ = false;
@@ -397,7 +405,8 @@ typename Entries::pointer FindModel(Entries& entries, TextPool::Id model) {
 
 }  // namespace
 
-std::vector<KeyedWrite> Mirror::DrainTouched() {
+template <typename Ids>
+std::vector<KeyedWrite> Mirror::Diff(const Ids& ids) {
   std::vector<KeyedWrite> writes;
   auto remove = [&](const Uuid& id, const IndexedEntry& old) {
     KeyedWrite w;
@@ -406,7 +415,7 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
     w.write.entity_id = id;
     writes.push_back(std::move(w));
   };
-  for (const Uuid& id : touched_) {
+  for (const Uuid& id : ids) {
     IndexedEntries desired = Desired(id);
     auto links = links_.find(id);
     IndexedEntries indexed;
@@ -455,10 +464,16 @@ std::vector<KeyedWrite> Mirror::DrainTouched() {
       DropLinksIfEmpty(id);
     }
   }
-  // Not clear(): a load touches every entity, and the set would keep its bucket array. The same
-  // for the unindexed vectors once the load's are all in indexes.
-  touched_ = {};
+  // Once empty (after a load, the load's floats are all in indexes), a new map: clear() would
+  // keep the bucket array.
   if (unindexed_vectors_.empty()) unindexed_vectors_ = {};
+  return writes;
+}
+
+std::vector<KeyedWrite> Mirror::DrainTouched() {
+  std::vector<KeyedWrite> writes = Diff(touched_);
+  // Not clear(): a large transaction would leave the set its bucket array.
+  touched_ = {};
   return writes;
 }
 

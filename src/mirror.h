@@ -163,7 +163,11 @@ class Mirror {
   };
 
   void CountUndecodableRow(MirroredTable table, const Status& why);
-  void Touch(const Uuid& entity_id) { touched_.insert(entity_id); }
+  // Records that a change reached `entity_id`, for the commit to diff. Not during a load: a load
+  // touches every entity, and its finish diffs them all.
+  void Touch(const Uuid& entity_id) {
+    if (!loading_) touched_.insert(entity_id);
+  }
   void StoreEntity(const EntityRow& row);
   void EraseEntityKey(const std::string& key);
   void StoreEmbedding(const EmbeddingRow& row);
@@ -187,7 +191,11 @@ class Mirror {
   IndexedEntries Desired(const Uuid& entity_id) const;
   // Counts and logs, once while it lasts, an entry left out because its type got no code.
   void CountTypeLimited(const Uuid& id, const std::string& model, const std::string& entity_type);
-  // Diffs desired against indexed for every touched entity; returns the writes.
+  // Diffs desired against indexed for every entity of `ids` (a container of Uuid); returns the
+  // writes.
+  template <typename Ids>
+  std::vector<KeyedWrite> Diff(const Ids& ids);
+  // Diff of the touched entities, which are then untouched.
   std::vector<KeyedWrite> DrainTouched();
   // Before `old` leaves its index: copies the vector back into its embedding row, if the row
   // still has that vector and the index holds its only copy.
@@ -224,7 +232,7 @@ class Mirror {
   EmbeddingRow decoded_embedding_;
   std::vector<float> load_scratch_;  // a loaded row's floats on their way into load_floats_
 
-  std::unordered_set<Uuid, UuidHash> touched_;
+  std::unordered_set<Uuid, UuidHash> touched_;  // outside loads (see Touch)
   std::unordered_set<std::string> bad_keys_;  // completed rows counted as bad, still bad
   std::unordered_set<std::string> unknown_models_logged_;
   std::unordered_set<std::string> type_limited_;  // "entity_id/model" left out for their type

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <tuple>
 
 namespace vecmirror {
 namespace {
@@ -597,6 +598,103 @@ TEST_F(MirrorTest, ALoadIndexesItsVectorsAndKeepsThoseOfRowsNotYetSearchable) {
   Commit();
   EXPECT_EQ(Indexed().size(), 40u);
   for (int i = 1; i <= 40; ++i) expect_indexed_as(i);
+}
+
+// A load records no touched entities (src/mirror.h, Touch): its finish diffs every entity the
+// mirror has links for. A reload after a streamed state and a transaction cut short, whose rows
+// replace keys twice, write non-current versions, remove an entity mid-load (its links go) and
+// bring embeddings without an entity: the indexes must then hold exactly what the load's rows
+// say, by a model kept here, and a later status-only update must find the kept vectors.
+TEST_F(MirrorTest, AReloadIndexesExactlyWhatItsRowsSay) {
+  Begin();
+  for (int i = 1; i <= 60; ++i) {
+    mirror_.UpsertEntity(Entity("v" + std::to_string(i), i, i % 2 ? "context" : "template"));
+    mirror_.UpsertEmbedding(Embedding("e" + std::to_string(i), i, EmbeddingStatus::kCompleted,
+                                      RandomVector(i)));
+  }
+  Commit();
+  ASSERT_EQ(Indexed().size(), 60u);
+  // Cut short: no commit before the reload.
+  Begin();
+  mirror_.UpsertEntity(Entity("v61", 61, "context"));
+  mirror_.UpsertEmbedding(Embedding("e61", 61, EmbeddingStatus::kCompleted, RandomVector(61)));
+  mirror_.UpsertEmbedding(Embedding("e5", 5, EmbeddingStatus::kPending, RandomVector(5)));
+
+  // The model: entity key -> (id, type) of current versions; embedding key -> (id, status, seed).
+  std::map<std::string, std::pair<int, std::string>> entities;
+  std::map<std::string, std::tuple<int, EmbeddingStatus, int>> embeddings;
+  std::mt19937 rng(17);
+  const std::vector<std::string> types = {"context", "template", "prompt"};
+  const std::vector<EmbeddingStatus> statuses = {
+      EmbeddingStatus::kCompleted, EmbeddingStatus::kCompleted, EmbeddingStatus::kPending,
+      EmbeddingStatus::kFailed};
+  mirror_.BeginLoad();
+  for (int i = 1; i <= 90; ++i) {
+    const std::string key = "v" + std::to_string(i);
+    if (i % 9 == 0) continue;  // no entity: its embedding waits
+    const std::string type = types[rng() % types.size()];
+    mirror_.UpsertEntity(Entity(key, i, type));
+    entities[key] = {i, type};
+    if (i % 7 == 0) {  // a second key of the same id, not current
+      mirror_.UpsertEntity(Entity(key + "-old", i, "prompt", /*current=*/false));
+    }
+    if (i % 11 == 0) {  // removed again within the load
+      mirror_.RemoveEntity(key);
+      entities.erase(key);
+    }
+  }
+  for (int i = 1; i <= 90; ++i) {
+    const std::string key = "e" + std::to_string(i);
+    if (i % 13 == 0) continue;  // no embedding
+    const int rounds = i % 5 == 0 ? 2 : 1;  // the key written twice: the second wins
+    for (int r = 0; r < rounds; ++r) {
+      const EmbeddingStatus status = statuses[rng() % statuses.size()];
+      const int seed = 1000 * (r + 1) + i;
+      mirror_.UpsertEmbedding(Embedding(key, i, status, RandomVector(seed)));
+      embeddings[key] = {i, status, seed};
+    }
+  }
+  mirror_.FinishLoad(lsn_ + 10);
+  lsn_ += 10;
+
+  auto normalized = [](std::vector<float> v) {
+    double norm = 0;
+    for (float x : v) norm += double(x) * x;
+    for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
+    return v;
+  };
+  auto expect_as_modelled = [&] {
+    std::map<Uuid, std::string> want;
+    std::map<int, int> seed_of;
+    for (const auto& [key, row] : embeddings) {
+      const auto& [id, status, seed] = row;
+      const auto entity = entities.find("v" + std::to_string(id));
+      if (status != EmbeddingStatus::kCompleted || entity == entities.end()) continue;
+      want[MakeUuid(id)] = entity->second.second;
+      seed_of[id] = seed;
+    }
+    ASSERT_GT(want.size(), 20u);
+    ASSERT_LT(want.size(), 90u);
+    EXPECT_EQ(Indexed(), want);
+    for (const auto& [id, seed] : seed_of) {
+      const std::vector<float> stored = IndexedVector(id);
+      const std::vector<float> expected = normalized(RandomVector(seed));
+      ASSERT_EQ(stored.size(), expected.size()) << "entity " << id;
+      for (size_t d = 0; d < expected.size(); ++d) ASSERT_NEAR(stored[d], expected[d], 1e-6) << id;
+    }
+  };
+  expect_as_modelled();
+
+  // Every pending and failed row completes without its vector: the load kept them all.
+  Begin();
+  for (auto& [key, row] : embeddings) {
+    auto& [id, status, seed] = row;
+    if (status == EmbeddingStatus::kCompleted) continue;
+    mirror_.UpsertEmbedding(Unchanged(key, id, EmbeddingStatus::kCompleted));
+    status = EmbeddingStatus::kCompleted;
+  }
+  Commit();
+  expect_as_modelled();
 }
 
 // Tuples, as the load and the stream hand them over: decoded by their table's decoder, then
