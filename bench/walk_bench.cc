@@ -26,7 +26,7 @@
 // the re-scored rows are not counted).
 //
 // Run: vecmirror_walk_bench [--n=100000] [--dim=1536] [--queries=200] [--ef=32,64,...]
-//        [--pages=4k|huge] [--graph-cache=FILE]
+//        [--pages=4k|huge] [--graph-cache=FILE] [--variants=engine,walk,...]
 // --pages=huge (the default) copies the codes, the 1-bit rows and the neighbour lists into
 // buffers backed by huge pages (AdviseHugePages), --pages=4k into buffers left on 4 KiB pages
 // (the process has PR_SET_THP_DISABLE). --graph-cache=FILE keeps the graph and its codes in
@@ -46,6 +46,7 @@
 #include <fstream>
 #include <functional>
 #include <queue>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -56,6 +57,7 @@
 #include "index/kernels.h"
 #include "index/sealed_structure.h"
 #include "index/sq8_codec.h"
+#include "index/sq8_int8_query.h"
 #include "index/visited_marks.h"
 #include "tests/support/vector_stream.h"
 
@@ -161,6 +163,7 @@ struct WalkShape {
   size_t next_lines = 0;      // lines of the next row of the batch prefetched while scoring
   size_t all_lines = 0;       // lines of every row of the batch prefetched before scoring
   bool next_list = false;     // prefetch the next candidate's neighbour list
+  size_t rows_ahead = 1;      // with next_lines: prefetch row i + rows_ahead while scoring row i
 };
 
 // The rows a row scorer reads: row r's bytes at base + r * stride.
@@ -183,9 +186,13 @@ std::vector<Scored> Walk(const faiss::HNSW& graph, const int32_t* neighbors, siz
   auto score_batch = [&](size_t count) {
     *scored += count;
     for (size_t i = 0; shape.all_lines > 0 && i < count; ++i) bytes.Prefetch(batch[i], shape.all_lines);
-    if (shape.next_lines > 0 && count > 0) bytes.Prefetch(batch[0], shape.next_lines);
+    for (size_t i = 0; shape.next_lines > 0 && i < std::min(count, shape.rows_ahead); ++i) {
+      bytes.Prefetch(batch[i], shape.next_lines);
+    }
     for (size_t i = 0; i < count; ++i) {
-      if (shape.next_lines > 0 && i + 1 < count) bytes.Prefetch(batch[i + 1], shape.next_lines);
+      if (shape.next_lines > 0 && i + shape.rows_ahead < count) {
+        bytes.Prefetch(batch[i + shape.rows_ahead], shape.next_lines);
+      }
       batch_similarity[i] = score(batch[i]);
     }
   };
@@ -328,6 +335,7 @@ struct Config {
   std::vector<int> efs = {32, 48, 64, 96, 128, 192, 256};
   bool huge = true;
   std::string graph_cache;
+  std::vector<std::string> variants;  // empty: all of them
 };
 
 double Quantile(std::vector<double> v, double p) {
@@ -400,11 +408,42 @@ int Run(const Config& config) {
   }
   std::printf("pages: %s\n", config.huge ? "huge" : "4k");
 
+  // The row kernels alone, ns per row: on 64 rows that stay in L2 (the arithmetic), and on rows
+  // drawn at random from the whole index (the arithmetic and the memory), without the walk.
+  {
+    Sq8Int8Query probe;
+    probe.Prepare(g.ranges, queries.data(), dim);
+    std::mt19937 rng(7);
+    std::vector<uint32_t> random_rows(200000);
+    for (uint32_t& r : random_rows) r = uint32_t(rng() % n);
+    auto time_rows = [&](const char* name, auto score) {
+      float sink = 0;
+      double t0 = ThreadCpu();
+      for (size_t rep = 0; rep < 3000; ++rep) {
+        for (size_t r = 0; r < 64; ++r) sink += score(codes + r * dim);
+      }
+      const double hot = (ThreadCpu() - t0) * 1e9 / (3000.0 * 64);
+      t0 = ThreadCpu();
+      for (uint32_t r : random_rows) sink += score(codes + size_t(r) * dim);
+      const double cold = (ThreadCpu() - t0) * 1e9 / double(random_rows.size());
+      std::printf("kernel %-10s ns/row: %6.1f on 64 rows in cache, %6.1f on random rows (%g)\n",
+                  name, hot, cold, double(sink) * 0);
+    };
+    time_rows("float x u8", [&](const uint8_t* c) { return probe.Score(c); });
+    time_rows("u8 x int8", [&](const uint8_t* c) { return probe.Estimate(c); });
+    time_rows("float x u8", [&](const uint8_t* c) { return probe.Score(c); });
+    time_rows("u8 x int8", [&](const uint8_t* c) { return probe.Estimate(c); });
+  }
+
   const AllowAll all;
   Sq8Query prepared;
   size_t scored = 0;
   using Search = std::function<std::vector<uint32_t>(const float*, int)>;
   auto run = [&](const std::string& name, int ef, const Search& search) {
+    if (!config.variants.empty() &&
+        std::find(config.variants.begin(), config.variants.end(), name) == config.variants.end()) {
+      return;
+    }
     std::vector<double> wall, cpu;
     double recall = 0;
     scored = 0;
@@ -451,6 +490,28 @@ int Run(const Config& config) {
       return out;
     };
   };
+  // The walk on int8 estimates (Sq8Int8Query), then its result list (rerank: all of it, or
+  // only the best 10) scored again exactly, as a search returns.
+  Sq8Int8Query int8_query;
+  auto int8_walk = [&](bool rerank_all, WalkShape shape = {}) -> Search {
+    return [&, rerank_all, shape](const float* q, int ef) {
+      int8_query.Prepare(g.ranges, q, dim);
+      auto score = [&](size_t r) { return int8_query.Estimate(codes + r * dim); };
+      const auto estimates = Walk(g.hnsw, neighbors, size_t(std::max(ef, 10)), score,
+                                  RowBytes{codes, dim}, shape, &scored);
+      const size_t m = rerank_all ? estimates.size() : std::min<size_t>(10, estimates.size());
+      std::vector<Scored> exact(m);
+      for (size_t i = 0; i < m; ++i) {
+        exact[i] = {int8_query.Score(codes + size_t(estimates[i].row) * dim), estimates[i].row};
+      }
+      const size_t k = std::min<size_t>(10, m);
+      std::partial_sort(exact.begin(), exact.begin() + k, exact.end(),
+                        [](const Scored& a, const Scored& b) { return a.similarity > b.similarity; });
+      std::vector<uint32_t> out;
+      for (size_t i = 0; i < k; ++i) out.push_back(exact[i].row);
+      return out;
+    };
+  };
   auto bits_walk = [&](double list_factor, double rerank_factor) -> Search {
     return [&, list_factor, rerank_factor](const float* q, int ef) {
       prepared.Prepare(g.ranges, q, dim);
@@ -488,6 +549,18 @@ int Run(const Config& config) {
   for (int ef : config.efs) {
     run("engine", ef, engine);
     run("walk", ef, sq8_walk({}));
+    run("int8", ef, int8_walk(true));
+    run("int8 rr 10", ef, int8_walk(false));
+    run("int8 batch", ef, int8_walk(true, {.batch = true}));
+    run("int8 batch+next", ef, int8_walk(true, {.batch = true, .next_lines = 24}));
+    run("int8 batch+2ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 2}));
+    run("int8 batch+4ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 4}));
+    run("int8 batch+8ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 8}));
+    run("int8 b+4ahead+lists", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .next_list = true, .rows_ahead = 4}));
     run("batch", ef, sq8_walk({.batch = true}));
     run("batch+next", ef, sq8_walk({.batch = true, .next_lines = 24}));
     run("batch+all2", ef, sq8_walk({.batch = true, .next_lines = 24, .all_lines = 2}));
@@ -521,6 +594,9 @@ bool ParseArgs(int argc, char** argv, Config* config) {
       for (std::string item; std::getline(in, item, ',');) config->efs.push_back(std::stoi(item));
     } else if (value("--pages=", &v) && (v == "4k" || v == "huge")) {
       config->huge = v == "huge";
+    } else if (value("--variants=", &v)) {
+      std::stringstream in(v);
+      for (std::string item; std::getline(in, item, ',');) config->variants.push_back(item);
     } else if (value("--graph-cache=", &v)) {
       config->graph_cache = v;
     } else {

@@ -9,6 +9,7 @@
 // damaged range block refused).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +25,7 @@
 #include "index/kernels.h"
 #include "index/sq8_codec.h"
 #include "index/sq8_flat.h"
+#include "index/sq8_int8_query.h"
 #include "tests/support/index_test_util.h"
 #include "tests/support/scratch_files.h"
 
@@ -283,6 +285,100 @@ TEST(Sq8KernelTest, EveryCodeProductVariantMatchesADoubleLoop) {
   const auto a = RandomCodes(dim, rng), b = RandomCodes(dim, rng);
   EXPECT_EQ(WeightedCodeProduct(w.data(), a.data(), b.data(), dim),
             variants.front().product(w.data(), a.data(), b.data(), dim));
+}
+
+// DotProductU8I8, every variant, against a 64-bit loop: equal, since the sums are integers. At
+// lengths on both sides of each SIMD width (tails), with random bytes over the whole ranges of
+// both operands, and with the extremes in every lane (255 x -128 and 255 x 127): a variant that
+// saturated (vpmaddubsw's 16-bit pair sums, or a signed reading of the codes) would differ.
+TEST(Sq8KernelTest, EveryIntegerDotVariantMatchesA64BitLoop) {
+  std::mt19937 rng(21);
+  const auto variants = AvailableIntegerDotVariants();
+  ASSERT_STREQ(variants.back().name, "scalar");
+  std::printf("  integer dot variants:");
+  for (const IntegerDotVariant& v : variants) std::printf(" %s", v.name);
+  std::printf("\n");
+  std::uniform_int_distribution<int> signed_byte(-128, 127);
+  auto reference = [](const std::vector<uint8_t>& c, const std::vector<int8_t>& q) {
+    int64_t sum = 0;
+    for (size_t i = 0; i < c.size(); ++i) sum += int64_t(c[i]) * q[i];
+    return sum;
+  };
+  std::vector<size_t> dims(std::begin(kKernelDims), std::end(kKernelDims));
+  for (size_t dim : {127, 128, 129, 255, 256, 257, 3079}) dims.push_back(dim);
+  for (const IntegerDotVariant& variant : variants) {
+    for (size_t dim : dims) {
+      const auto c = RandomCodes(dim, rng);
+      std::vector<int8_t> q(dim);
+      for (int8_t& x : q) x = int8_t(signed_byte(rng));
+      EXPECT_EQ(variant.dot(c.data(), q.data(), dim), reference(c, q))
+          << variant.name << " dim " << dim;
+      for (int8_t extreme : {int8_t(-128), int8_t(127)}) {
+        const std::vector<uint8_t> top(dim, 255);
+        const std::vector<int8_t> same(dim, extreme);
+        EXPECT_EQ(variant.dot(top.data(), same.data(), dim), reference(top, same))
+            << variant.name << " dim " << dim << " all 255 x " << int(extreme);
+      }
+    }
+  }
+  const size_t dim = 1536;
+  const auto c = RandomCodes(dim, rng);
+  std::vector<int8_t> q(dim);
+  for (int8_t& x : q) x = int8_t(signed_byte(rng));
+  EXPECT_EQ(DotProductU8I8(c.data(), q.data(), dim), reference(c, q));
+}
+
+// Sq8Int8Query: its int8 weights are the float weights rounded in steps of the largest / 127
+// (computed here in double from Sq8Query's weights), its Score is Sq8Query's, and its Estimate
+// is within the error those roundings allow: sum_i |w_i - t_i * step| * c_i, plus float slack.
+TEST(Sq8KernelTest, AnInt8QueryRoundsTheWeightsAndEstimatesWithinTheirError) {
+  std::mt19937 rng(22);
+  for (size_t dim : {size_t{5}, size_t{65}, size_t{384}, size_t{1536}, size_t{3072}}) {
+    const size_t n = 20;
+    std::vector<float> rows = RandomVector(n * dim, rng, -0.1f, 0.1f);
+    const Sq8Ranges ranges = TrainSq8Ranges(rows.data(), n, dim);
+    std::vector<uint8_t> codes(n * dim);
+    EncodeSq8(ranges, rows.data(), n, dim, codes.data());
+    const auto q = RandomVector(dim, rng, -0.1f, 0.1f);
+    const Sq8Query exact(ranges, q.data(), dim);
+    Sq8Int8Query prepared;
+    prepared.Prepare(ranges, q.data(), dim);
+
+    double largest = 0;
+    for (float w : exact.weights()) largest = std::max(largest, std::fabs(double(w)));
+    const double step = largest / 127;
+    EXPECT_NEAR(prepared.int8_step(), step, 1e-6 * step);
+    int most = 0;
+    double bound = 0;
+    for (size_t i = 0; i < dim; ++i) {
+      const int t = prepared.int8_weights()[i];
+      most = std::max(most, std::abs(t));
+      EXPECT_LE(std::fabs(exact.weights()[i] / step - t), 0.5 + 1e-4) << dim << " " << i;
+    }
+    EXPECT_EQ(most, 127) << dim;
+    for (size_t r = 0; r < n; ++r) {
+      const uint8_t* code = codes.data() + r * dim;
+      bound = 0;
+      double magnitude = 0;
+      for (size_t i = 0; i < dim; ++i) {
+        bound += std::fabs(exact.weights()[i] - prepared.int8_weights()[i] * step) * code[i];
+        magnitude += std::fabs(double(exact.weights()[i])) * code[i];
+      }
+      EXPECT_EQ(prepared.Score(code), exact.Score(code));
+      EXPECT_NEAR(prepared.Estimate(code), exact.Score(code), bound + 1e-6 * magnitude + 1e-6)
+          << dim << " " << r;
+    }
+  }
+  // A zero query: every weight 0, every estimate the bias.
+  const size_t dim = 64;
+  std::vector<float> rows = RandomVector(4 * dim, rng);
+  const Sq8Ranges ranges = TrainSq8Ranges(rows.data(), 4, dim);
+  std::vector<uint8_t> codes(dim, 200);
+  const std::vector<float> zero(dim, 0.0f);
+  Sq8Int8Query prepared;
+  prepared.Prepare(ranges, zero.data(), dim);
+  EXPECT_EQ(prepared.int8_step(), 0.0f);
+  EXPECT_EQ(prepared.Estimate(codes.data()), prepared.Score(codes.data()));
 }
 
 // Sq8CodeProduct against the dot product of the two rows decoded by the definition in double
