@@ -27,6 +27,10 @@
 //
 // Run: vecmirror_walk_bench [--n=100000] [--dim=1536] [--queries=200] [--ef=32,64,...]
 //        [--pages=4k|huge] [--graph-cache=FILE] [--variants=engine,walk,...]
+//        [--sweep=MxEFC,...]
+// --sweep=32x80,16x128,... builds one graph per M x ef_construction and times only the engine
+// on each, the graphs taking turns at each ef (the defaults' curves); --graph-cache=FILE then
+// keeps each in FILE-m<M>-efc<EFC>.bin.
 // --pages=huge (the default) copies the codes, the 1-bit rows and the neighbour lists into
 // buffers backed by huge pages (AdviseHugePages), --pages=4k into buffers left on 4 KiB pages
 // (the process has PR_SET_THP_DISABLE). --graph-cache=FILE keeps the graph and its codes in
@@ -336,6 +340,7 @@ struct Config {
   bool huge = true;
   std::string graph_cache;
   std::vector<std::string> variants;  // empty: all of them
+  std::vector<std::pair<int, int>> sweep;  // (M, ef_construction) of each graph of a sweep
 };
 
 double Quantile(std::vector<double> v, double p) {
@@ -347,6 +352,83 @@ class AllowAll final : public RowFilter {
  public:
   bool Allows(size_t) const override { return true; }
 };
+
+double ProcessCpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// --sweep: one SQ8 graph per (M, ef_construction), all built (or read from
+// FILE-m<M>-efc<efc>.bin) in this process, then the engine's walk timed on each at each ef,
+// the graphs taking turns at every ef so that a change of load hits them alike.
+int RunSweep(const Config& config, const std::vector<float>& queries,
+             const std::vector<std::vector<uint32_t>>& truth, const std::vector<float>& rows) {
+  const size_t n = config.n, dim = config.dim, nq = config.queries;
+  std::vector<Graph> graphs(config.sweep.size());
+  for (size_t i = 0; i < graphs.size(); ++i) {
+    const auto [m, efc] = config.sweep[i];
+    Graph& g = graphs[i];
+    const std::string cache = config.graph_cache.empty()
+                                  ? std::string()
+                                  : config.graph_cache + "-m" + std::to_string(m) + "-efc" +
+                                        std::to_string(efc) + ".bin";
+    if (cache.empty() || !LoadGraph(g, cache, n, dim)) {
+      const double wall = Now(), cpu = ProcessCpu();
+      IndexOptions options;
+      options.storage = VectorStorage::kSq8;
+      options.hnsw_m = m;
+      options.hnsw_ef_construction = efc;
+      std::vector<uint32_t> unused;
+      const auto sealed = BuildSealed(IndexKind::kHnsw, rows, n, dim, options, nullptr, &unused);
+      g.hnsw = sealed->hnsw->hnsw;
+      g.codes.assign(sealed->codes, sealed->codes + n * dim);
+      g.ranges = *sealed->sq8_ranges;
+      std::printf("build M %d ef_construction %d: %.1f s wall, %.1f s CPU\n", m, efc,
+                  Now() - wall, ProcessCpu() - cpu);
+      std::fflush(stdout);
+      if (!cache.empty()) SaveGraph(g, cache);
+    }
+    if (config.huge) {
+      AdviseHugePages(g.codes.data(), g.codes.size());
+      AdviseHugePages(g.hnsw.neighbors.data(), g.hnsw.neighbors.size() * sizeof(int32_t));
+    }
+  }
+  const AllowAll all;
+  for (int ef : config.efs) {
+    for (size_t i = 0; i < graphs.size(); ++i) {
+      std::vector<double> wall, cpu;
+      double recall = 0;
+      const uint64_t before = HnswRowsScoredByThisThread();
+      constexpr size_t kPasses = 5;
+      for (size_t pass = 0; pass < kPasses; ++pass) {
+        for (size_t q = 0; q < nq; ++q) {
+          const double cpu_start = ThreadCpu();
+          const double wall_start = Now();
+          const auto hits = SearchHnswGraph(graphs[i].hnsw, graphs[i].codes.data(),
+                                            graphs[i].ranges, dim, queries.data() + q * dim,
+                                            10, ef, all);
+          wall.push_back((Now() - wall_start) * 1e6);
+          cpu.push_back((ThreadCpu() - cpu_start) * 1e6);
+          if (pass > 0) continue;
+          size_t hit = 0;
+          for (uint32_t r : truth[q]) {
+            for (const GraphHit& h : hits) hit += h.row == r;
+          }
+          recall += double(hit) / 10.0;
+        }
+      }
+      const double rows_scored =
+          double(HnswRowsScoredByThisThread() - before) / double(kPasses * nq);
+      std::printf("M %2d efc %3d  ef %4d  p50 %7.1f us  cpu p50 %7.1f us  recall@10 %.4f  "
+                  "rows %6.0f\n",
+                  config.sweep[i].first, config.sweep[i].second, ef, Quantile(wall, 0.5),
+                  Quantile(cpu, 0.5), recall / double(nq), rows_scored);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
 
 int Run(const Config& config) {
   const size_t n = config.n, dim = config.dim, nq = config.queries;
@@ -374,6 +456,8 @@ int Run(const Config& config) {
     truth[q].assign(order.begin(), order.begin() + 10);
   }
   std::fprintf(stderr, "truth: %.1f s\n", Now() - start);
+
+  if (!config.sweep.empty()) return RunSweep(config, queries, truth, rows);
 
   Graph g;
   if (config.graph_cache.empty() || !LoadGraph(g, config.graph_cache, n, dim)) {
@@ -594,6 +678,13 @@ bool ParseArgs(int argc, char** argv, Config* config) {
       for (std::string item; std::getline(in, item, ',');) config->efs.push_back(std::stoi(item));
     } else if (value("--pages=", &v) && (v == "4k" || v == "huge")) {
       config->huge = v == "huge";
+    } else if (value("--sweep=", &v)) {
+      std::stringstream in(v);
+      for (std::string item; std::getline(in, item, ',');) {
+        const size_t x = item.find('x');
+        if (x == std::string::npos) return false;
+        config->sweep.emplace_back(std::stoi(item.substr(0, x)), std::stoi(item.substr(x + 1)));
+      }
     } else if (value("--variants=", &v)) {
       std::stringstream in(v);
       for (std::string item; std::getline(in, item, ',');) config->variants.push_back(item);
