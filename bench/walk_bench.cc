@@ -157,8 +157,12 @@ struct WorstFirst {
   bool operator()(const Scored& a, const Scored& b) const { return a.similarity > b.similarity; }
 };
 
-void PrefetchLines(const void* p, size_t bytes) {
+void PrefetchLines(const void* p, size_t bytes, bool to_l2 = false) {
   const char* c = static_cast<const char*>(p);
+  if (to_l2) {
+    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(c + off, _MM_HINT_T1);
+    return;
+  }
   for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
 }
 
@@ -168,14 +172,15 @@ struct WalkShape {
   size_t all_lines = 0;       // lines of every row of the batch prefetched before scoring
   bool next_list = false;     // prefetch the next candidate's neighbour list
   size_t rows_ahead = 1;      // with next_lines: prefetch row i + rows_ahead while scoring row i
+  bool to_l2 = false;         // prefetch rows into L2 (prefetcht1) rather than L1 (prefetcht0)
 };
 
 // The rows a row scorer reads: row r's bytes at base + r * stride.
 struct RowBytes {
   const uint8_t* base;
   size_t stride;
-  void Prefetch(size_t row, size_t lines) const {
-    PrefetchLines(base + row * stride, std::min(lines * 64, stride));
+  void Prefetch(size_t row, size_t lines, bool to_l2 = false) const {
+    PrefetchLines(base + row * stride, std::min(lines * 64, stride), to_l2);
   }
 };
 
@@ -189,13 +194,15 @@ std::vector<Scored> Walk(const faiss::HNSW& graph, const int32_t* neighbors, siz
   thread_local std::vector<float> batch_similarity;
   auto score_batch = [&](size_t count) {
     *scored += count;
-    for (size_t i = 0; shape.all_lines > 0 && i < count; ++i) bytes.Prefetch(batch[i], shape.all_lines);
+    for (size_t i = 0; shape.all_lines > 0 && i < count; ++i) {
+      bytes.Prefetch(batch[i], shape.all_lines, shape.to_l2);
+    }
     for (size_t i = 0; shape.next_lines > 0 && i < std::min(count, shape.rows_ahead); ++i) {
-      bytes.Prefetch(batch[i], shape.next_lines);
+      bytes.Prefetch(batch[i], shape.next_lines, shape.to_l2);
     }
     for (size_t i = 0; i < count; ++i) {
       if (shape.next_lines > 0 && i + shape.rows_ahead < count) {
-        bytes.Prefetch(batch[i + shape.rows_ahead], shape.next_lines);
+        bytes.Prefetch(batch[i + shape.rows_ahead], shape.next_lines, shape.to_l2);
       }
       batch_similarity[i] = score(batch[i]);
     }
@@ -513,6 +520,14 @@ int Run(const Config& config) {
       std::printf("kernel %-10s ns/row: %6.1f on 64 rows in cache, %6.1f on random rows (%g)\n",
                   name, hot, cold, double(sink) * 0);
     };
+    double t0 = ThreadCpu();
+    Sq8Query float_only;
+    for (size_t i = 0; i < 1000; ++i) float_only.Prepare(g.ranges, queries.data(), dim);
+    const double float_prepare = (ThreadCpu() - t0) * 1e3;
+    t0 = ThreadCpu();
+    for (size_t i = 0; i < 1000; ++i) probe.Prepare(g.ranges, queries.data(), dim);
+    std::printf("prepare a query, us: Sq8Query %.2f, Sq8Int8Query %.2f\n", float_prepare,
+                (ThreadCpu() - t0) * 1e3);
     time_rows("float x u8", [&](const uint8_t* c) { return probe.Score(c); });
     time_rows("u8 x int8", [&](const uint8_t* c) { return probe.Estimate(c); });
     time_rows("float x u8", [&](const uint8_t* c) { return probe.Score(c); });
@@ -643,6 +658,14 @@ int Run(const Config& config) {
         int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 4}));
     run("int8 batch+8ahead", ef,
         int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 8}));
+    run("int8 L2 2ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 2, .to_l2 = true}));
+    run("int8 L2 4ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 4, .to_l2 = true}));
+    run("int8 L2 8ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 8, .to_l2 = true}));
+    run("int8 L2 all", ef,
+        int8_walk(true, {.batch = true, .all_lines = 24, .to_l2 = true}));
     run("int8 b+4ahead+lists", ef,
         int8_walk(true, {.batch = true, .next_lines = 24, .next_list = true, .rows_ahead = 4}));
     run("batch", ef, sq8_walk({.batch = true}));

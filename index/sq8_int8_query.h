@@ -42,7 +42,7 @@ class Sq8Int8Query {
  private:
   Sq8Query exact_;
   std::vector<int8_t> int8_weights_;  // round(exact_.weights()_i / step_), in [-127, 127]
-  float step_ = 0;                    // max_i |exact_.weights()_i| / 127 (0 if all are 0)
+  float step_ = 0;                    // max_i |exact_.weights()_i| / 127 (0: all 0, or not finite)
   size_t dim_ = 0;
 };
 

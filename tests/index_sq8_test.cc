@@ -379,6 +379,12 @@ TEST(Sq8KernelTest, AnInt8QueryRoundsTheWeightsAndEstimatesWithinTheirError) {
   prepared.Prepare(ranges, zero.data(), dim);
   EXPECT_EQ(prepared.int8_step(), 0.0f);
   EXPECT_EQ(prepared.Estimate(codes.data()), prepared.Score(codes.data()));
+  // A NaN component (refused by the engine before a search): no int8 weight is made from it.
+  std::vector<float> nan_query(dim, 0.5f);
+  nan_query[3] = std::numeric_limits<float>::quiet_NaN();
+  prepared.Prepare(ranges, nan_query.data(), dim);
+  EXPECT_EQ(prepared.int8_step(), 0.0f);
+  for (int8_t t : prepared.int8_weights()) EXPECT_EQ(t, 0);
 }
 
 // Sq8CodeProduct against the dot product of the two rows decoded by the definition in double
