@@ -5,7 +5,9 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 namespace vecmirror {
@@ -564,14 +566,22 @@ __attribute__((target("avx512f"))) int32_t HorizontalSum512i(__m512i v) {
 
 // `vpdpbusd` multiplies 64 unsigned bytes (the first operand: the codes) by 64 signed bytes
 // (the query) and adds each group of four products to a 32-bit lane, without saturation: one
-// instruction per 64 components. The tail is a masked byte load (AVX-512BW, which every VNNI
-// CPU has), so nothing is read past either end.
+// instruction per 64 components. The head (up to the codes' next 64-byte boundary) and the
+// tail are masked byte loads (AVX-512BW, which every VNNI CPU has), so nothing is read past
+// either end, and every other load of the codes is one whole cache line: a row that starts
+// off a line boundary (FAISS's code vector starts 16 bytes into its pages) would otherwise
+// split every 64-byte load across two lines, which cost about 15% of a walk.
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) int32_t DotU8I8Vnni(const uint8_t* c,
                                                                          const int8_t* q,
                                                                          size_t dim) {
   __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
   __m512i acc2 = _mm512_setzero_si512(), acc3 = _mm512_setzero_si512();
-  size_t i = 0;
+  size_t i = std::min(dim, size_t(-reinterpret_cast<uintptr_t>(c) & 63));
+  if (i > 0) {
+    const __mmask64 head = _cvtu64_mask64((uint64_t{1} << i) - 1);
+    acc3 = _mm512_dpbusd_epi32(acc3, _mm512_maskz_loadu_epi8(head, c),
+                               _mm512_maskz_loadu_epi8(head, q));
+  }
   for (; i + 256 <= dim; i += 256) {
     acc0 = _mm512_dpbusd_epi32(acc0, _mm512_loadu_si512(c + i), _mm512_loadu_si512(q + i));
     acc1 = _mm512_dpbusd_epi32(acc1, _mm512_loadu_si512(c + i + 64),
