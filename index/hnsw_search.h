@@ -63,9 +63,10 @@ std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint8_t* c
                                       const Sq8Ranges& ranges, size_t dim, const float* query,
                                       size_t k, int ef, const RowFilter& filter);
 
-// The rows this thread's searches have scored so far (upper levels and level 0; one dot
-// product each), for benchmarks that split a search's cost into rows scored x time per row.
-// Counted once per search, not per row.
+// The rows this thread's walks have scored so far (upper levels and level 0; one dot
+// product each; an SQ8 search's second scoring of its result list is not counted), for
+// benchmarks that split a search's cost into rows scored x time per row. Counted once per
+// search, not per row.
 uint64_t HnswRowsScoredByThisThread();
 
 }  // namespace vecmirror
