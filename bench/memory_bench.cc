@@ -86,7 +86,7 @@ int Run(size_t n, size_t dim, IndexKind kind, VectorStorage storage, bool trim_a
   std::printf("vecmirror_memory_bench: %zu x %zu, %s, %s rows, nproc %ld, CPU %s\n", n, dim,
               IndexKindName(kind), VectorStorageName(storage), sysconf(_SC_NPROCESSORS_ONLN),
               bench::CpuModel().c_str());
-  // The server's defaults: HNSW above 5,000 rows, M 32, ef_construction 80.
+  // The server's defaults (IndexOptions): HNSW above 5,000 rows, M 32, ef_construction 128.
   IndexOptions options;
   options.ann_kind = kind;
   options.storage = storage;

@@ -26,7 +26,11 @@
 // the re-scored rows are not counted).
 //
 // Run: vecmirror_walk_bench [--n=100000] [--dim=1536] [--queries=200] [--ef=32,64,...]
-//        [--pages=4k|huge] [--graph-cache=FILE]
+//        [--pages=4k|huge] [--graph-cache=FILE] [--variants=engine,walk,...]
+//        [--sweep=MxEFC,...]
+// --sweep=32x80,16x128,... builds one graph per M x ef_construction and times only the engine
+// on each, the graphs taking turns at each ef (the defaults' curves); --graph-cache=FILE then
+// keeps each in FILE-m<M>-efc<EFC>.bin.
 // --pages=huge (the default) copies the codes, the 1-bit rows and the neighbour lists into
 // buffers backed by huge pages (AdviseHugePages), --pages=4k into buffers left on 4 KiB pages
 // (the process has PR_SET_THP_DISABLE). --graph-cache=FILE keeps the graph and its codes in
@@ -46,6 +50,7 @@
 #include <fstream>
 #include <functional>
 #include <queue>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -56,6 +61,7 @@
 #include "index/kernels.h"
 #include "index/sealed_structure.h"
 #include "index/sq8_codec.h"
+#include "index/sq8_int8_query.h"
 #include "index/visited_marks.h"
 #include "tests/support/vector_stream.h"
 
@@ -151,8 +157,12 @@ struct WorstFirst {
   bool operator()(const Scored& a, const Scored& b) const { return a.similarity > b.similarity; }
 };
 
-void PrefetchLines(const void* p, size_t bytes) {
+void PrefetchLines(const void* p, size_t bytes, bool to_l2 = false) {
   const char* c = static_cast<const char*>(p);
+  if (to_l2) {
+    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(c + off, _MM_HINT_T1);
+    return;
+  }
   for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
 }
 
@@ -161,14 +171,16 @@ struct WalkShape {
   size_t next_lines = 0;      // lines of the next row of the batch prefetched while scoring
   size_t all_lines = 0;       // lines of every row of the batch prefetched before scoring
   bool next_list = false;     // prefetch the next candidate's neighbour list
+  size_t rows_ahead = 1;      // with next_lines: prefetch row i + rows_ahead while scoring row i
+  bool to_l2 = false;         // prefetch rows into L2 (prefetcht1) rather than L1 (prefetcht0)
 };
 
 // The rows a row scorer reads: row r's bytes at base + r * stride.
 struct RowBytes {
   const uint8_t* base;
   size_t stride;
-  void Prefetch(size_t row, size_t lines) const {
-    PrefetchLines(base + row * stride, std::min(lines * 64, stride));
+  void Prefetch(size_t row, size_t lines, bool to_l2 = false) const {
+    PrefetchLines(base + row * stride, std::min(lines * 64, stride), to_l2);
   }
 };
 
@@ -182,10 +194,16 @@ std::vector<Scored> Walk(const faiss::HNSW& graph, const int32_t* neighbors, siz
   thread_local std::vector<float> batch_similarity;
   auto score_batch = [&](size_t count) {
     *scored += count;
-    for (size_t i = 0; shape.all_lines > 0 && i < count; ++i) bytes.Prefetch(batch[i], shape.all_lines);
-    if (shape.next_lines > 0 && count > 0) bytes.Prefetch(batch[0], shape.next_lines);
+    for (size_t i = 0; shape.all_lines > 0 && i < count; ++i) {
+      bytes.Prefetch(batch[i], shape.all_lines, shape.to_l2);
+    }
+    for (size_t i = 0; shape.next_lines > 0 && i < std::min(count, shape.rows_ahead); ++i) {
+      bytes.Prefetch(batch[i], shape.next_lines, shape.to_l2);
+    }
     for (size_t i = 0; i < count; ++i) {
-      if (shape.next_lines > 0 && i + 1 < count) bytes.Prefetch(batch[i + 1], shape.next_lines);
+      if (shape.next_lines > 0 && i + shape.rows_ahead < count) {
+        bytes.Prefetch(batch[i + shape.rows_ahead], shape.next_lines, shape.to_l2);
+      }
       batch_similarity[i] = score(batch[i]);
     }
   };
@@ -328,6 +346,8 @@ struct Config {
   std::vector<int> efs = {32, 48, 64, 96, 128, 192, 256};
   bool huge = true;
   std::string graph_cache;
+  std::vector<std::string> variants;  // empty: all of them
+  std::vector<std::pair<int, int>> sweep;  // (M, ef_construction) of each graph of a sweep
 };
 
 double Quantile(std::vector<double> v, double p) {
@@ -339,6 +359,83 @@ class AllowAll final : public RowFilter {
  public:
   bool Allows(size_t) const override { return true; }
 };
+
+double ProcessCpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// --sweep: one SQ8 graph per (M, ef_construction), all built (or read from
+// FILE-m<M>-efc<efc>.bin) in this process, then the engine's walk timed on each at each ef,
+// the graphs taking turns at every ef so that a change of load hits them alike.
+int RunSweep(const Config& config, const std::vector<float>& queries,
+             const std::vector<std::vector<uint32_t>>& truth, const std::vector<float>& rows) {
+  const size_t n = config.n, dim = config.dim, nq = config.queries;
+  std::vector<Graph> graphs(config.sweep.size());
+  for (size_t i = 0; i < graphs.size(); ++i) {
+    const auto [m, efc] = config.sweep[i];
+    Graph& g = graphs[i];
+    const std::string cache = config.graph_cache.empty()
+                                  ? std::string()
+                                  : config.graph_cache + "-m" + std::to_string(m) + "-efc" +
+                                        std::to_string(efc) + ".bin";
+    if (cache.empty() || !LoadGraph(g, cache, n, dim)) {
+      const double wall = Now(), cpu = ProcessCpu();
+      IndexOptions options;
+      options.storage = VectorStorage::kSq8;
+      options.hnsw_m = m;
+      options.hnsw_ef_construction = efc;
+      std::vector<uint32_t> unused;
+      const auto sealed = BuildSealed(IndexKind::kHnsw, rows, n, dim, options, nullptr, &unused);
+      g.hnsw = sealed->hnsw->hnsw;
+      g.codes.assign(sealed->codes, sealed->codes + n * dim);
+      g.ranges = *sealed->sq8_ranges;
+      std::printf("build M %d ef_construction %d: %.1f s wall, %.1f s CPU\n", m, efc,
+                  Now() - wall, ProcessCpu() - cpu);
+      std::fflush(stdout);
+      if (!cache.empty()) SaveGraph(g, cache);
+    }
+    if (config.huge) {
+      AdviseHugePages(g.codes.data(), g.codes.size());
+      AdviseHugePages(g.hnsw.neighbors.data(), g.hnsw.neighbors.size() * sizeof(int32_t));
+    }
+  }
+  const AllowAll all;
+  for (int ef : config.efs) {
+    for (size_t i = 0; i < graphs.size(); ++i) {
+      std::vector<double> wall, cpu;
+      double recall = 0;
+      const uint64_t before = HnswRowsScoredByThisThread();
+      constexpr size_t kPasses = 5;
+      for (size_t pass = 0; pass < kPasses; ++pass) {
+        for (size_t q = 0; q < nq; ++q) {
+          const double cpu_start = ThreadCpu();
+          const double wall_start = Now();
+          const auto hits = SearchHnswGraph(graphs[i].hnsw, graphs[i].codes.data(),
+                                            graphs[i].ranges, dim, queries.data() + q * dim,
+                                            10, ef, all);
+          wall.push_back((Now() - wall_start) * 1e6);
+          cpu.push_back((ThreadCpu() - cpu_start) * 1e6);
+          if (pass > 0) continue;
+          size_t hit = 0;
+          for (uint32_t r : truth[q]) {
+            for (const GraphHit& h : hits) hit += h.row == r;
+          }
+          recall += double(hit) / 10.0;
+        }
+      }
+      const double rows_scored =
+          double(HnswRowsScoredByThisThread() - before) / double(kPasses * nq);
+      std::printf("M %2d efc %3d  ef %4d  p50 %7.1f us  cpu p50 %7.1f us  recall@10 %.4f  "
+                  "rows %6.0f\n",
+                  config.sweep[i].first, config.sweep[i].second, ef, Quantile(wall, 0.5),
+                  Quantile(cpu, 0.5), recall / double(nq), rows_scored);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
 
 int Run(const Config& config) {
   const size_t n = config.n, dim = config.dim, nq = config.queries;
@@ -366,6 +463,8 @@ int Run(const Config& config) {
     truth[q].assign(order.begin(), order.begin() + 10);
   }
   std::fprintf(stderr, "truth: %.1f s\n", Now() - start);
+
+  if (!config.sweep.empty()) return RunSweep(config, queries, truth, rows);
 
   Graph g;
   if (config.graph_cache.empty() || !LoadGraph(g, config.graph_cache, n, dim)) {
@@ -395,16 +494,59 @@ int Run(const Config& config) {
       PlacedCopy(g.hnsw.neighbors.data(), g.hnsw.neighbors.size(), config.huge);
   // The engine's walk reads the graph's own arrays: back them the same way.
   if (config.huge) {
-    AdviseHugePages(g.codes.data(), g.codes.size());
-    AdviseHugePages(g.hnsw.neighbors.data(), g.hnsw.neighbors.size() * sizeof(int32_t));
+    const bool codes_huge = AdviseHugePages(g.codes.data(), g.codes.size());
+    const bool lists_huge =
+        AdviseHugePages(g.hnsw.neighbors.data(), g.hnsw.neighbors.size() * sizeof(int32_t));
+    std::printf("graph's own arrays collapsed to huge pages: codes %d, lists %d; codes at %zu "
+                "bytes past a line\n",
+                int(codes_huge), int(lists_huge), size_t(uintptr_t(g.codes.data()) % 64));
   }
   std::printf("pages: %s\n", config.huge ? "huge" : "4k");
+
+  // The row kernels alone, ns per row: on 64 rows that stay in L2 (the arithmetic), and on rows
+  // drawn at random from the whole index (the arithmetic and the memory), without the walk.
+  {
+    Sq8Int8Query probe;
+    probe.Prepare(g.ranges, queries.data(), dim);
+    std::mt19937 rng(7);
+    std::vector<uint32_t> random_rows(200000);
+    for (uint32_t& r : random_rows) r = uint32_t(rng() % n);
+    auto time_rows = [&](const char* name, auto score) {
+      float sink = 0;
+      double t0 = ThreadCpu();
+      for (size_t rep = 0; rep < 3000; ++rep) {
+        for (size_t r = 0; r < 64; ++r) sink += score(codes + r * dim);
+      }
+      const double hot = (ThreadCpu() - t0) * 1e9 / (3000.0 * 64);
+      t0 = ThreadCpu();
+      for (uint32_t r : random_rows) sink += score(codes + size_t(r) * dim);
+      const double cold = (ThreadCpu() - t0) * 1e9 / double(random_rows.size());
+      std::printf("kernel %-10s ns/row: %6.1f on 64 rows in cache, %6.1f on random rows (%g)\n",
+                  name, hot, cold, double(sink) * 0);
+    };
+    double t0 = ThreadCpu();
+    Sq8Query float_only;
+    for (size_t i = 0; i < 1000; ++i) float_only.Prepare(g.ranges, queries.data(), dim);
+    const double float_prepare = (ThreadCpu() - t0) * 1e3;
+    t0 = ThreadCpu();
+    for (size_t i = 0; i < 1000; ++i) probe.Prepare(g.ranges, queries.data(), dim);
+    std::printf("prepare a query, us: Sq8Query %.2f, Sq8Int8Query %.2f\n", float_prepare,
+                (ThreadCpu() - t0) * 1e3);
+    time_rows("float x u8", [&](const uint8_t* c) { return probe.Score(c); });
+    time_rows("u8 x int8", [&](const uint8_t* c) { return probe.Estimate(c); });
+    time_rows("float x u8", [&](const uint8_t* c) { return probe.Score(c); });
+    time_rows("u8 x int8", [&](const uint8_t* c) { return probe.Estimate(c); });
+  }
 
   const AllowAll all;
   Sq8Query prepared;
   size_t scored = 0;
   using Search = std::function<std::vector<uint32_t>(const float*, int)>;
   auto run = [&](const std::string& name, int ef, const Search& search) {
+    if (!config.variants.empty() &&
+        std::find(config.variants.begin(), config.variants.end(), name) == config.variants.end()) {
+      return;
+    }
     std::vector<double> wall, cpu;
     double recall = 0;
     scored = 0;
@@ -438,6 +580,15 @@ int Run(const Config& config) {
     }
     return out;
   };
+  // The engine's walk over the bench's copy of the codes (2 MiB-aligned, on huge pages from
+  // the start) instead of the graph's own vector: what the placement of the codes costs.
+  const Search engine_placed = [&](const float* q, int ef) {
+    std::vector<uint32_t> out;
+    for (const GraphHit& h : SearchHnswGraph(g.hnsw, codes, g.ranges, dim, q, 10, ef, all)) {
+      out.push_back(h.row);
+    }
+    return out;
+  };
   auto sq8_walk = [&](WalkShape shape) -> Search {
     return [&, shape](const float* q, int ef) {
       prepared.Prepare(g.ranges, q, dim);
@@ -448,6 +599,28 @@ int Run(const Config& config) {
       for (size_t i = 0; i < std::min<size_t>(10, results.size()); ++i) {
         out.push_back(results[i].row);
       }
+      return out;
+    };
+  };
+  // The walk on int8 estimates (Sq8Int8Query), then its result list (rerank: all of it, or
+  // only the best 10) scored again exactly, as a search returns.
+  Sq8Int8Query int8_query;
+  auto int8_walk = [&](bool rerank_all, WalkShape shape = {}) -> Search {
+    return [&, rerank_all, shape](const float* q, int ef) {
+      int8_query.Prepare(g.ranges, q, dim);
+      auto score = [&](size_t r) { return int8_query.Estimate(codes + r * dim); };
+      const auto estimates = Walk(g.hnsw, neighbors, size_t(std::max(ef, 10)), score,
+                                  RowBytes{codes, dim}, shape, &scored);
+      const size_t m = rerank_all ? estimates.size() : std::min<size_t>(10, estimates.size());
+      std::vector<Scored> exact(m);
+      for (size_t i = 0; i < m; ++i) {
+        exact[i] = {int8_query.Score(codes + size_t(estimates[i].row) * dim), estimates[i].row};
+      }
+      const size_t k = std::min<size_t>(10, m);
+      std::partial_sort(exact.begin(), exact.begin() + k, exact.end(),
+                        [](const Scored& a, const Scored& b) { return a.similarity > b.similarity; });
+      std::vector<uint32_t> out;
+      for (size_t i = 0; i < k; ++i) out.push_back(exact[i].row);
       return out;
     };
   };
@@ -487,7 +660,30 @@ int Run(const Config& config) {
 
   for (int ef : config.efs) {
     run("engine", ef, engine);
+    run("engine placed", ef, engine_placed);
     run("walk", ef, sq8_walk({}));
+    run("int8", ef, int8_walk(true));
+    run("int8 rr 10", ef, int8_walk(false));
+    run("int8 batch", ef, int8_walk(true, {.batch = true}));
+    run("int8 batch+next", ef, int8_walk(true, {.batch = true, .next_lines = 24}));
+    run("int8 batch+2ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 2}));
+    run("int8 batch+4ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 4}));
+    run("int8 batch+8ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 8}));
+    run("int8 L2 2ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 2, .to_l2 = true}));
+    run("int8 L2 4ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 4, .to_l2 = true}));
+    run("int8 L2 8ahead", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .rows_ahead = 8, .to_l2 = true}));
+    run("int8 L2 all", ef,
+        int8_walk(true, {.batch = true, .all_lines = 24, .to_l2 = true}));
+    run("int8 L2 all+lists", ef,
+        int8_walk(true, {.batch = true, .all_lines = 24, .next_list = true, .to_l2 = true}));
+    run("int8 b+4ahead+lists", ef,
+        int8_walk(true, {.batch = true, .next_lines = 24, .next_list = true, .rows_ahead = 4}));
     run("batch", ef, sq8_walk({.batch = true}));
     run("batch+next", ef, sq8_walk({.batch = true, .next_lines = 24}));
     run("batch+all2", ef, sq8_walk({.batch = true, .next_lines = 24, .all_lines = 2}));
@@ -521,6 +717,16 @@ bool ParseArgs(int argc, char** argv, Config* config) {
       for (std::string item; std::getline(in, item, ',');) config->efs.push_back(std::stoi(item));
     } else if (value("--pages=", &v) && (v == "4k" || v == "huge")) {
       config->huge = v == "huge";
+    } else if (value("--sweep=", &v)) {
+      std::stringstream in(v);
+      for (std::string item; std::getline(in, item, ',');) {
+        const size_t x = item.find('x');
+        if (x == std::string::npos) return false;
+        config->sweep.emplace_back(std::stoi(item.substr(0, x)), std::stoi(item.substr(x + 1)));
+      }
+    } else if (value("--variants=", &v)) {
+      std::stringstream in(v);
+      for (std::string item; std::getline(in, item, ',');) config->variants.push_back(item);
     } else if (value("--graph-cache=", &v)) {
       config->graph_cache = v;
     } else {

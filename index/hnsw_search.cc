@@ -7,6 +7,7 @@
 
 #include "index/kernels.h"
 #include "index/sq8_codec.h"
+#include "index/sq8_int8_query.h"
 #include "index/visited_marks.h"
 
 namespace vecmirror {
@@ -25,10 +26,11 @@ struct WorstFirst {  // min-heap on similarity: the weakest result on top
   bool operator()(const Scored& a, const Scored& b) const { return a.similarity > b.similarity; }
 };
 
-// The search, over any row scorer: `score(row)` is the row's similarity with the query.
+// The search, over any row scorer: `score(row)` is the row's similarity with the query (or an
+// estimate of it). Returns the best `keep` of the result list (at least k), best first.
 template <typename Score>
 std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
-                                  const RowFilter& filter, const Score& score) {
+                                  const RowFilter& filter, const Score& score, size_t keep) {
   std::vector<GraphHit> hits;
   if (graph.entry_point < 0 || k == 0) return hits;
 
@@ -58,6 +60,7 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
 
   // Best-first search of level 0 with a result list of ef allowed rows.
   const size_t list_size = std::max<size_t>(size_t(std::max(ef, 1)), k);
+  keep = std::max(keep, k);
   thread_local VisitedMarks visited;
   visited.Begin(graph.levels.size());
   std::priority_queue<Scored, std::vector<Scored>, BestFirst> candidates;
@@ -90,7 +93,7 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
 
   rows_scored_by_thread += scored;
 
-  while (results.size() > k) results.pop();
+  while (results.size() > keep) results.pop();
   hits.resize(results.size());
   for (size_t i = hits.size(); i-- > 0;) {
     hits[i] = GraphHit{results.top().similarity, results.top().row};
@@ -106,25 +109,40 @@ uint64_t HnswRowsScoredByThisThread() { return rows_scored_by_thread; }
 std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const float* vectors, size_t dim,
                                       const float* query, size_t k, int ef,
                                       const RowFilter& filter) {
-  return SearchGraph(graph, k, ef, filter,
-                     [&](size_t row) { return DotProduct(query, vectors + row * dim, dim); });
+  return SearchGraph(
+      graph, k, ef, filter,
+      [&](size_t row) { return DotProduct(query, vectors + row * dim, dim); }, k);
 }
 
 std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint16_t* halves, size_t dim,
                                       const float* query, size_t k, int ef,
                                       const RowFilter& filter) {
-  return SearchGraph(graph, k, ef, filter,
-                     [&](size_t row) { return DotProductF16(query, halves + row * dim, dim); });
+  return SearchGraph(
+      graph, k, ef, filter,
+      [&](size_t row) { return DotProductF16(query, halves + row * dim, dim); }, k);
 }
 
 std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint8_t* codes,
                                       const Sq8Ranges& ranges, size_t dim, const float* query,
                                       size_t k, int ef, const RowFilter& filter) {
-  // The prepared query's buffer is kept per thread, so a search allocates nothing once warm.
-  thread_local Sq8Query prepared;
+  // The prepared query's buffers are kept per thread, so a search allocates nothing once warm.
+  thread_local Sq8Int8Query prepared;
   prepared.Prepare(ranges, query, dim);
-  return SearchGraph(graph, k, ef, filter,
-                     [&](size_t row) { return prepared.Score(codes + row * dim); });
+  // The walk steers by the int8 estimates; its whole result list (ef rows, still in cache) is
+  // then scored exactly, so the similarities returned and their order are Sq8Query's. Scoring
+  // only the best k again would keep the estimates' choice of the k, and lose recall.
+  std::vector<GraphHit> hits = SearchGraph(
+      graph, k, ef, filter, [&](size_t row) { return prepared.Estimate(codes + row * dim); },
+      size_t(std::max(ef, 1)));
+  for (GraphHit& hit : hits) hit.similarity = prepared.Score(codes + size_t(hit.row) * dim);
+  const size_t kept = std::min(k, hits.size());
+  std::partial_sort(hits.begin(), hits.begin() + kept, hits.end(),
+                    [](const GraphHit& a, const GraphHit& b) {
+                      return a.similarity > b.similarity ||
+                             (a.similarity == b.similarity && a.row < b.row);
+                    });
+  hits.resize(kept);
+  return hits;
 }
 
 }  // namespace vecmirror

@@ -56,14 +56,17 @@ std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint16_t* 
                                       const RowFilter& filter);
 
 // The same over SQ8 codes (an Sq8FlatIP storage): row r's codes at codes + r * dim, in
-// `ranges`; the query is prepared once (Sq8Query) and each row costs one DotProductU8.
+// `ranges`. The walk scores rows with the query quantized to int8 (Sq8Int8Query::Estimate, one
+// DotProductU8I8 a row), then scores its result list (ef rows) again with the float query
+// (Sq8Query, one DotProductU8 a row): the hits' similarities and order are the exact ones.
 std::vector<GraphHit> SearchHnswGraph(const faiss::HNSW& graph, const uint8_t* codes,
                                       const Sq8Ranges& ranges, size_t dim, const float* query,
                                       size_t k, int ef, const RowFilter& filter);
 
-// The rows this thread's searches have scored so far (upper levels and level 0; one dot
-// product each), for benchmarks that split a search's cost into rows scored x time per row.
-// Counted once per search, not per row.
+// The rows this thread's walks have scored so far (upper levels and level 0; one dot
+// product each; an SQ8 search's second scoring of its result list is not counted), for
+// benchmarks that split a search's cost into rows scored x time per row. Counted once per
+// search, not per row.
 uint64_t HnswRowsScoredByThisThread();
 
 }  // namespace vecmirror

@@ -50,8 +50,13 @@ struct IndexOptions {
   // Force one kind regardless of size. Default: unset (size policy).
   std::optional<IndexKind> forced_kind;
 
-  int hnsw_m = 32;                // Default: 32 links per node.
-  int hnsw_ef_construction = 80;  // Default: 80.
+  int hnsw_m = 32;  // Default: 32 links per node. 16 and 24 need more rows per query for the
+                    // same recall on 100,000 x 1536 (bench/RESULTS.md, "Defaults from curves").
+  // Default: 128. On 100,000 x 1536 SQ8 graphs, recall@10 at the default ef_search 64 was
+  // 0.982 and 0.9825 (two graphs) against 0.966 to 0.9805 at 80 (three), for 1.2x the build's
+  // CPU. 200 reaches 0.98 at ef_search 32 (0.7x the rows a query scores) for 1.6x the build's
+  // CPU (bench/RESULTS.md, "Defaults from curves").
+  int hnsw_ef_construction = 128;
   // Default: 64; raised for selective filters. At 100,000 x 1536-d: recall@10 0.98 for 1.0 ms
   // of CPU; 32 gives 0.975 for 0.7x the time, 128 gives 0.994 for 1.4x.
   int hnsw_ef_search = 64;

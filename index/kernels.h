@@ -45,6 +45,22 @@ struct CodeProductVariant {
 // Every variant of WeightedCodeProduct this CPU can run, fastest first; the first is in use.
 std::vector<CodeProductVariant> AvailableCodeProductVariants();
 
+// sum over i of codes[i] * query[i], exactly, in 32-bit integers: the walk's estimate of an
+// SQ8 row against a query quantized to int8 (Sq8Int8Query, index/sq8_int8_query.h). Exact for
+// any dim below 2^31 / (255 * 128), 65,000 components. The variants (AVX-512 VNNI `vpdpbusd`,
+// which multiplies unsigned bytes by signed ones as these operands are; AVX2 `vpmaddwd` on
+// both widened to 16 bits; scalar) give identical results and are chosen on their own.
+int32_t DotProductU8I8(const uint8_t* codes, const int8_t* query, size_t dim);
+
+// One implementation of DotProductU8I8, for tests and benchmarks that compare variants.
+struct IntegerDotVariant {
+  const char* name;
+  int32_t (*dot)(const uint8_t* codes, const int8_t* query, size_t dim);
+};
+
+// Every variant of DotProductU8I8 this CPU can run, fastest first; the first is in use.
+std::vector<IntegerDotVariant> AvailableIntegerDotVariants();
+
 // IEEE binary16 <-> float. FloatToHalf rounds to nearest even (overflow to Inf, NaN stays NaN);
 // HalfToFloat is exact. The array forms use F16C where the CPU has it (same results).
 uint16_t FloatToHalf(float f);

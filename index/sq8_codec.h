@@ -74,6 +74,10 @@ class Sq8Query {
   // out[i] = Score(codes + i * dim) for i in [0, n).
   void ScoreMany(const uint8_t* codes, size_t n, float* out) const;
 
+  // Score(code) = bias() + sum_i weights()[i] * code[i].
+  const std::vector<float>& weights() const { return weights_; }
+  float bias() const { return bias_; }
+
  private:
   std::vector<float> weights_;  // q_i * vdiff_i / 255
   float bias_ = 0;              // sum_i q_i * vmin_i + 0.5 * sum_i weights_i
