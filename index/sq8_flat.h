@@ -2,8 +2,9 @@
 // (one byte per component, index/sq8_codec.h), for an IndexHNSW whose graph is built and walked
 // on the codes. The per-dimension ranges are set (Train) before the first row is added and never
 // change: rows added later (an absorbed tail) are encoded, clamped, with the same ranges. Its
-// distance computer scores a float query against a code with a prepared Sq8Query (one float x
-// uint8 dot product per row), and two stored rows code against code (Sq8CodeProduct: one pass
+// distance computer, which only the graph's construction uses, scores a float query against a
+// code with a prepared Sq8Int8Query's estimate (one uint8 x int8 integer product per row), and
+// two stored rows exactly, code against code (Sq8CodeProduct: one pass
 // over both codes, plus each row's term, which add() computes once per row and the build
 // drops when it is done). The engine reads the codes directly (row_codes()); it never calls
 // search() on the storage, which throws.
