@@ -15,11 +15,13 @@
 #include <thread>
 
 #include "index/entity_index.h"
+#include "tests/support/build_gate.h"
 #include "tests/support/index_test_util.h"
 
 namespace vecmirror {
 namespace {
 
+using testing::BuildGate;
 using testing::VectorStream;
 using testing::Dataset;
 using testing::ExpectSameAsOracle;
@@ -53,38 +55,6 @@ Model Fill(
   index.Apply(writes, 1);
   return model;
 }
-
-// Holds a rebuild at its first report after a chunk of the build (IndexOptions::
-// on_rebuild_progress, called on the rebuilding thread) until Open(), so that writes made
-// meanwhile land during the build however fast this machine builds and however late it
-// schedules the writer. Declare it before the index whose options report to it.
-class BuildGate {
- public:
-  std::function<void(const IndexKey&, const RebuildProgress&)> Reporter() {
-    return [this](const IndexKey&, const RebuildProgress& p) {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (open_ || p.finished || p.rows_done == 0) return;
-      held_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [this] { return open_; });
-    };
-  }
-  bool WaitHeld(std::chrono::seconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [this] { return held_; });
-  }
-  void Open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool held_ = false;
-  bool open_ = false;
-};
 
 // Runs index.Rebuild() on a thread, returned once `gate` holds its build after the first chunk
 // (or after 60 s: the caller checks Stats().rebuilding). Open the gate before joining.

@@ -2,12 +2,11 @@
 // server over loopback: the call returns while a large HNSW build runs, ListIndexes shows its
 // progress, searches stay exact meanwhile, a second call joins or is ALREADY_EXISTS, and a
 // cancelled rebuild leaves the index as it was.
-#include <condition_variable>
-#include <mutex>
 #include <sstream>
 #include <tuple>
 #include <thread>
 
+#include "tests/support/build_gate.h"
 #include "tests/support/rebuild_wait.h"
 #include "tests/support/service_test_fixture.h"
 #include "tools/cli/cli.h"
@@ -16,52 +15,16 @@ namespace vecmirror::service_test {
 namespace {
 
 using std::chrono::seconds;
+using testing::BuildGate;
 
 // Several chunks of 10,000 rows, the granularity of progress and cancellation, so that a build
 // can be held after its first chunk and cancelled with chunks still to go; small enough to fill
 // quickly.
 constexpr size_t kLargeRows = 50000;
 
-// Holds a rebuild of an armed model at its first report after a chunk, until opened, so that a
-// test sees it running however fast the machine builds and however slowly the test itself is
-// scheduled. Reports come from the rebuild thread (IndexOptions::on_rebuild_progress).
-class RebuildGate {
- public:
-  void Arm(const std::string& model) {
-    std::lock_guard<std::mutex> lock(mu_);
-    armed_model_ = model;
-    held_ = false;
-    open_ = false;
-  }
-  void OnProgress(const IndexKey& key, const RebuildProgress& p) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (open_ || key.model != armed_model_ || p.finished || p.rows_done == 0) return;
-    held_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return open_; });
-  }
-  // Waits (bounded) until a build is held.
-  bool WaitHeld(std::chrono::seconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [this] { return held_; });
-  }
-  void Open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    armed_model_.clear();
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string armed_model_;
-  bool held_ = false;
-  bool open_ = true;
-};
-
-RebuildGate& Gate() {
-  static RebuildGate gate;
+// Open until a test arms it for one model.
+BuildGate& Gate() {
+  static BuildGate gate(/*open=*/true);
   return gate;
 }
 
