@@ -13,6 +13,14 @@
 namespace vecmirror {
 namespace {
 
+// `v` scaled to unit length, as the index stores it.
+std::vector<float> Normalized(std::vector<float> v) {
+  double norm = 0;
+  for (float x : v) norm += double(x) * x;
+  for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
+  return v;
+}
+
 Uuid MakeUuid(int n) {
   Uuid u;
   u.bytes[15] = static_cast<uint8_t>(n);
@@ -253,18 +261,12 @@ TEST_F(MirrorTest, AnEntityInZeroToThreeModelsMatchesItsRowsAtEveryStep) {
     }
     return out;
   };
-  auto normalized = [](std::vector<float> v) {
-    double norm = 0;
-    for (float x : v) norm += double(x) * x;
-    for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
-    return v;
-  };
   // Entity 1 has rows of the first `models` models; entity 2 always has one row of model 0.
   auto expect_models = [&](int models) {
     for (int model = 0; model < 3; ++model) {
       std::map<Uuid, std::vector<float>> want;
-      if (model < models) want[MakeUuid(1)] = normalized(RandomVector(100 + model));
-      if (model == 0) want[MakeUuid(2)] = normalized(RandomVector(200));
+      if (model < models) want[MakeUuid(1)] = Normalized(RandomVector(100 + model));
+      if (model == 0) want[MakeUuid(2)] = Normalized(RandomVector(200));
       const auto got = in_index(model);
       ASSERT_EQ(got.size(), want.size()) << "model " << model << " with " << models << " models";
       for (const auto& [id, v] : want) {
@@ -569,15 +571,9 @@ TEST_F(MirrorTest, ALoadIndexesItsVectorsAndKeepsThoseOfRowsNotYetSearchable) {
   mirror_.FinishLoad(lsn_ + 10);
   lsn_ += 10;
 
-  auto normalized = [](std::vector<float> v) {
-    double norm = 0;
-    for (float x : v) norm += double(x) * x;
-    for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
-    return v;
-  };
   auto expect_indexed_as = [&](int entity) {
     const std::vector<float> stored = IndexedVector(entity);
-    const std::vector<float> expected = normalized(RandomVector(entity));
+    const std::vector<float> expected = Normalized(RandomVector(entity));
     ASSERT_EQ(stored.size(), expected.size()) << "entity " << entity;
     for (size_t d = 0; d < expected.size(); ++d) {
       ASSERT_NEAR(stored[d], expected[d], 1e-6) << "entity " << entity;
@@ -657,12 +653,6 @@ TEST_F(MirrorTest, AReloadIndexesExactlyWhatItsRowsSay) {
   mirror_.FinishLoad(lsn_ + 10);
   lsn_ += 10;
 
-  auto normalized = [](std::vector<float> v) {
-    double norm = 0;
-    for (float x : v) norm += double(x) * x;
-    for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
-    return v;
-  };
   auto expect_as_modelled = [&] {
     std::map<Uuid, std::string> want;
     std::map<int, int> seed_of;
@@ -678,7 +668,7 @@ TEST_F(MirrorTest, AReloadIndexesExactlyWhatItsRowsSay) {
     EXPECT_EQ(Indexed(), want);
     for (const auto& [id, seed] : seed_of) {
       const std::vector<float> stored = IndexedVector(id);
-      const std::vector<float> expected = normalized(RandomVector(seed));
+      const std::vector<float> expected = Normalized(RandomVector(seed));
       ASSERT_EQ(stored.size(), expected.size()) << "entity " << id;
       for (size_t d = 0; d < expected.size(); ++d) ASSERT_NEAR(stored[d], expected[d], 1e-6) << id;
     }
