@@ -150,7 +150,8 @@ class EntityIndex {
   Status Rebuild(std::optional<IndexKind> kind = std::nullopt,
                  const std::atomic<bool>* cancel = nullptr);
   // Rebuilds, keeping any pinned kind, if NeedsRebuild(). Returns whether it rebuilt. A set
-  // `cancel` stops an HNSW build between chunks of 10,000 rows and leaves the index as it was.
+  // `cancel` stops an HNSW build between chunks (at most 10,000 rows or about 2 s each) and
+  // leaves the index as it was.
   bool RebuildIfNeeded(const std::atomic<bool>* cancel = nullptr);
 
   // A consistent view of this index as of the last write applied (index/index_image.h), taken

@@ -97,8 +97,9 @@ struct IndexOptions {
   // Absorbing an HNSW tail and explicit Rebuild calls are not limited. Default: 0.25.
   double rebuild_duty_cycle = 0.25;
 
-  // Called by the rebuilding thread when a rebuild starts, after each tenth of a build of over
-  // 10,000 rows, and when it ends, so long work shows progress. Must be thread-safe. Default: none.
+  // Called by the rebuilding thread when a rebuild starts, after each tenth of a build that takes
+  // more than one chunk (2,000 rows, then up to 10,000 or about 2 s), and when it ends, so long
+  // work shows progress. Must be thread-safe. Default: none.
   std::function<void(const IndexKey&, const struct RebuildProgress&)> on_rebuild_progress;
 };
 

@@ -35,7 +35,7 @@ namespace vecmirror {
 enum class RebuildState : uint8_t {
   kQueued,      // waiting for the queue's thread, or for the index's maintenance build to end
   kRunning,     // building
-  kCancelling,  // cancelled while running: stops within one chunk of 10,000 rows
+  kCancelling,  // cancelled while running: stops within one chunk (10,000 rows or about 2 s)
   kDone,        // the new structure is swapped in
   kFailed,      // the build failed (error says why); the index is as it was
   kCancelled,   // cancelled; the index is as it was

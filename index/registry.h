@@ -128,14 +128,15 @@ class Registry {
                       std::vector<IndexInfo>* started, size_t* joined);
   // Cancels the queued or running rebuilds of the matching indexes; a cancelled rebuild leaves
   // its index exactly as it was. Returns the indexes whose rebuild it cancelled (a running one
-  // shows kCancelling until its build stops, within one chunk of 10,000 rows).
+  // shows kCancelling until its build stops, within one chunk: 10,000 rows or about 2 s).
   std::vector<IndexInfo> CancelRebuild(const Uuid& tenant, const std::string& model);
   // Waits until no operator rebuild is queued or running, or the deadline; true if none is.
   bool WaitForRebuilds(std::chrono::steady_clock::time_point deadline) const;
 
   // Starts/stops the thread that rebuilds indexes whose NeedsRebuild() is true, one at a time,
   // checking every `period`, at a lower CPU priority than applying and searching. Stop
-  // cancels an HNSW build in progress (within one chunk of 10,000 rows) and waits for it.
+  // cancels an HNSW build in progress (within one chunk: 10,000 rows or about 2 s) and waits
+  // for it.
   void StartMaintenance(std::chrono::milliseconds period = std::chrono::milliseconds(500));
   void StopMaintenance();
 

@@ -17,9 +17,9 @@ namespace {
 using std::chrono::seconds;
 using testing::BuildGate;
 
-// Several chunks of 10,000 rows, the granularity of progress and cancellation, so that a build
-// can be held after its first chunk and cancelled with chunks still to go; small enough to fill
-// quickly.
+// Several chunks (at most 10,000 rows or about 2 s each), the granularity of progress and
+// cancellation, so that a build can be held after its first chunk and cancelled with chunks
+// still to go; small enough to fill quickly.
 constexpr size_t kLargeRows = 50000;
 
 // Open until a test arms it for one model.
