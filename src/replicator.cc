@@ -183,6 +183,10 @@ Status Replicator::LoadAndStream() {
       return !stopping_;
     };
     SetState("loading");
+    // Said before the load can complete: whoever sees the mirror loaded sees where it started.
+    if (snapshotter_) {
+      board_.Update([](MirrorState& st) { st.snapshots.started_from = "initial load"; });
+    }
     if (auto s = CreateSlotAndLoad(*control_, *stream, options_.conninfo, options_.slot_name,
                                    tables_, mirror_, on_blocking, &slot);
         !s.ok()) {
@@ -192,7 +196,6 @@ Status Replicator::LoadAndStream() {
   need_load_ = false;
   tried_resume_ = true;  // the snapshots predate this slot: none can be resumed any more
   if (snapshotter_) {
-    board_.Update([](MirrorState& st) { st.snapshots.started_from = "initial load"; });
     // Nothing before the consistent point is needed; snapshot the load at once, so that a
     // restart from here needs no second load.
     snapshotter_->set_durable_lsn(slot.consistent_point, board_.Get().changes_applied);
