@@ -126,8 +126,9 @@ class ServerProcess {
     return std::nullopt;
   }
 
-  // Waits until the first load is complete (GetMirrorStatus says loaded). False on timeout or
-  // if the process died.
+  // Waits until the first load is complete and the mirror follows the stream (GetMirrorStatus
+  // says loaded, and state "streaming": the state turns a moment after the load completes, and
+  // tests read both). False on timeout or if the process died.
   bool WaitLoaded(std::chrono::seconds timeout = std::chrono::seconds(120)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -146,7 +147,7 @@ class ServerProcess {
       context.set_wait_for_ready(true);
       v1::MirrorStatus mirror;
       if (stub_->GetMirrorStatus(&context, v1::GetMirrorStatusRequest(), &mirror).ok() &&
-          mirror.loaded()) {
+          mirror.loaded() && mirror.state() == "streaming") {
         return true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
