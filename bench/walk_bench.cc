@@ -282,6 +282,16 @@ std::vector<Scored> Walk(const faiss::HNSW& graph, const int32_t* neighbors, siz
   return out;
 }
 
+// The rows of the best 10 (or fewer) of `scored`, best first: a re-ranked list's answer.
+std::vector<uint32_t> BestTenRows(std::vector<Scored> scored) {
+  const size_t k = std::min<size_t>(10, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + k, scored.end(),
+                    [](const Scored& a, const Scored& b) { return a.similarity > b.similarity; });
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < k; ++i) out.push_back(scored[i].row);
+  return out;
+}
+
 // ---- 1-bit codes ----
 
 struct SignCodes {
@@ -616,12 +626,7 @@ int Run(const Config& config) {
       for (size_t i = 0; i < m; ++i) {
         exact[i] = {int8_query.Score(codes + size_t(estimates[i].row) * dim), estimates[i].row};
       }
-      const size_t k = std::min<size_t>(10, m);
-      std::partial_sort(exact.begin(), exact.begin() + k, exact.end(),
-                        [](const Scored& a, const Scored& b) { return a.similarity > b.similarity; });
-      std::vector<uint32_t> out;
-      for (size_t i = 0; i < k; ++i) out.push_back(exact[i].row);
-      return out;
+      return BestTenRows(std::move(exact));
     };
   };
   auto bits_walk = [&](double list_factor, double rerank_factor) -> Search {
@@ -649,12 +654,7 @@ int Run(const Config& config) {
         if (i + 1 < m) PrefetchLines(codes + size_t(estimates[i + 1].row) * dim, dim);
         exact[i] = {prepared.Score(codes + size_t(estimates[i].row) * dim), estimates[i].row};
       }
-      const size_t k = std::min<size_t>(10, m);
-      std::partial_sort(exact.begin(), exact.begin() + k, exact.end(),
-                        [](const Scored& a, const Scored& b) { return a.similarity > b.similarity; });
-      std::vector<uint32_t> out;
-      for (size_t i = 0; i < k; ++i) out.push_back(exact[i].row);
-      return out;
+      return BestTenRows(std::move(exact));
     };
   };
 

@@ -56,6 +56,14 @@ Model Fill(
   return model;
 }
 
+// HNSW options whose builds `gate` holds after their first chunk.
+IndexOptions HnswHeldBy(BuildGate& gate) {
+  IndexOptions options;
+  options.forced_kind = IndexKind::kHnsw;
+  options.on_rebuild_progress = gate.Reporter();
+  return options;
+}
+
 // Runs index.Rebuild() on a thread, returned once `gate` holds its build after the first chunk
 // (or after 60 s: the caller checks Stats().rebuilding). Open the gate before joining.
 std::thread StartRebuild(EntityIndex& index, BuildGate& gate) {
@@ -491,10 +499,7 @@ INSTANTIATE_TEST_SUITE_P(Kinds, WritesTest,
 TEST(EntityIndexTest, BorrowedWritesAreAppliedAndReplayedAfterTheirFloatsAreGone) {
   const size_t dim = 128;
   BuildGate gate;
-  IndexOptions options;
-  options.forced_kind = IndexKind::kHnsw;
-  options.on_rebuild_progress = gate.Reporter();
-  EntityIndex index(KeyOfDim(dim), options);
+  EntityIndex index(KeyOfDim(dim), HnswHeldBy(gate));
   VectorStream gen(dim, 50, 17);
   Model model = Fill(index, gen, 12000);
 
@@ -545,10 +550,7 @@ TEST(EntityIndexTest, BorrowedWritesAreAppliedAndReplayedAfterTheirFloatsAreGone
 TEST(EntityIndexTest, WritesDuringARebuildAreNotLost) {
   const size_t dim = 128;
   BuildGate gate;
-  IndexOptions options;
-  options.forced_kind = IndexKind::kHnsw;
-  options.on_rebuild_progress = gate.Reporter();
-  EntityIndex index(KeyOfDim(dim), options);
+  EntityIndex index(KeyOfDim(dim), HnswHeldBy(gate));
   VectorStream gen(dim, 50, 9);
   Model model = Fill(index, gen, 12000);
 
