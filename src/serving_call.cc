@@ -24,9 +24,15 @@ grpc::Status CancelledBeforeRun() {
 grpc::ServerUnaryReactor* ServingCall::Start(grpc::CallbackServerContext* context,
                                              const ServingPath& path, ServingPlan plan) {
   if (Status s = path.admission->ReserveRequestBytes(plan.request_bytes); !s.ok()) {
-    grpc::ServerUnaryReactor* refused = context->DefaultReactor();
-    refused->Finish(Exhausted(s));
-    return refused;
+    return FinishWithDefaultReactor(context, Exhausted(s));
+  }
+  if (plan.wait_lsn == 0 && plan.run_in_handler && path.pool->TryClaimSlot()) {
+    std::optional<grpc::Status> status = RunInHandler(plan, *path.admission);
+    path.pool->ReleaseSlot();
+    if (status) {
+      path.admission->ReleaseRequestBytes(plan.request_bytes);
+      return FinishWithDefaultReactor(context, *status);
+    }
   }
   // gRPC calls OnDone only after the handler has returned this reactor, so `call` stays valid
   // through the rest of Start even when another thread finishes it meanwhile.
@@ -34,14 +40,17 @@ grpc::ServerUnaryReactor* ServingCall::Start(grpc::CallbackServerContext* contex
   call->bytes_held_ = true;
   if (call->plan_.wait_lsn > 0) {
     call->Park();
-  } else if (call->plan_.run_in_handler && path.pool->TryClaimSlot()) {
-    const bool ran = call->ExecuteInHandler();
-    path.pool->ReleaseSlot();
-    if (!ran) call->Enqueue(/*bounded=*/true);
   } else {
     call->Enqueue(/*bounded=*/true);
   }
   return call;
+}
+
+grpc::ServerUnaryReactor* ServingCall::FinishWithDefaultReactor(
+    grpc::CallbackServerContext* context, const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
 }
 
 void ServingCall::Park() {
@@ -124,21 +133,21 @@ void ServingCall::Execute() {
   FinishOnce(status);
 }
 
-bool ServingCall::ExecuteInHandler() {
+std::optional<grpc::Status> ServingCall::RunInHandler(const ServingPlan& plan,
+                                                      Admission& admission) {
   std::optional<grpc::Status> status;
   try {
-    status = plan_.run_in_handler();
+    status = plan.run_in_handler();
   } catch (const std::exception& e) {
     spdlog::error("internal error while serving a call: {}", e.what());
     status = grpc::Status(grpc::StatusCode::INTERNAL, std::string("internal error: ") + e.what());
   }
-  if (!status) {
-    path_.admission->CountHandlerFoundIndexLocked();
-    return false;
+  if (status) {
+    admission.CountRunInHandler();
+  } else {
+    admission.CountHandlerFoundIndexLocked();
   }
-  path_.admission->CountRunInHandler();
-  FinishOnce(*status);
-  return true;
+  return status;
 }
 
 void ServingCall::OnCancel() {

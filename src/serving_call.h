@@ -13,6 +13,9 @@
 // searches running at once and overtakes nothing. It never waits there: when its index is held
 // by a writer it gives the slot back and is queued as above, so a gRPC thread is never parked
 // behind a write (with every gRPC thread so parked, the server would read no new call).
+// Such a call is finished on gRPC's default reactor, and no ServingCall is made for it: gRPC
+// hands the OnDone of a reactor of ours to its executor thread (the reactions may not be
+// trivial), one more thread wake-up per call, where it runs the default reactor's inline.
 //
 // The client's cancellation (or its deadline, which gRPC turns into one) ends the call without
 // running it: parked, it is finished as CANCELLED at once; queued, the worker that takes it
@@ -84,8 +87,10 @@ class ServingCall final : public grpc::ServerUnaryReactor {
   void Enqueue(bool bounded);
   void Wake(LsnWaiters::Outcome outcome);
   void Execute();
-  // Runs plan_.run_in_handler; false when it would have waited (the call is not finished).
-  bool ExecuteInHandler();
+  // Runs plan.run_in_handler; nullopt when it would have waited.
+  static std::optional<grpc::Status> RunInHandler(const ServingPlan& plan, Admission& admission);
+  static grpc::ServerUnaryReactor* FinishWithDefaultReactor(grpc::CallbackServerContext* context,
+                                                            const grpc::Status& status);
   void FinishOnce(const grpc::Status& status);
 
   const ServingPath path_;
