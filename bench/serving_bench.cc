@@ -16,6 +16,10 @@
 //               are N concurrent calls. One thread drives them all through a completion queue
 //               (MeasureClients says why).
 //
+// The kind "floor" sends the HNSW requests to a second server whose service answers each at
+// once with a fixed response (CannedSearchService): no engine, so its CPU per query and its
+// 1-client p50 are what gRPC alone costs a call on this machine, measured in the same run.
+//
 // Every answer is checked: OK with 10 results, exact for flat and approximate for HNSW;
 // anything else is an error, counted by status code. Reported per level: QPS, p50 and p99
 // latency, errors, the engine's QPS and QPS / engine QPS, and the process CPU per query (every
@@ -66,7 +70,7 @@ struct Options {
   double seconds = 5;
   int runs = 3;
   std::vector<int> clients = {1, 4, 16, 64};
-  std::vector<std::string> kinds = {"flat", "hnsw"};
+  std::vector<std::string> kinds = {"flat", "hnsw", "floor"};
   int search_threads = 0;
   int searches_in_handler = SearchServiceOptions().searches_in_handler;
   bool mutex_deadlock_detection = false;
@@ -106,6 +110,57 @@ bool AsIntended(const v1::SearchResponse& response, IndexKind kind) {
   return response.results_size() == static_cast<int>(SearchWorld::kLimit) &&
          response.exact() == (kind == IndexKind::kFlat);
 }
+
+// The floor: a VectorSearch service whose SearchSimilarEntities answers every call at once with
+// one fixed response (the HNSW index's answer to a query, so that as many bytes go back), on a
+// GrpcServer of its own with the same options. What a call to it costs is what gRPC costs any
+// service on this machine: the least a search can add.
+class CannedSearchService final : public v1::VectorSearch::CallbackService {
+ public:
+  explicit CannedSearchService(v1::SearchResponse response) : response_(std::move(response)) {}
+
+  grpc::ServerUnaryReactor* SearchSimilarEntities(grpc::CallbackServerContext* context,
+                                                  const v1::SearchRequest* /*request*/,
+                                                  v1::SearchResponse* response) override {
+    *response = response_;
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  const v1::SearchResponse response_;
+};
+
+class FloorServer {
+ public:
+  FloorServer(SearchWorld& world, bool mutex_deadlock_detection) {
+    grpc::ClientContext context;
+    v1::SearchResponse canned;
+    const grpc::Status status =
+        world.stub().SearchSimilarEntities(&context, world.Request(IndexKind::kHnsw, 0), &canned);
+    if (!status.ok()) {
+      std::fprintf(stderr, "cannot get the floor's response: %s\n", status.error_message().c_str());
+      std::exit(1);
+    }
+    service_ = std::make_unique<CannedSearchService>(std::move(canned));
+    server_ = std::make_unique<GrpcServer>(
+        GrpcServerOptions{.listen = "127.0.0.1:0",
+                          .max_message_bytes = 64 << 20,
+                          .mutex_deadlock_detection = mutex_deadlock_detection});
+    if (Status s = server_->Start({service_.get()}); !s.ok()) {
+      std::fprintf(stderr, "cannot start the floor's server: %s\n", s.ToString().c_str());
+      std::exit(1);
+    }
+  }
+  ~FloorServer() { server_->Shutdown(std::chrono::system_clock::now()); }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(server_->bound_port()); }
+
+ private:
+  std::unique_ptr<CannedSearchService> service_;
+  std::unique_ptr<GrpcServer> server_;
+};
 
 // Registry::Search on the queries in `threads` threads for `seconds`.
 LevelResult MeasureEngine(SearchWorld& world, IndexKind kind, int threads, double seconds) {
@@ -333,6 +388,10 @@ int Main(const Options& options) {
               options.mutex_deadlock_detection ? "on" : "off");
   SearchWorld world(SearchWorld::Options{options.n, options.dim, options.queries, service,
                                          options.mutex_deadlock_detection});
+  std::optional<FloorServer> floor_server;
+  if (std::count(options.kinds.begin(), options.kinds.end(), "floor") > 0) {
+    floor_server.emplace(world, options.mutex_deadlock_detection);
+  }
 
   // Each level is measured right after an engine measurement of its own, and its ratios are to
   // that one: on a shared machine the load drifts, and a baseline taken minutes apart would turn
@@ -346,7 +405,10 @@ int Main(const Options& options) {
   std::map<std::string, std::map<int, std::vector<Pair>>> series;
   for (int run = 1; run <= options.runs; ++run) {
     for (const std::string& kind_name : options.kinds) {
+      // The floor is sent the HNSW index's requests and answers as it does.
+      const bool floor = kind_name == "floor";
       const IndexKind kind = kind_name == "flat" ? IndexKind::kFlat : IndexKind::kHnsw;
+      const std::string address = floor ? floor_server->address() : world.address();
       std::vector<v1::SearchRequest> requests;
       for (size_t q = 0; q < world.queries(); ++q) requests.push_back(world.Request(kind, q));
       const std::string requests_file = "/tmp/vecmirror-serving-bench-" + std::to_string(::getpid()) + ".requests";
@@ -359,16 +421,19 @@ int Main(const Options& options) {
                   "errors", "CPU us", "engine QPS", "engine CPU", "ratio");
       for (int n : options.clients) {
         Pair pair;
-        pair.engine = MeasureEngine(world, kind, workers, options.seconds);
-        if (n == 1) pair.engine_one_thread = MeasureEngine(world, kind, 1, options.seconds);
+        if (!floor) {
+          pair.engine = MeasureEngine(world, kind, workers, options.seconds);
+          if (n == 1) pair.engine_one_thread = MeasureEngine(world, kind, 1, options.seconds);
+        }
         pair.served = options.clients_in_process
-                          ? MeasureClients(world.address(), kind, requests, n, options.seconds)
-                          : RunClientProcess(options, world.address(), kind_name, requests_file, n);
+                          ? MeasureClients(address, kind, requests, n, options.seconds)
+                          : RunClientProcess(options, address, kind_name, requests_file, n);
         const LevelResult& r = pair.served;
         std::printf("  %-10s %10.1f %9.2f %9.2f %8llu %8.0f %10.1f %9.0f %9.3f\n",
                     (std::to_string(n) + " clients").c_str(), r.qps, r.p50_ms, r.p99_ms,
                     static_cast<unsigned long long>(r.errors + pair.engine.errors), r.cpu_us_per_query,
-                    pair.engine.qps, pair.engine.cpu_us_per_query, r.qps / pair.engine.qps);
+                    pair.engine.qps, pair.engine.cpu_us_per_query,
+                    floor ? 0.0 : r.qps / pair.engine.qps);
         if (pair.engine_one_thread) {
           std::printf("  %-10s %10.1f %9.3f %9.3f   (one search at a time, in process)\n", "engine",
                       pair.engine_one_thread->qps, pair.engine_one_thread->p50_ms,
@@ -424,6 +489,8 @@ int Main(const Options& options) {
         if (p.engine_one_thread) {
           engine_p50.push_back(p.engine_one_thread->p50_ms);
           added_p50.push_back((p.served.p50_ms - p.engine_one_thread->p50_ms) * 1000);
+        } else if (kind_name == "floor" && n == 1) {
+          added_p50.push_back(p.served.p50_ms * 1000);  // no search: the whole call is added
         }
       }
       const auto median_or_dash = [](const std::vector<double>& v, const char* format) {
@@ -432,10 +499,12 @@ int Main(const Options& options) {
         std::snprintf(text, sizeof text, format, Median(v));
         return std::string(text);
       };
-      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %.0f | %.3f | %.0f | %.0f | %.3f | %s | %s | %s | %s | %.1f | %s |\n",
+      if (kind_name == "floor") engine_qps = ratio = engine_cpu = cpu_ratio = {};  // no engine
+      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %.1f | %s |\n",
                   kind_name.c_str(), n, Median(qps), Median(p50), Median(p99),
-                  static_cast<unsigned long long>(errors), Median(engine_qps), Median(ratio), Median(cpu),
-                  Median(engine_cpu), Median(cpu_ratio),
+                  static_cast<unsigned long long>(errors), median_or_dash(engine_qps, "%.0f").c_str(),
+                  median_or_dash(ratio, "%.3f").c_str(), Median(cpu),
+                  median_or_dash(engine_cpu, "%.0f").c_str(), median_or_dash(cpu_ratio, "%.3f").c_str(),
                   options.clients_in_process ? "-" : std::to_string(std::lround(Median(grpc_cpu))).c_str(),
                   options.clients_in_process ? "-" : std::to_string(std::lround(Median(client_cpu))).c_str(),
                   median_or_dash(engine_p50, "%.3f").c_str(), median_or_dash(added_p50, "%.0f").c_str(),
@@ -461,8 +530,11 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", options.seconds, "seconds per level")->capture_default_str();
   app.add_option("--runs", options.runs, "runs; the summary gives medians")->capture_default_str();
   app.add_option("--clients", options.clients, "client levels")->capture_default_str()->delimiter(',');
-  app.add_option("--kinds", options.kinds, "index kinds: flat, hnsw")->capture_default_str()->delimiter(',')
-      ->check(CLI::IsMember({"flat", "hnsw"}));
+  app.add_option("--kinds", options.kinds,
+                 "index kinds: flat, hnsw; floor = a service that answers every call at once with a "
+                 "fixed response (what gRPC alone costs)")
+      ->capture_default_str()->delimiter(',')
+      ->check(CLI::IsMember({"flat", "hnsw", "floor"}));
   app.add_option("--search-threads", options.search_threads, "server search threads (0 = one per core)")
       ->capture_default_str();
   app.add_option("--searches-in-handler", options.searches_in_handler,
