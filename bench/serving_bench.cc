@@ -34,7 +34,11 @@
 // would on one host. --clients-in-process runs the clients in the server's process instead,
 // as earlier versions of this bench did, and then the CPU figure counts both sides.
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -111,6 +115,60 @@ bool AsIntended(const v1::SearchResponse& response, IndexKind kind) {
          response.exact() == (kind == IndexKind::kFlat);
 }
 
+// The p50 of `count` round trips over one loopback TCP connection, to a thread of this process
+// that reads `request_bytes` and writes back `response_bytes`, with blocking reads and writes:
+// what moving a call's bytes costs without gRPC, the floor under the floor below.
+double TcpRoundTripP50Us(size_t request_bytes, size_t response_bytes, int count) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listener, 1) != 0 ||
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    std::fprintf(stderr, "cannot listen for the TCP round trip\n");
+    std::exit(1);
+  }
+  // Whole buffers: a short read or write is continued, and a closed peer ends the loop.
+  const auto transfer = [](int fd, std::vector<char>& buffer, bool write) {
+    for (size_t done = 0; done < buffer.size();) {
+      const ssize_t n = write ? ::write(fd, buffer.data() + done, buffer.size() - done)
+                              : ::read(fd, buffer.data() + done, buffer.size() - done);
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  const int one = 1;
+  std::thread echo([&] {
+    const int fd = ::accept(listener, nullptr, nullptr);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::vector<char> request(request_bytes), response(response_bytes);
+    while (transfer(fd, request, false) && transfer(fd, response, true)) {
+    }
+    ::close(fd);
+  });
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    std::fprintf(stderr, "cannot connect for the TCP round trip\n");
+    std::exit(1);
+  }
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  std::vector<char> request(request_bytes), response(response_bytes);
+  std::vector<double> latencies;
+  for (int i = 0; i < count; ++i) {
+    const auto started = Clock::now();
+    if (!transfer(fd, request, true) || !transfer(fd, response, false)) break;
+    latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - started).count());
+  }
+  ::close(fd);
+  echo.join();
+  ::close(listener);
+  std::sort(latencies.begin(), latencies.end());
+  return Percentile(latencies, 0.50);
+}
+
 // The floor: a VectorSearch service whose SearchSimilarEntities answers every call at once with
 // one fixed response (the HNSW index's answer to a query, so that as many bytes go back), on a
 // GrpcServer of its own with the same options. What a call to it costs is what gRPC costs any
@@ -143,6 +201,7 @@ class FloorServer {
       std::fprintf(stderr, "cannot get the floor's response: %s\n", status.error_message().c_str());
       std::exit(1);
     }
+    response_bytes_ = canned.ByteSizeLong();
     service_ = std::make_unique<CannedSearchService>(std::move(canned));
     server_ = std::make_unique<GrpcServer>(
         GrpcServerOptions{.listen = "127.0.0.1:0",
@@ -156,8 +215,10 @@ class FloorServer {
   ~FloorServer() { server_->Shutdown(std::chrono::system_clock::now()); }
 
   std::string address() const { return "127.0.0.1:" + std::to_string(server_->bound_port()); }
+  size_t response_bytes() const { return response_bytes_; }
 
  private:
+  size_t response_bytes_ = 0;
   std::unique_ptr<CannedSearchService> service_;
   std::unique_ptr<GrpcServer> server_;
 };
@@ -403,6 +464,7 @@ int Main(const Options& options) {
     std::optional<LevelResult> engine_one_thread;  // 1-client levels only
   };
   std::map<std::string, std::map<int, std::vector<Pair>>> series;
+  std::vector<double> tcp_p50_us;  // one per run, next to the floor's levels
   for (int run = 1; run <= options.runs; ++run) {
     for (const std::string& kind_name : options.kinds) {
       // The floor is sent the HNSW index's requests and answers as it does.
@@ -419,6 +481,12 @@ int Main(const Options& options) {
       std::printf("\nrun %d, %s (load %s)\n  %-10s %10s %9s %9s %8s %8s %8s %10s %9s\n", run,
                   kind_name.c_str(), bench::LoadAverage().c_str(), "level", "QPS", "p50 ms", "p99 ms",
                   "errors", "CPU us", "engine QPS", "engine CPU", "ratio");
+      if (floor) {
+        tcp_p50_us.push_back(TcpRoundTripP50Us(requests.front().ByteSizeLong(),
+                                               floor_server->response_bytes(), 5000));
+        std::printf("  loopback TCP round trip of a call's bytes, no gRPC: p50 %.1f µs\n",
+                    tcp_p50_us.back());
+      }
       for (int n : options.clients) {
         Pair pair;
         if (!floor) {
@@ -511,6 +579,11 @@ int Main(const Options& options) {
                   Median(switches),
                   options.clients_in_process ? "-" : median_or_dash(client_switches, "%.1f").c_str());
     }
+  }
+  if (!tcp_p50_us.empty()) {
+    std::printf("\nloopback TCP round trip of a call's request and response bytes, no gRPC (blocking "
+                "reads and writes, one connection): p50 %.1f µs (median of %zu runs)\n",
+                Median(tcp_p50_us), tcp_p50_us.size());
   }
   std::printf("\nload average after: %s\n", bench::LoadAverage().c_str());
   return 0;
