@@ -115,10 +115,33 @@ bool AsIntended(const v1::SearchResponse& response, IndexKind kind) {
          response.exact() == (kind == IndexKind::kFlat);
 }
 
+// Pins the calling thread to one CPU; false where it may not run there.
+bool PinToCpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+// Reads or writes the whole buffer; false when the peer has gone.
+bool Transfer(int fd, std::vector<char>& buffer, bool write) {
+  for (size_t done = 0; done < buffer.size();) {
+    const ssize_t n = write ? ::write(fd, buffer.data() + done, buffer.size() - done)
+                            : ::read(fd, buffer.data() + done, buffer.size() - done);
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 // The p50 of `count` round trips over one loopback TCP connection, to a thread of this process
 // that reads `request_bytes` and writes back `response_bytes`, with blocking reads and writes:
-// what moving a call's bytes costs without gRPC, the floor under the floor below.
-double TcpRoundTripP50Us(size_t request_bytes, size_t response_bytes, int count) {
+// what moving a call's bytes costs without gRPC, the floor under the floor below. The two
+// threads are pinned to `client_cpu` and `echo_cpu`: on one CPU each wake-up is a switch there;
+// across two it wakes the other CPU, which on a VM costs far more (unpinned, a run's p50 is one
+// or the other). NaN where a thread cannot be pinned.
+double TcpRoundTripP50Us(size_t request_bytes, size_t response_bytes, int count, int client_cpu,
+                         int echo_cpu) {
   const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -130,41 +153,40 @@ double TcpRoundTripP50Us(size_t request_bytes, size_t response_bytes, int count)
     std::fprintf(stderr, "cannot listen for the TCP round trip\n");
     std::exit(1);
   }
-  // Whole buffers: a short read or write is continued, and a closed peer ends the loop.
-  const auto transfer = [](int fd, std::vector<char>& buffer, bool write) {
-    for (size_t done = 0; done < buffer.size();) {
-      const ssize_t n = write ? ::write(fd, buffer.data() + done, buffer.size() - done)
-                              : ::read(fd, buffer.data() + done, buffer.size() - done);
-      if (n <= 0) return false;
-      done += static_cast<size_t>(n);
-    }
-    return true;
-  };
   const int one = 1;
   std::thread echo([&] {
     const int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::vector<char> request(request_bytes), response(response_bytes);
-    while (transfer(fd, request, false) && transfer(fd, response, true)) {
+    if (PinToCpu(echo_cpu)) {
+      while (Transfer(fd, request, false) && Transfer(fd, response, true)) {
+      }
     }
     ::close(fd);
   });
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    std::fprintf(stderr, "cannot connect for the TCP round trip\n");
-    std::exit(1);
-  }
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  std::vector<char> request(request_bytes), response(response_bytes);
   std::vector<double> latencies;
-  for (int i = 0; i < count; ++i) {
-    const auto started = Clock::now();
-    if (!transfer(fd, request, true) || !transfer(fd, response, false)) break;
-    latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - started).count());
-  }
-  ::close(fd);
+  std::thread client([&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      std::fprintf(stderr, "cannot connect for the TCP round trip\n");
+      std::exit(1);
+    }
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::vector<char> request(request_bytes), response(response_bytes);
+    if (PinToCpu(client_cpu)) {
+      for (int i = 0; i < count; ++i) {
+        const auto started = Clock::now();
+        if (!Transfer(fd, request, true) || !Transfer(fd, response, false)) break;
+        latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - started).count());
+      }
+    }
+    ::close(fd);
+  });
+  client.join();
   echo.join();
   ::close(listener);
+  if (latencies.size() != static_cast<size_t>(count)) return std::nan("");
   std::sort(latencies.begin(), latencies.end());
   return Percentile(latencies, 0.50);
 }
@@ -464,7 +486,8 @@ int Main(const Options& options) {
     std::optional<LevelResult> engine_one_thread;  // 1-client levels only
   };
   std::map<std::string, std::map<int, std::vector<Pair>>> series;
-  std::vector<double> tcp_p50_us;  // one per run, next to the floor's levels
+  // One per run, next to the floor's levels: both threads on CPU 0, and on CPUs 0 and 1.
+  std::vector<double> tcp_one_cpu_us, tcp_two_cpus_us;
   for (int run = 1; run <= options.runs; ++run) {
     for (const std::string& kind_name : options.kinds) {
       // The floor is sent the HNSW index's requests and answers as it does.
@@ -482,10 +505,14 @@ int Main(const Options& options) {
                   kind_name.c_str(), bench::LoadAverage().c_str(), "level", "QPS", "p50 ms", "p99 ms",
                   "errors", "CPU us", "engine QPS", "engine CPU", "ratio");
       if (floor) {
-        tcp_p50_us.push_back(TcpRoundTripP50Us(requests.front().ByteSizeLong(),
-                                               floor_server->response_bytes(), 5000));
-        std::printf("  loopback TCP round trip of a call's bytes, no gRPC: p50 %.1f µs\n",
-                    tcp_p50_us.back());
+        const size_t request_bytes = requests.front().ByteSizeLong();
+        tcp_one_cpu_us.push_back(
+            TcpRoundTripP50Us(request_bytes, floor_server->response_bytes(), 5000, 0, 0));
+        tcp_two_cpus_us.push_back(
+            TcpRoundTripP50Us(request_bytes, floor_server->response_bytes(), 5000, 0, 1));
+        std::printf("  loopback TCP round trip of a call's bytes, no gRPC: p50 %.1f µs on one CPU, "
+                    "%.1f µs across two\n",
+                    tcp_one_cpu_us.back(), tcp_two_cpus_us.back());
       }
       for (int n : options.clients) {
         Pair pair;
@@ -580,10 +607,11 @@ int Main(const Options& options) {
                   options.clients_in_process ? "-" : median_or_dash(client_switches, "%.1f").c_str());
     }
   }
-  if (!tcp_p50_us.empty()) {
+  if (!tcp_one_cpu_us.empty()) {
     std::printf("\nloopback TCP round trip of a call's request and response bytes, no gRPC (blocking "
-                "reads and writes, one connection): p50 %.1f µs (median of %zu runs)\n",
-                Median(tcp_p50_us), tcp_p50_us.size());
+                "reads and writes, one connection), p50, median of %zu runs: %.1f µs with both ends "
+                "on one CPU, %.1f µs on two\n",
+                tcp_one_cpu_us.size(), Median(tcp_one_cpu_us), Median(tcp_two_cpus_us));
   }
   std::printf("\nload average after: %s\n", bench::LoadAverage().c_str());
   return 0;
