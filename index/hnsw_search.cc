@@ -35,10 +35,16 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
   if (graph.entry_point < 0 || k == 0) return hits;
 
   size_t scored = 1;  // the entry point
+  thread_local VisitedMarks visited;
 
   // Greedy descent through the upper levels, unfiltered: they only find a good entry point.
+  // A row scored once on the way down is not scored again: it lost to the entry then, and the
+  // entry only gets better, so it would lose again (a new entry's neighbours are mostly the old
+  // entry's). The path down, and so the result, is the same.
   auto entry = static_cast<uint32_t>(graph.entry_point);
   float entry_similarity = score(entry);
+  visited.Begin(graph.levels.size());
+  visited.TestAndSet(entry);
   for (int level = graph.max_level; level >= 1; --level) {
     for (bool improved = true; improved;) {
       improved = false;
@@ -47,6 +53,7 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
       for (size_t j = begin; j < end; ++j) {
         const int neighbor = graph.neighbors[j];
         if (neighbor < 0) break;
+        if (visited.TestAndSet(size_t(neighbor))) continue;
         ++scored;
         const float s = score(size_t(neighbor));
         if (s > entry_similarity) {
@@ -61,8 +68,7 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
   // Best-first search of level 0 with a result list of ef allowed rows.
   const size_t list_size = std::max<size_t>(size_t(std::max(ef, 1)), k);
   keep = std::max(keep, k);
-  thread_local VisitedMarks visited;
-  visited.Begin(graph.levels.size());
+  visited.Begin(graph.levels.size());  // a new epoch: the descent's marks do not count here
   std::priority_queue<Scored, std::vector<Scored>, BestFirst> candidates;
   std::priority_queue<Scored, std::vector<Scored>, WorstFirst> results;
   visited.TestAndSet(entry);
