@@ -34,6 +34,8 @@
 //              With --build-storage=fp16 (or sq8) every HNSW graph is built on fp16 rows
 //              (SQ8 codes) and then stored as its storage says
 //              (IndexOptions::hnsw_build_storage); --build-storage=stored is the default.
+//              --ef-construction=N builds them with that ef_construction (default:
+//              IndexOptions' own).
 //              Counters rows_scored (rows the walk scored per query) and ns_per_row (mean CPU
 //              per query / rows_scored), huge_MiB (the process's memory on huge pages).
 //              With --pages=compare each storage's curve runs twice on one engine: first
@@ -111,6 +113,7 @@ struct Config {
   std::set<std::string> storages = {"fp32"};  // of the latency suite
   std::optional<VectorStorage> build_storage;  // --build-storage=: IndexOptions::hnsw_build_storage
   bool compare_pages = false;                  // --pages=compare: each latency curve on 4 KiB pages too
+  size_t ef_construction = 0;  // --ef-construction=: IndexOptions::hnsw_ef_construction; 0 = its default
 };
 Config g_config;
 
@@ -343,6 +346,7 @@ const EntityIndex& GetEngine(IndexKind kind, VectorStorage storage = VectorStora
     IndexOptions options = EngineOptions(kind);
     options.storage = storage;
     options.hnsw_build_storage = g_config.build_storage;
+    if (g_config.ef_construction > 0) options.hnsw_ef_construction = int(g_config.ef_construction);
     it = engines.emplace(std::make_pair(kind, storage), BuildEngine(GetCorpus(), options)).first;
   }
   return *it->second.index;
@@ -797,7 +801,8 @@ std::set<std::string> SplitList(const std::string& list) {
   return items;
 }
 
-// Takes --n=, --dim=, --queries=, --suite=, --storage= (after the environment) out of argv.
+// Takes --n=, --dim=, --queries=, --suite=, --storage=, --build-storage=, --ef-construction=
+// (after the environment) out of argv.
 void ParseConfig(int* argc, char** argv) {
   auto env = [](const char* name, size_t* out) {
     if (const char* v = std::getenv(name)) *out = std::strtoull(v, nullptr, 10);
@@ -815,7 +820,8 @@ void ParseConfig(int* argc, char** argv) {
       return true;
     };
     if (take("--n=", &g_config.n) || take("--dim=", &g_config.dim) ||
-        take("--queries=", &g_config.queries)) {
+        take("--queries=", &g_config.queries) ||
+        take("--ef-construction=", &g_config.ef_construction)) {
       continue;
     }
     if (arg.rfind("--suite=", 0) == 0) {
