@@ -54,11 +54,13 @@ struct IndexOptions {
                     // same recall on 100,000 x 1536 (bench/RESULTS.md, "Defaults from curves").
   // Default: 128. On 100,000 x 1536 SQ8 graphs, recall@10 at the default ef_search 64 was
   // 0.982 and 0.9825 (two graphs) against 0.966 to 0.9805 at 80 (three), for 1.2x the build's
-  // CPU. 200 reaches 0.98 at ef_search 32 (0.7x the rows a query scores) for 1.6x the build's
-  // CPU (bench/RESULTS.md, "Defaults from curves").
+  // CPU. 200 reaches 0.98 at ef_search 32 (0.7x the rows a query scores: 135-140 us for SQ8)
+  // for 1.3x the build's CPU (bench/RESULTS.md, "Defaults from curves" and "Item 3's goal
+  // point").
   int hnsw_ef_construction = 128;
-  // Default: 64; raised for selective filters. At 100,000 x 1536-d: recall@10 0.98 for 1.0 ms
-  // of CPU; 32 gives 0.975 for 0.7x the time, 128 gives 0.994 for 1.4x.
+  // Default: 64; raised for selective filters. At 100,000 x 1536-d, one thread: recall@10
+  // 0.995 in 0.58 ms for fp32 rows, 0.98-0.99 in 0.21-0.24 ms for SQ8; 32 takes about 0.65x the
+  // time for 0.977-0.993, too thin a margin for SQ8 at ef_construction 128.
   int hnsw_ef_search = 64;
   // The storage of an HNSW structure's rows. Default: fp32. fp16 halves the rows' memory, sq8
   // quarters it; see VectorStorage and bench/RESULTS.md ("fp16 vector storage", "SQ8 vector
