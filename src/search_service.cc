@@ -37,14 +37,6 @@ grpc::Status Guarded(const char* method, Fn&& fn) {
   }
 }
 
-// Finishes a call in its handler.
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
-                                    const grpc::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
-}
-
 }  // namespace
 
 double SecondsSinceLastCommitAt(const MirrorState& state,

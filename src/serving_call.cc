@@ -21,17 +21,24 @@ grpc::Status CancelledBeforeRun() {
 
 }  // namespace
 
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* ServingCall::Start(grpc::CallbackServerContext* context,
                                              const ServingPath& path, ServingPlan plan) {
   if (Status s = path.admission->ReserveRequestBytes(plan.request_bytes); !s.ok()) {
-    return FinishWithDefaultReactor(context, Exhausted(s));
+    return FinishNow(context, Exhausted(s));
   }
   if (plan.wait_lsn == 0 && plan.run_in_handler && path.pool->TryClaimSlot()) {
     std::optional<grpc::Status> status = RunInHandler(plan, *path.admission);
     path.pool->ReleaseSlot();
     if (status) {
       path.admission->ReleaseRequestBytes(plan.request_bytes);
-      return FinishWithDefaultReactor(context, *status);
+      return FinishNow(context, *status);
     }
   }
   // gRPC calls OnDone only after the handler has returned this reactor, so `call` stays valid
@@ -44,13 +51,6 @@ grpc::ServerUnaryReactor* ServingCall::Start(grpc::CallbackServerContext* contex
     call->Enqueue(/*bounded=*/true);
   }
   return call;
-}
-
-grpc::ServerUnaryReactor* ServingCall::FinishWithDefaultReactor(
-    grpc::CallbackServerContext* context, const grpc::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
 }
 
 void ServingCall::Park() {

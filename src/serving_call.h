@@ -70,6 +70,11 @@ struct ServingPlan {
   std::function<std::optional<grpc::Status>()> run_in_handler;
 };
 
+// Finishes a call at once, on gRPC's default reactor (whose reactions gRPC runs inline), and
+// returns that reactor for the handler to return.
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const grpc::Status& status);
+
 class ServingCall final : public grpc::ServerUnaryReactor {
  public:
   // Admits, parks or queues the call and returns its reactor; a refused call is finished
@@ -89,8 +94,6 @@ class ServingCall final : public grpc::ServerUnaryReactor {
   void Execute();
   // Runs plan.run_in_handler; nullopt when it would have waited.
   static std::optional<grpc::Status> RunInHandler(const ServingPlan& plan, Admission& admission);
-  static grpc::ServerUnaryReactor* FinishWithDefaultReactor(grpc::CallbackServerContext* context,
-                                                            const grpc::Status& status);
   void FinishOnce(const grpc::Status& status);
 
   const ServingPath path_;
