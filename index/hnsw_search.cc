@@ -52,16 +52,30 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
   float entry_similarity = score(entry);
   visited.Begin(graph.levels.size());
   visited.TestAndSet(entry);
+
+  // Fills `batch` with the unvisited neighbours of `row` at `level`, marks them visited and
+  // asks for their rows' first lines, so that their memory latencies overlap instead of adding
+  // up while they are scored in order.
+  thread_local std::vector<uint32_t> batch;
+  const auto gather_unvisited = [&](uint32_t row, int level) {
+    batch.clear();
+    size_t begin, end;
+    graph.neighbor_range(row, level, &begin, &end);
+    for (size_t j = begin; j < end; ++j) {
+      const int neighbor = graph.neighbors[j];
+      if (neighbor < 0) break;
+      if (visited.TestAndSet(size_t(neighbor))) continue;
+      batch.push_back(uint32_t(neighbor));
+      PrefetchRowStart(row_start(size_t(neighbor)));
+    }
+    scored += batch.size();
+  };
+
   for (int level = graph.max_level; level >= 1; --level) {
     for (bool improved = true; improved;) {
       improved = false;
-      size_t begin, end;
-      graph.neighbor_range(entry, level, &begin, &end);
-      for (size_t j = begin; j < end; ++j) {
-        const int neighbor = graph.neighbors[j];
-        if (neighbor < 0) break;
-        if (visited.TestAndSet(size_t(neighbor))) continue;
-        ++scored;
+      gather_unvisited(entry, level);
+      for (const uint32_t neighbor : batch) {
         const float s = score(size_t(neighbor));
         if (s > entry_similarity) {
           entry_similarity = s;
@@ -82,24 +96,11 @@ std::vector<GraphHit> SearchGraph(const faiss::HNSW& graph, size_t k, int ef,
   candidates.push({entry_similarity, entry});
   if (filter.Allows(entry)) results.push({entry_similarity, entry});
 
-  // A candidate's unvisited neighbours are gathered first, their rows' first lines asked for,
-  // and then scored: the rows' memory latencies overlap instead of adding up.
-  thread_local std::vector<uint32_t> batch;
   while (!candidates.empty()) {
     const Scored current = candidates.top();
     if (results.size() >= list_size && current.similarity < results.top().similarity) break;
     candidates.pop();
-    size_t begin, end;
-    graph.neighbor_range(current.row, 0, &begin, &end);
-    batch.clear();
-    for (size_t j = begin; j < end; ++j) {
-      const int neighbor = graph.neighbors[j];
-      if (neighbor < 0) break;
-      if (visited.TestAndSet(size_t(neighbor))) continue;
-      batch.push_back(uint32_t(neighbor));
-      PrefetchRowStart(row_start(size_t(neighbor)));
-    }
-    scored += batch.size();
+    gather_unvisited(current.row, 0);
     for (const uint32_t neighbor : batch) {
       const float s = score(size_t(neighbor));
       if (results.size() < list_size || s > results.top().similarity) {
