@@ -91,13 +91,10 @@ Status ParseUuidField(const std::string& field, const std::string& text, Uuid* o
   return Status::Ok();
 }
 
-// The checked query scaled to unit length. Scaling by the largest magnitude first keeps the
-// norm's square from overflowing (1e30) or underflowing (1e-30).
+// The checked query scaled to unit length. NormalizeInPlace sums the squares in double, which
+// no float component can overflow (3.4e38) or underflow (1e-45).
 Status NormalizedQueryVector(const v1::Vector& proto, std::vector<float>* out) {
-  float max_abs = 0;
-  for (const float v : proto.values()) max_abs = std::max(max_abs, std::fabs(v));
   out->assign(proto.values().begin(), proto.values().end());
-  for (float& v : *out) v /= max_abs;
   if (!NormalizeInPlace(*out)) {
     return Status::InvalidArgument("query.vector has no finite non-zero norm");
   }

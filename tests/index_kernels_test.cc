@@ -109,6 +109,21 @@ TEST(KernelsTest, NormalizeGivesUnitLengthAndKeepsDirection) {
   EXPECT_NEAR(cosine, 1.0, 1e-6);
 }
 
+// The largest and smallest floats: their squares fit a double, so both normalize without the
+// sum overflowing or vanishing. 13 components: one past the vectorized loop's lanes, and more.
+TEST(KernelsTest, NormalizeKeepsTheLargestAndSmallestFloats) {
+  for (const float magnitude : {std::numeric_limits<float>::max(),
+                                std::numeric_limits<float>::denorm_min()}) {
+    std::vector<float> v(13, 0.0f);
+    v[2] = magnitude;
+    v[12] = -magnitude;  // in the tail the eight lanes leave
+    ASSERT_TRUE(NormalizeInPlace(v)) << magnitude;
+    EXPECT_FLOAT_EQ(v[2], static_cast<float>(1 / std::sqrt(2.0))) << magnitude;
+    EXPECT_FLOAT_EQ(v[12], static_cast<float>(-1 / std::sqrt(2.0))) << magnitude;
+    EXPECT_NEAR(DotDouble(v.data(), v.data(), v.size()), 1.0, 1e-6) << magnitude;
+  }
+}
+
 TEST(KernelsTest, NormalizeRejectsZeroNanAndInfAndLeavesThemUnchanged) {
   std::vector<float> zero(8, 0.0f);
   EXPECT_FALSE(NormalizeInPlace(zero));
@@ -122,6 +137,16 @@ TEST(KernelsTest, NormalizeRejectsZeroNanAndInfAndLeavesThemUnchanged) {
   std::vector<float> with_inf = {1.0f, std::numeric_limits<float>::infinity()};
   EXPECT_FALSE(NormalizeInPlace(with_inf));
   EXPECT_EQ(with_inf[0], 1.0f);
+
+  // In the eight-wide loop's lanes as well as in its tail.
+  for (size_t at : {0u, 7u, 8u, 9u}) {
+    std::vector<float> v(10, 0.5f);
+    v[at] = -std::numeric_limits<float>::infinity();
+    EXPECT_FALSE(NormalizeInPlace(v)) << at;
+    EXPECT_EQ(v[at == 0 ? 1 : 0], 0.5f) << at;
+    v[at] = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_FALSE(NormalizeInPlace(v)) << at;
+  }
 }
 
 TEST(FastFlatIPTest, DistanceComputerGivesInnerProducts) {
