@@ -834,9 +834,8 @@ void ParseConfig(int* argc, char** argv) {
     }
     if (arg.rfind("--build-storage=", 0) == 0) {
       const std::string value = arg.substr(std::strlen("--build-storage="));
-      if (value == "fp32") g_config.build_storage = VectorStorage::kFp32;
-      else if (value == "fp16") g_config.build_storage = VectorStorage::kFp16;
-      else if (value == "sq8") g_config.build_storage = VectorStorage::kSq8;
+      VectorStorage storage;
+      if (ParseVectorStorage(value, &storage).ok()) g_config.build_storage = storage;
       else if (value != "stored") {
         std::fprintf(stderr, "--build-storage=%s: expected stored, fp32, fp16 or sq8\n", value.c_str());
         std::exit(1);

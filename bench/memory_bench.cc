@@ -159,10 +159,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--trim-at-end", trim_at_end, "malloc_trim(0) after the promotion, and measure again");
   CLI11_PARSE(app, argc, argv);
-  const vecmirror::IndexKind ann_kind =
-      kind == "ivf" ? vecmirror::IndexKind::kIvf : vecmirror::IndexKind::kHnsw;
-  const vecmirror::VectorStorage rows = storage == "fp16"  ? vecmirror::VectorStorage::kFp16
-                                        : storage == "sq8" ? vecmirror::VectorStorage::kSq8
-                                                           : vecmirror::VectorStorage::kFp32;
+  vecmirror::IndexKind ann_kind;
+  vecmirror::VectorStorage rows;
+  (void)vecmirror::ParseIndexKind(kind, &ann_kind);  // both checked by CLI11 above
+  (void)vecmirror::ParseVectorStorage(storage, &rows);
   return vecmirror::Run(n, dim, ann_kind, rows, trim_at_end);
 }

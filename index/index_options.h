@@ -13,13 +13,17 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
+#include "base/status.h"
 #include "index/index_key.h"
 
 namespace vecmirror {
 
 enum class IndexKind : uint8_t { kFlat = 0, kHnsw = 1, kIvf = 2 };
 const char* IndexKindName(IndexKind kind);
+// The kind IndexKindName calls `text`; InvalidArgument naming the three otherwise.
+Status ParseIndexKind(std::string_view text, IndexKind* kind);
 
 // How an HNSW structure stores its sealed rows. fp32: 4 bytes per component, the vectors as
 // given. fp16: IEEE half, 2 bytes per component, rounded to nearest even when a row is sealed;
@@ -34,6 +38,8 @@ const char* IndexKindName(IndexKind kind);
 // fp32 until they are sealed. Flat and IVF structures keep fp32.
 enum class VectorStorage : uint8_t { kFp32 = 0, kFp16 = 1, kSq8 = 2 };
 const char* VectorStorageName(VectorStorage storage);
+// The storage VectorStorageName calls `text`; InvalidArgument naming the three otherwise.
+Status ParseVectorStorage(std::string_view text, VectorStorage* storage);
 // Bytes per stored component: 4, 2 or 1.
 size_t BytesPerComponent(VectorStorage storage);
 

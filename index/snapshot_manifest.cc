@@ -34,13 +34,6 @@ bool ParseHex32(const std::string& text, uint32_t* value) {
   return true;
 }
 
-std::optional<IndexKind> KindNamed(const std::string& name) {
-  for (IndexKind kind : {IndexKind::kFlat, IndexKind::kHnsw, IndexKind::kIvf}) {
-    if (name == IndexKindName(kind)) return kind;
-  }
-  return std::nullopt;
-}
-
 json DigestJson(const FileDigest& digest) {
   return json{{"bytes", digest.bytes}, {"crc32", Hex32(digest.crc32)}};
 }
@@ -151,12 +144,15 @@ Status DecodeManifest(std::string_view text, SnapshotManifest* out) {
       e.key.tenant_id = *tenant;
       e.key.model = j.at("model").get<std::string>();
       e.key.dim = j.at("dim").get<uint32_t>();
-      const auto kind = KindNamed(j.at("kind").get<std::string>());
-      if (!kind) throw std::runtime_error("unknown index kind");
-      e.kind = *kind;
+      if (!ParseIndexKind(j.at("kind").get<std::string>(), &e.kind).ok()) {
+        throw std::runtime_error("unknown index kind");
+      }
       if (!j.at("pinned_kind").is_null()) {
-        e.pinned_kind = KindNamed(j.at("pinned_kind").get<std::string>());
-        if (!e.pinned_kind) throw std::runtime_error("unknown pinned index kind");
+        IndexKind pinned;
+        if (!ParseIndexKind(j.at("pinned_kind").get<std::string>(), &pinned).ok()) {
+          throw std::runtime_error("unknown pinned index kind");
+        }
+        e.pinned_kind = pinned;
       }
       for (const auto& [name, value] : j.at("parameters").items()) {
         e.parameters.emplace_back(name, value.get<int64_t>());

@@ -20,22 +20,6 @@ namespace {
 // Options that are actions or pointers to other settings, not settings themselves.
 const std::set<std::string> kNotSettings = {"help", "config", "print-config", "version"};
 
-Status ParseKind(const std::string& text, IndexKind* kind) {
-  if (text == "flat") *kind = IndexKind::kFlat;
-  else if (text == "hnsw") *kind = IndexKind::kHnsw;
-  else if (text == "ivf") *kind = IndexKind::kIvf;
-  else return Status::InvalidArgument("index kind \"" + text + "\"; expected flat, hnsw or ivf");
-  return Status::Ok();
-}
-
-Status ParseStorage(const std::string& text, VectorStorage* storage) {
-  if (text == "fp32") *storage = VectorStorage::kFp32;
-  else if (text == "fp16") *storage = VectorStorage::kFp16;
-  else if (text == "sq8") *storage = VectorStorage::kSq8;
-  else return Status::InvalidArgument("vector storage \"" + text + "\"; expected fp32, fp16 or sq8");
-  return Status::Ok();
-}
-
 // "STORAGE" for every model, or a list of items, "STORAGE" (the default) and
 // "MODEL=STORAGE" (that model's), separated by commas: "fp32,text-embedding-3-large=fp16".
 Status ParseStorageList(const std::string& text, const std::vector<ModelDimension>& models,
@@ -47,7 +31,7 @@ Status ParseStorageList(const std::string& text, const std::vector<ModelDimensio
     if (item.empty()) continue;
     const size_t eq = item.find('=');
     if (eq == std::string::npos) {
-      if (Status s = ParseStorage(item, &options->storage); !s.ok()) return s;
+      if (Status s = ParseVectorStorage(item, &options->storage); !s.ok()) return s;
       continue;
     }
     const std::string model = item.substr(0, eq);
@@ -58,7 +42,7 @@ Status ParseStorageList(const std::string& text, const std::vector<ModelDimensio
                                      "\" names no model of --models");
     }
     VectorStorage storage;
-    if (Status s = ParseStorage(item.substr(eq + 1), &storage); !s.ok()) return s;
+    if (Status s = ParseVectorStorage(item.substr(eq + 1), &storage); !s.ok()) return s;
     options->storage_by_model[model] = storage;
   }
   return Status::Ok();
@@ -71,7 +55,7 @@ Status ParseBuildStorage(const std::string& text, std::optional<VectorStorage>* 
     return Status::Ok();
   }
   VectorStorage storage;
-  if (Status s = ParseStorage(text, &storage); !s.ok()) {
+  if (Status s = ParseVectorStorage(text, &storage); !s.ok()) {
     return Status::InvalidArgument("--hnsw-build-storage \"" + text + "\"; expected stored, fp32, fp16 or sq8");
   }
   *build_storage = storage;
@@ -385,15 +369,15 @@ bool ParseConfig(int argc, const char* const* argv, Config* config, std::string*
     config->models = DefaultModels();
     s = ParseModelList(models_text, &config->models);
   }
-  if (s.ok()) s = ParseKind(ann_kind, &idx.ann_kind);
+  if (s.ok()) s = ParseIndexKind(ann_kind, &idx.ann_kind);
   if (s.ok()) {
     s = ParseStorageList(vector_storage, config->models, config->model_learning.enabled, &idx);
   }
   if (s.ok()) s = ParseBuildStorage(build_storage, &idx.hnsw_build_storage);
   if (s.ok() && !forced_kind.empty()) {
     IndexKind kind;
-    s = ParseKind(forced_kind, &kind);
-    idx.forced_kind = kind;
+    s = ParseIndexKind(forced_kind, &kind);
+    if (s.ok()) idx.forced_kind = kind;
   }
   if (!s.ok()) {
     *message = s.message() + "\n";

@@ -287,6 +287,20 @@ TEST_F(ConfigTest, VectorStorageIsFp32UnlessFp16OrSq8IsAskedFor) {
       << p.message;
 }
 
+TEST_F(ConfigTest, IndexKindsAreReadByNameAndAnUnknownOneIsRefused) {
+  Parsed p = Parse({"--ann-kind", "ivf", "--force-kind", "flat"});
+  ASSERT_TRUE(p.ok) << p.message;
+  EXPECT_EQ(p.config.index.ann_kind, IndexKind::kIvf);
+  EXPECT_EQ(p.config.index.forced_kind, IndexKind::kFlat);
+  for (const char* flag : {"--ann-kind", "--force-kind"}) {
+    p = Parse({flag, "annoy"});
+    EXPECT_FALSE(p.ok) << flag;
+    EXPECT_EQ(p.exit_code, 2) << flag;
+    EXPECT_NE(p.message.find("index kind \"annoy\"; expected flat, hnsw or ivf"), std::string::npos)
+        << p.message;
+  }
+}
+
 TEST_F(ConfigTest, TheGraphIsBuiltOnSq8CodesUnlessAnotherStorageIsAskedFor) {
   Parsed p = Parse({});
   ASSERT_TRUE(p.ok) << p.message;

@@ -59,14 +59,6 @@ struct Flags {
   bool dry_run = false;
 };
 
-Status ParseKind(const std::string& text, IndexKind* kind) {
-  if (text == "flat") *kind = IndexKind::kFlat;
-  else if (text == "hnsw") *kind = IndexKind::kHnsw;
-  else if (text == "ivf") *kind = IndexKind::kIvf;
-  else return Status::InvalidArgument("index kind \"" + text + "\"; expected flat, hnsw or ivf");
-  return Status::Ok();
-}
-
 std::string Bytes(uint64_t bytes) {
   char text[32];
   if (bytes >= (uint64_t{1} << 30)) std::snprintf(text, sizeof text, "%.2f GiB", bytes / 1073741824.0);
@@ -301,11 +293,11 @@ int RunRebuild(int argc, const char* const* argv, std::ostream& out, std::ostrea
   spdlog::set_default_logger(logger);
 
   IndexOptions options = flags.index;
-  if (Status s = ParseKind(flags.ann_kind, &options.ann_kind); !s.ok()) return fail(s, 2);
+  if (Status s = ParseIndexKind(flags.ann_kind, &options.ann_kind); !s.ok()) return fail(s, 2);
   std::optional<IndexKind> pin;
   if (!flags.kind.empty()) {
     IndexKind kind;
-    if (Status s = ParseKind(flags.kind, &kind); !s.ok()) return fail(s, 2);
+    if (Status s = ParseIndexKind(flags.kind, &kind); !s.ok()) return fail(s, 2);
     pin = kind;
   }
   BuildFilter filter;
