@@ -33,15 +33,6 @@ die() { echo "demo: $*" >&2; exit 1; }
 
 pg() { PGDATABASE=$DB scripts/pg-cluster.sh psql "$PG_DIR" -X -v ON_ERROR_STOP=1 "$@"; }
 
-port_busy() {
-  local port=$1
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]]
-    return
-  fi
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
-}
-
 # The pid in .demo/server.pid, if that process is still our server.
 server_pid() {
   [[ -f "$DEMO_DIR/server.pid" ]] || return 1
@@ -142,8 +133,7 @@ start_server() {
     echo "  stop it with: scripts/demo.sh stop"
     exit 1
   fi
-  SERVER_PORT=${VECMIRROR_DEMO_PORT:-50151}
-  while port_busy "$SERVER_PORT"; do SERVER_PORT=$((SERVER_PORT + 1)); done
+  SERVER_PORT=$(scripts/pg-cluster.sh free-port "${VECMIRROR_DEMO_PORT:-50151}")
   # Snapshots in .demo/snapshots: a second run resumes from the one written at stop.
   setsid nohup "$SERVER_BIN" --database-url "$DATABASE_URL" --listen "127.0.0.1:$SERVER_PORT" \
     --snapshot-dir "$DEMO_DIR/snapshots" >"$DEMO_DIR/server.log" 2>&1 </dev/null &

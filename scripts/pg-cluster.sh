@@ -10,6 +10,8 @@
 #   scripts/pg-cluster.sh clean   DIR     drop every replication slot and every database whose
 #                                         name starts with vmtest_ (leftovers of killed tests)
 #   scripts/pg-cluster.sh destroy DIR     stop and delete everything
+#   scripts/pg-cluster.sh free-port PORT  print the first port from PORT up that nothing listens
+#                                         on (the demo picks its server's port with it)
 #
 # Environment:
 #   VECMIRROR_PG_PORT  first port to try (default 54329); the next free one above it is used
@@ -87,6 +89,12 @@ port_busy() {
     return
   fi
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+}
+
+first_free_port() {
+  local port=$1
+  while port_busy "$port"; do port=$((port + 1)); done
+  echo "$port"
 }
 
 write_conninfo() {
@@ -187,9 +195,7 @@ start_cluster() {
   log="$(state_dir)/server.log"
   local attempt
   for ((attempt = 1; attempt <= MAX_START_ATTEMPTS; attempt++)); do
-    while port_busy "$port"; do
-      port=$((port + 1))
-    done
+    port=$(first_free_port "$port")
     write_settings "$port"
     local log_size=0
     [[ -f "$log" ]] && log_size=$(stat -c %s "$log")
@@ -269,6 +275,11 @@ destroy_cluster() {
 }
 
 [[ $# -ge 2 ]] || usage
+if [[ "$1" == free-port ]]; then
+  [[ $# -eq 2 && "$2" =~ ^[0-9]+$ ]] || usage
+  first_free_port "$2"
+  exit 0
+fi
 COMMAND=$1
 DIR=$2
 shift 2
