@@ -37,6 +37,14 @@ inline double ProcessCpuSeconds() {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
+// The part of ProcessCpuSeconds spent in the kernel (system calls, wake-ups, interrupts taken
+// on the process's behalf): on loopback, the TCP stack of both ends is charged to the sender.
+inline double ProcessKernelCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_stime.tv_sec) + static_cast<double>(usage.ru_stime.tv_usec) * 1e-6;
+}
+
 // Context switches of every thread of this process so far, voluntary (a thread slept: a wait
 // for a lock, a poll, a read) and involuntary (it was preempted). On a VM each costs several
 // microseconds of CPU, so switches per call explain much of a serving layer's cost.

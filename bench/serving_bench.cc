@@ -99,6 +99,7 @@ struct LevelResult {
   uint64_t errors = 0;
   std::map<std::string, uint64_t> error_kinds;  // "RESOURCE_EXHAUSTED: ..." -> count
   double cpu_us_per_query = 0;         // the process's own CPU: the server's when apart
+  double kernel_us_per_query = 0;      // the part of it in the kernel
   double client_cpu_us_per_query = 0;  // the client process's, when apart
   double switches_per_query = 0;         // the process's context switches, as the CPU above
   double client_switches_per_query = 0;  // the client process's, when apart
@@ -328,6 +329,7 @@ LevelResult MeasureClients(const std::string& address, const std::string& kind,
   LevelResult r;
   std::vector<double> latencies;
   const double cpu_start = bench::ProcessCpuSeconds();
+  const double kernel_start = bench::ProcessKernelCpuSeconds();
   const uint64_t switches_start = bench::ProcessContextSwitches();
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -359,6 +361,8 @@ LevelResult MeasureClients(const std::string& address, const std::string& kind,
   r.p50_ms = Percentile(latencies, 0.50);
   r.p99_ms = Percentile(latencies, 0.99);
   r.cpu_us_per_query = (bench::ProcessCpuSeconds() - cpu_start) * 1e6 / static_cast<double>(r.calls);
+  r.kernel_us_per_query =
+      (bench::ProcessKernelCpuSeconds() - kernel_start) * 1e6 / static_cast<double>(r.calls);
   r.switches_per_query =
       static_cast<double>(bench::ProcessContextSwitches() - switches_start) / static_cast<double>(r.calls);
   return r;
@@ -419,6 +423,7 @@ LevelResult RunClientProcess(const Options& options, const std::string& address,
           << " --kinds " << kind << " --clients " << n << " --seconds " << options.seconds;
   LevelResult r;
   const double cpu_start = bench::ProcessCpuSeconds();
+  const double kernel_start = bench::ProcessKernelCpuSeconds();
   const uint64_t switches_start = bench::ProcessContextSwitches();
   std::FILE* child = popen(command.str().c_str(), "r");
   if (child == nullptr) {
@@ -446,6 +451,8 @@ LevelResult RunClientProcess(const Options& options, const std::string& address,
     std::exit(1);
   }
   r.cpu_us_per_query = (bench::ProcessCpuSeconds() - cpu_start) * 1e6 / static_cast<double>(r.calls);
+  r.kernel_us_per_query =
+      (bench::ProcessKernelCpuSeconds() - kernel_start) * 1e6 / static_cast<double>(r.calls);
   r.switches_per_query =
       static_cast<double>(bench::ProcessContextSwitches() - switches_start) / static_cast<double>(r.calls);
   return r;
@@ -559,15 +566,15 @@ int Main(const Options& options) {
               options.runs, workers,
               options.clients_in_process ? "clients in the server's process: served CPU counts both sides"
                                          : "clients in their own process: served CPU is the server's; "
-                                           "gRPC µs = served CPU - engine CPU");
+                                           "gRPC µs = served CPU - engine CPU; kernel µs = the served CPU's system time");
   std::printf("| index | clients | QPS | p50 ms | p99 ms | errors | engine QPS | QPS ratio | CPU µs/query "
-              "| engine CPU µs/query | CPU ratio | gRPC µs/query | client CPU µs/query | engine p50 ms, 1 thread "
-              "| added p50 µs | server switches/query | client switches/query |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+              "| engine CPU µs/query | CPU ratio | gRPC µs/query | kernel µs/query | client CPU µs/query "
+              "| engine p50 ms, 1 thread | added p50 µs | server switches/query | client switches/query |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& kind_name : options.kinds) {
     for (int n : options.clients) {
-      std::vector<double> qps, p50, p99, engine_qps, ratio, cpu, engine_cpu, cpu_ratio, grpc_cpu, client_cpu,
-          engine_p50, added_p50, switches, client_switches;
+      std::vector<double> qps, p50, p99, engine_qps, ratio, cpu, engine_cpu, cpu_ratio, grpc_cpu, kernel,
+          client_cpu, engine_p50, added_p50, switches, client_switches;
       uint64_t errors = 0;
       for (const Pair& p : series[kind_name][n]) {
         qps.push_back(p.served.qps);
@@ -579,6 +586,7 @@ int Main(const Options& options) {
         engine_cpu.push_back(p.engine.cpu_us_per_query);
         cpu_ratio.push_back(p.engine.cpu_us_per_query / p.served.cpu_us_per_query);
         grpc_cpu.push_back(p.served.cpu_us_per_query - p.engine.cpu_us_per_query);
+        kernel.push_back(p.served.kernel_us_per_query);
         client_cpu.push_back(p.served.client_cpu_us_per_query);
         switches.push_back(p.served.switches_per_query);
         client_switches.push_back(p.served.client_switches_per_query);
@@ -597,12 +605,13 @@ int Main(const Options& options) {
         return std::string(text);
       };
       if (kind_name == "floor") engine_qps = ratio = engine_cpu = cpu_ratio = {};  // no engine
-      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %.1f | %s |\n",
+      std::printf("| %s | %d | %.0f | %.2f | %.2f | %llu | %s | %s | %.0f | %s | %s | %s | %.0f | %s | %s | %s | %.1f | %s |\n",
                   kind_name.c_str(), n, Median(qps), Median(p50), Median(p99),
                   static_cast<unsigned long long>(errors), median_or_dash(engine_qps, "%.0f").c_str(),
                   median_or_dash(ratio, "%.3f").c_str(), Median(cpu),
                   median_or_dash(engine_cpu, "%.0f").c_str(), median_or_dash(cpu_ratio, "%.3f").c_str(),
                   options.clients_in_process ? "-" : std::to_string(std::lround(Median(grpc_cpu))).c_str(),
+                  Median(kernel),
                   options.clients_in_process ? "-" : std::to_string(std::lround(Median(client_cpu))).c_str(),
                   median_or_dash(engine_p50, "%.3f").c_str(), median_or_dash(added_p50, "%.0f").c_str(),
                   Median(switches),
