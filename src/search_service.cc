@@ -23,22 +23,6 @@ struct CheckedBatch {
   std::vector<ParsedSearch> parsed;
 };
 
-namespace {
-
-// Runs a handler body, turning an exception that escaped the engine (FAISS throws, allocation
-// fails) into INTERNAL instead of letting it take the server down.
-template <typename Fn>
-grpc::Status Guarded(const char* method, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const std::exception& e) {
-    spdlog::error("{}: internal error: {}", method, e.what());
-    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(method) + ": " + e.what());
-  }
-}
-
-}  // namespace
-
 double SecondsSinceLastCommitAt(const MirrorState& state,
                                 std::chrono::system_clock::time_point now) {
   if (state.last_commit_applied_at == std::chrono::system_clock::time_point{}) return 0;
@@ -334,6 +318,7 @@ grpc::ServerUnaryReactor* SearchService::BatchSearchSimilarEntities(
   if (!all_checked.ok()) return FinishNow(context, all_checked);
 
   ServingPlan plan;
+  plan.method = "BatchSearchSimilarEntities";
   plan.request_bytes = request->ByteSizeLong();
   plan.wait_lsn = wait_lsn;
   plan.wait_deadline = WaitDeadline(*context);

@@ -21,6 +21,11 @@ grpc::Status CancelledBeforeRun() {
 
 }  // namespace
 
+grpc::Status LoggedInternalError(const char* method, const std::exception& e) {
+  spdlog::error("{}: internal error: {}", method, e.what());
+  return grpc::Status(grpc::StatusCode::INTERNAL, std::string(method) + ": " + e.what());
+}
+
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
                                     const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -123,25 +128,12 @@ void ServingCall::Execute() {
     FinishOnce(CancelledBeforeRun());
     return;
   }
-  grpc::Status status;
-  try {
-    status = plan_.run();
-  } catch (const std::exception& e) {
-    spdlog::error("internal error while serving a call: {}", e.what());
-    status = grpc::Status(grpc::StatusCode::INTERNAL, std::string("internal error: ") + e.what());
-  }
-  FinishOnce(status);
+  FinishOnce(Guarded(plan_.method, plan_.run));
 }
 
 std::optional<grpc::Status> ServingCall::RunInHandler(const ServingPlan& plan,
                                                       Admission& admission) {
-  std::optional<grpc::Status> status;
-  try {
-    status = plan.run_in_handler();
-  } catch (const std::exception& e) {
-    spdlog::error("internal error while serving a call: {}", e.what());
-    status = grpc::Status(grpc::StatusCode::INTERNAL, std::string("internal error: ") + e.what());
-  }
+  const std::optional<grpc::Status> status = Guarded(plan.method, plan.run_in_handler);
   if (status) {
     admission.CountRunInHandler();
   } else {

@@ -33,6 +33,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -56,6 +57,7 @@ struct ServingPath {
 };
 
 struct ServingPlan {
+  const char* method = "call";  // the RPC's name, for the errors of `run` and `run_in_handler`
   size_t request_bytes = 0;  // held against the in-flight request budget until answered
   uint64_t wait_lsn = 0;     // park until this LSN is applied first; 0 = queue at once
   std::chrono::steady_clock::time_point wait_deadline;
@@ -69,6 +71,18 @@ struct ServingPlan {
   // then queued. Empty = always queued. For short runs only: it holds a gRPC thread meanwhile.
   std::function<std::optional<grpc::Status>()> run_in_handler;
 };
+
+// Runs a handler body, turning an exception that escaped the engine (FAISS throws, allocation
+// fails) into INTERNAL, logged, instead of letting it take the server down.
+grpc::Status LoggedInternalError(const char* method, const std::exception& e);
+template <typename Fn>
+auto Guarded(const char* method, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return LoggedInternalError(method, e);
+  }
+}
 
 // Finishes a call at once, on gRPC's default reactor (whose reactions gRPC runs inline), and
 // returns that reactor for the handler to return.
